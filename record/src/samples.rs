@@ -1,0 +1,68 @@
+//! Observer samples: `samples/processes.jsonl`, `samples/system.jsonl`, `samples/kernel.jsonl`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Which program a sampled process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The load generator.
+    Client,
+    /// The target service.
+    Server,
+    /// The observer itself.
+    Observer,
+}
+
+/// One sample of one process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSample {
+    /// When, Unix ns.
+    pub t_unix_ns: u64,
+    /// Which program.
+    pub role: Role,
+    /// Its PID.
+    pub pid: u32,
+    /// CPU since the previous sample, in cores (1.0 = one core busy).
+    pub cpu_cores: f64,
+    /// CPUs the process may use: its affinity set, capped by its cgroup quota.
+    pub cpu_capacity: f64,
+    /// `cpu_cores / cpu_capacity`, 0–1.
+    pub cpu_util: f64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Threads.
+    pub threads: u32,
+    /// Open file descriptors.
+    pub open_fds: u32,
+    /// Soft RLIMIT_NOFILE.
+    pub fd_limit: u64,
+}
+
+/// Machine-wide CPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemSample {
+    /// When, Unix ns.
+    pub t_unix_ns: u64,
+    /// Busy fraction of all CPUs, 0–1.
+    pub cpu_util: f64,
+    /// Busy fraction per CPU, 0–1.
+    pub per_cpu: Vec<f64>,
+}
+
+/// Kernel TCP counters of the target's network namespace over one interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KernelSample {
+    /// End of the interval, Unix ns.
+    pub t_unix_ns: u64,
+    /// Interval length, s.
+    pub interval_s: f64,
+    /// Counter increases over the interval, by name: `ListenOverflows`, `ListenDrops`,
+    /// `TCPSynRetrans`, `TCPTimeouts`, `AttemptFails`, `EstabResets`, `RetransSegs`.
+    pub deltas: BTreeMap<String, u64>,
+    /// Gauges at the end of the interval: `CurrEstab`, `tcp_inuse`, `tcp_tw`, `tcp_orphan`.
+    pub gauges: BTreeMap<String, u64>,
+    /// `net.ipv4.ip_local_port_range` (low, high).
+    pub port_range: Option<(u32, u32)>,
+}

@@ -1,0 +1,168 @@
+//! `loadgen/summary.json`: what the load generator did and measured, per step and overall.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether workers wait for responses (closed) or requests follow a schedule (open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// N workers, each sends its next request when the previous one ends.
+    Closed,
+    /// Requests are sent at a target arrival rate; latency counts from the intended send time.
+    Open,
+}
+
+/// How connections are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionMode {
+    /// One shared keep-alive pool.
+    KeepAlive,
+    /// A new TCP connection per request, closed after it.
+    NewConnection,
+}
+
+/// Latency figures of one window, µs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Mean.
+    pub mean_us: f64,
+    /// Standard deviation.
+    pub stdev_us: f64,
+    /// Minimum.
+    pub min_us: u64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 95th percentile.
+    pub p95_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Maximum.
+    pub max_us: u64,
+}
+
+impl LatencySummary {
+    /// Summarise a histogram (zeros when empty).
+    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            mean_us: h.mean(),
+            stdev_us: h.stdev(),
+            min_us: h.min(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p95_us: h.value_at_quantile(0.95),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+        }
+    }
+}
+
+/// Scheduler lag: how late a periodic timer in the load generator fired, µs.
+/// High lag means the client itself is starved of CPU.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagSummary {
+    /// Mean lateness.
+    pub mean_us: f64,
+    /// 99th percentile lateness.
+    pub p99_us: u64,
+    /// Largest lateness.
+    pub max_us: u64,
+}
+
+/// Figures of one load step (or of the whole run), over its measured window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepSummary {
+    /// Step index, from 0. The whole run uses `u32::MAX`.
+    pub index: u32,
+    /// Configured concurrency (closed loop): workers.
+    pub concurrency: Option<u32>,
+    /// Configured arrival rate (open loop), requests/s.
+    pub target_rate: Option<f64>,
+    /// Step start, µs since the run start.
+    pub start_us: u64,
+    /// End of the settle time: statistics cover `[measure_start_us, end_us)`.
+    pub measure_start_us: u64,
+    /// Step end, µs since the run start.
+    pub end_us: u64,
+    /// Requests completed in the measured window (any outcome).
+    pub requests: u64,
+    /// Requests with a response status below 400.
+    pub ok: u64,
+    /// Achieved throughput over the measured window, completed requests/s.
+    pub rps: f64,
+    /// Successful throughput, responses < 400 per second.
+    pub ok_rps: f64,
+    /// Latency over the measured window (all outcomes that got a response or timed out).
+    pub latency: LatencySummary,
+    /// Effective concurrency by Little's law: `rps × mean latency`.
+    pub n_eff: f64,
+    /// Failures by [`crate::ErrorKind`] name (no entry for `none`).
+    pub errors: BTreeMap<String, u64>,
+    /// Responses by HTTP status code (as a string, e.g. `"200"`, `"429"`).
+    pub status: BTreeMap<String, u64>,
+    /// Open loop: sends that could not start on time (no free slot), and were skipped.
+    pub dropped: u64,
+    /// Open loop: sends that started later than 1 ms after their intended time.
+    pub late: u64,
+    /// Mean in-flight requests sampled each second.
+    pub in_flight_mean: f64,
+    /// The load generator's CPU over the window, 0–1 of the CPUs it may use.
+    pub client_cpu: f64,
+    /// Scheduler lag over the window.
+    pub sched_lag: LagSummary,
+}
+
+/// `loadgen/summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadgenSummary {
+    /// Schema id, [`LoadgenSummary::SCHEMA`].
+    pub schema: String,
+    /// The loadgen version.
+    pub tool_version: String,
+    /// The loadgen's PID.
+    pub pid: u32,
+    /// Target URL.
+    pub url: String,
+    /// HTTP method.
+    pub method: String,
+    /// Closed or open loop.
+    pub mode: LoadMode,
+    /// Keep-alive pool or a connection per request.
+    pub connection: ConnectionMode,
+    /// `"http1"` or `"http2"`.
+    pub http_version: String,
+    /// The plan as given on the command line (e.g. `10:30s,100:30s`).
+    pub plan: String,
+    /// Settle time excluded at the start of each step, ms.
+    pub settle_ms: u64,
+    /// Wall-clock start, Unix ns: the zero of every `*_us` offset.
+    pub started_unix_ns: u64,
+    /// Wall-clock end, Unix ns.
+    pub ended_unix_ns: u64,
+    /// True when the run was stopped early (Ctrl-C, a fatal error).
+    pub interrupted: bool,
+    /// Why the run ended early, when it did.
+    pub interrupt_reason: Option<String>,
+    /// CPUs the loadgen may use (affinity and cgroup quota).
+    pub cpu_capacity: f64,
+    /// Trace sampling ratio for `traceparent` (sampled flag) and client spans.
+    pub trace_sample_ratio: f64,
+    /// Per step.
+    pub steps: Vec<StepSummary>,
+    /// All measured windows together.
+    pub overall: StepSummary,
+}
+
+impl LoadgenSummary {
+    /// Schema id of this version.
+    pub const SCHEMA: &'static str = "satlab.loadgen.summary/1";
+}
