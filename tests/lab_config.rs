@@ -1,0 +1,700 @@
+//! The docker lab's configuration, checked without a Docker engine: the compose file
+//! (docker-compose), the Prometheus config (promtool), the Collector config (pipelines),
+//! the Grafana provisioning and dashboards (datasource uids, metric names the programs
+//! really emit), the image recipe and the loadgen entry script.
+
+use satlab_tests::{collector, compose, dashboard, emitted, instruments, promql, yaml};
+use satlab_tests::{require_tool, workspace_root};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Host ports the lab publishes, by service (the README's list).
+const PUBLISHED: &[(&str, u16)] = &[
+    ("grafana", 3000),
+    ("jaeger", 16686),
+    ("prometheus", 9090),
+    ("target-api", 8080),
+    ("observer", 9464),
+];
+
+fn root() -> PathBuf {
+    workspace_root()
+}
+
+fn load_yaml(rel: &str) -> Value {
+    yaml::load(&root().join(rel)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn compose_file() -> Value {
+    load_yaml("docker-compose.yml")
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    compose
+        .pointer(&format!("/services/{name}"))
+        .unwrap_or_else(|| panic!("docker-compose.yml has no service {name}"))
+}
+
+fn words(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------- compose
+
+#[test]
+fn compose_file_passes_docker_compose_config() {
+    let Some(tool) = require_tool("docker-compose", "apt-get install docker-compose") else {
+        return;
+    };
+    let (ok, text) = run(Command::new(&tool).current_dir(root()).args([
+        "-f",
+        "docker-compose.yml",
+        "config",
+        "-q",
+    ]));
+    assert!(
+        ok,
+        "docker-compose config rejected docker-compose.yml:\n{text}"
+    );
+
+    // The tool really validates: a broken file in the same place is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("docker-compose.yml");
+    std::fs::write(&bad, "services:\n  x:\n    image: a:1\n    ports: 3000\n").unwrap();
+    let (ok, _) = run(Command::new(&tool).current_dir(dir.path()).args([
+        "-f",
+        "docker-compose.yml",
+        "config",
+        "-q",
+    ]));
+    assert!(
+        !ok,
+        "docker-compose accepted an invalid file: the check proves nothing"
+    );
+}
+
+#[test]
+fn compose_runs_every_part_of_the_lab() {
+    let c = compose_file();
+    let names = compose::service_names(&c);
+    for want in [
+        "target-api",
+        "loadgen",
+        "observer",
+        "otel-collector",
+        "jaeger",
+        "prometheus",
+        "grafana",
+    ] {
+        assert!(names.contains(want), "no service {want} in {names:?}");
+    }
+    let observer = words(&service(&c, "observer")["command"]);
+    assert_eq!(
+        observer.get(..2),
+        Some(&["observer".to_string(), "serve".to_string()][..])
+    );
+    let target = words(&service(&c, "target-api")["command"]);
+    assert!(
+        target.iter().any(|w| w.starts_with("--admin-token")),
+        "target-api listens on 0.0.0.0 and must be given an admin token: {target:?}"
+    );
+    let loadgen = service(&c, "loadgen");
+    assert_eq!(words(&loadgen["entrypoint"]), ["satlab-loadgen-run"]);
+    assert!(
+        !words(&loadgen["command"]).is_empty(),
+        "loadgen needs a default plan"
+    );
+}
+
+#[test]
+fn compose_publishes_only_the_uis_and_the_target() {
+    let got = compose::published_ports(&compose_file());
+    let want: BTreeMap<String, BTreeSet<u16>> = PUBLISHED
+        .iter()
+        .map(|(s, p)| (s.to_string(), [*p].into()))
+        .collect();
+    assert_eq!(got, want);
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (service, port) in PUBLISHED {
+        assert!(
+            readme.contains(&format!("localhost:{port}")),
+            "README does not list {service}'s port {port}"
+        );
+    }
+}
+
+#[test]
+fn compose_images_are_pinned_and_start_in_health_order() {
+    let c = compose_file();
+    assert_eq!(compose::unpinned_images(&c), Vec::<String>::new());
+    assert_eq!(compose::start_order_problems(&c), Vec::<String>::new());
+    assert_eq!(
+        compose::missing_bind_sources(&c, &root()),
+        Vec::<String>::new()
+    );
+    let healthy = |svc: &str, dep: &str| {
+        service(&c, svc)
+            .pointer(&format!("/depends_on/{dep}/condition"))
+            .and_then(Value::as_str)
+            == Some("service_healthy")
+    };
+    for (svc, dep) in [
+        ("loadgen", "target-api"),
+        ("loadgen", "observer"),
+        ("otel-collector", "observer"),
+        ("otel-collector", "jaeger"),
+        ("otel-collector", "prometheus"),
+        ("grafana", "prometheus"),
+    ] {
+        assert!(healthy(svc, dep), "{svc} must wait for {dep} to be healthy");
+    }
+    let image = service(&c, "otel-collector")["image"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        image.contains("opentelemetry-collector-contrib")
+            && image.ends_with(&format!(":{}", collector::PINNED_VERSION)),
+        "the Collector image {image:?} must be the contrib release whose component names \
+         tests/src/collector.rs knows ({})",
+        collector::PINNED_VERSION
+    );
+}
+
+#[test]
+fn programs_export_to_the_collector_every_five_seconds() {
+    let c = compose_file();
+    for svc in ["target-api", "loadgen"] {
+        let env = &service(&c, svc)["environment"];
+        assert_eq!(
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"].as_str(),
+            Some("http://otel-collector:4317"),
+            "{svc}"
+        );
+        assert_eq!(
+            env["OTEL_EXPORTER_OTLP_PROTOCOL"].as_str(),
+            Some("grpc"),
+            "{svc}"
+        );
+        assert_eq!(
+            env["OTEL_METRIC_EXPORT_INTERVAL"].as_str(),
+            Some("5000"),
+            "{svc}"
+        );
+        assert_eq!(env["OTEL_SERVICE_NAME"].as_str(), Some(svc));
+    }
+    // Grafana's minimum step matches the export interval, so rates are not computed
+    // over windows shorter than one export.
+    let ds = load_yaml("grafana/provisioning/datasources/datasources.yml");
+    let prom = ds["datasources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["type"] == "prometheus")
+        .expect("a Prometheus datasource");
+    assert_eq!(
+        prom.pointer("/jsonData/timeInterval")
+            .and_then(Value::as_str),
+        Some("5s")
+    );
+}
+
+// ---------------------------------------------------------------- Collector
+
+#[test]
+fn collector_pipelines_are_complete() {
+    let cfg = load_yaml("compose/otelcol.yml");
+    assert_eq!(collector::check(&cfg), Vec::<String>::new());
+
+    let services = compose::service_names(&compose_file());
+    for (id, endpoint) in collector::exporter_endpoints(&cfg) {
+        let host = collector::endpoint_host(&endpoint);
+        assert!(
+            services.contains(host),
+            "exporter {id} sends to {host:?}, which is not a compose service"
+        );
+    }
+    // Where each signal goes: the issue's routing.
+    let exporters = |p: &str| -> BTreeSet<String> {
+        words(&cfg["service"]["pipelines"][p]["exporters"])
+            .into_iter()
+            .collect()
+    };
+    let hosts = |p: &str| -> BTreeSet<String> {
+        let eps: BTreeMap<String, String> =
+            collector::exporter_endpoints(&cfg).into_iter().collect();
+        exporters(p)
+            .iter()
+            .filter_map(|id| eps.get(id).map(|e| collector::endpoint_host(e).to_string()))
+            .collect()
+    };
+    assert_eq!(
+        hosts("traces"),
+        ["jaeger".to_string(), "observer".to_string()].into()
+    );
+    assert_eq!(
+        hosts("metrics"),
+        ["observer".to_string(), "prometheus".to_string()].into()
+    );
+    assert_eq!(hosts("logs"), ["observer".to_string()].into());
+    let prom = collector::exporter_endpoints(&cfg)
+        .into_iter()
+        .find(|(_, e)| collector::endpoint_host(e) == "prometheus")
+        .map(|(_, e)| e);
+    assert_eq!(prom.as_deref(), Some("http://prometheus:9090/api/v1/otlp"));
+}
+
+// ---------------------------------------------------------------- Prometheus
+
+/// The translation strategies Prometheus 3 accepts in `otlp.translation_strategy`.
+const STRATEGIES: &[&str] = &[
+    "UnderscoreEscapingWithSuffixes",
+    "UnderscoreEscapingWithoutSuffixes",
+    "NoUTF8EscapingWithSuffixes",
+    "NoTranslation",
+];
+
+/// Keys Prometheus 3 accepts in the `otlp` block.
+const OTLP_KEYS: &[&str] = &[
+    "translation_strategy",
+    "promote_resource_attributes",
+    "promote_all_resource_attributes",
+    "ignore_resource_attributes",
+    "keep_identifying_resource_attributes",
+    "convert_histograms_to_nhcb",
+    "promote_scope_metadata",
+    "label_name_underscore_sanitization",
+    "label_name_preserve_multiple_underscores",
+];
+
+fn promtool_major(tool: &Path) -> u32 {
+    let (_, text) = run(Command::new(tool).arg("--version"));
+    // "promtool, version 2.42.0+ds (branch: ...)"
+    text.split("version ")
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn prometheus_config_passes_promtool() {
+    let Some(tool) = require_tool("promtool", "apt-get install prometheus") else {
+        return;
+    };
+    let path = root().join("compose/prometheus.yml");
+    let dir = tempfile::tempdir().unwrap();
+    let checked = if promtool_major(&tool) >= 3 {
+        path.clone()
+    } else {
+        // promtool 2.x (Debian 12 ships 2.42) predates the `otlp` block of Prometheus 3
+        // and refuses it as an unknown field. Check everything else with it; the `otlp`
+        // block is checked against Prometheus 3's keys in the next test.
+        let mut cfg = load_yaml("compose/prometheus.yml");
+        if let Some(map) = cfg.as_object_mut() {
+            map.remove("otlp");
+        }
+        let copy = dir.path().join("prometheus.yml");
+        std::fs::write(&copy, serde_norway::to_string(&cfg).unwrap()).unwrap();
+        println!("promtool < 3: checking compose/prometheus.yml without its `otlp` block");
+        copy
+    };
+    let (ok, text) = run(Command::new(&tool).arg("check").arg("config").arg(&checked));
+    assert!(ok, "promtool check config failed:\n{text}");
+
+    // promtool really validates: a bad scrape interval is refused.
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "global:\n  scrape_interval: often\n").unwrap();
+    let (ok, _) = run(Command::new(&tool).arg("check").arg("config").arg(&bad));
+    assert!(
+        !ok,
+        "promtool accepted an invalid config: the check proves nothing"
+    );
+}
+
+#[test]
+fn prometheus_translates_otlp_names_as_the_dashboards_assume() {
+    let cfg = load_yaml("compose/prometheus.yml");
+    let otlp = cfg["otlp"].as_object().expect("an explicit `otlp` block");
+    for key in otlp.keys() {
+        assert!(
+            OTLP_KEYS.contains(&key.as_str()),
+            "otlp.{key} is not a Prometheus 3 key"
+        );
+    }
+    let strategy = otlp
+        .get("translation_strategy")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(
+        STRATEGIES.contains(&strategy),
+        "unknown strategy {strategy:?}"
+    );
+    // tests/src/prom_names.rs implements exactly this one.
+    assert_eq!(strategy, "UnderscoreEscapingWithSuffixes");
+
+    let c = compose_file();
+    let args = words(&service(&c, "prometheus")["command"]);
+    for flag in [
+        "--web.enable-otlp-receiver",
+        "--config.file=/etc/prometheus/prometheus.yml",
+    ] {
+        assert!(
+            args.iter().any(|a| a == flag),
+            "prometheus needs {flag}: {args:?}"
+        );
+    }
+    let jobs: Vec<String> = cfg["scrape_configs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|j| j["job_name"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        jobs.contains(&"observer".to_string()),
+        "the observer's /metrics is scraped"
+    );
+}
+
+// ---------------------------------------------------------------- Grafana
+
+fn provisioned_uids() -> BTreeSet<String> {
+    let dir = root().join("grafana/provisioning/datasources");
+    let mut uids = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yml" | "yaml")
+        ) {
+            continue;
+        }
+        let v = yaml::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        for ds in v["datasources"].as_array().into_iter().flatten() {
+            let uid = ds["uid"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: a datasource without uid", path.display()));
+            assert!(uids.insert(uid.to_string()), "datasource uid {uid} twice");
+        }
+    }
+    uids
+}
+
+fn dashboards() -> Vec<(String, Value)> {
+    let dir = root().join("grafana/dashboards");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
+        out.push((path.display().to_string(), v));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(!out.is_empty(), "no dashboards in {}", dir.display());
+    out
+}
+
+#[test]
+fn grafana_provisioning_matches_the_compose_mounts() {
+    let uids = provisioned_uids();
+    let ds = load_yaml("grafana/provisioning/datasources/datasources.yml");
+    for d in ds["datasources"].as_array().into_iter().flatten() {
+        for dest in d
+            .pointer("/jsonData/exemplarTraceIdDestinations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(uid) = dest["datasourceUid"].as_str() {
+                assert!(
+                    uids.contains(uid),
+                    "exemplar link to unprovisioned uid {uid}"
+                );
+            }
+        }
+    }
+    let jaeger = ds["datasources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["type"] == "jaeger")
+        .expect("a Jaeger datasource");
+    assert_eq!(jaeger["url"].as_str(), Some("http://jaeger:16686"));
+
+    let providers = load_yaml("grafana/provisioning/dashboards/satlab.yml");
+    let path = providers
+        .pointer("/providers/0/options/path")
+        .and_then(Value::as_str)
+        .expect("a dashboard provider path");
+    let mounts = words(&service(&compose_file(), "grafana")["volumes"]);
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.starts_with("./grafana/dashboards:") && m.contains(path)),
+        "grafana/dashboards must be mounted at the provider path {path}: {mounts:?}"
+    );
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.starts_with("./grafana/provisioning:/etc/grafana/provisioning")),
+        "{mounts:?}"
+    );
+}
+
+#[test]
+fn dashboards_use_provisioned_datasources() {
+    let uids = provisioned_uids();
+    let mut seen = BTreeSet::new();
+    for (path, d) in dashboards() {
+        let problems = dashboard::check(&d, &uids);
+        assert!(problems.is_empty(), "{path}: {problems:#?}");
+        let uid = d["uid"].as_str().unwrap_or_default().to_string();
+        assert!(
+            seen.insert(uid.clone()),
+            "{path}: dashboard uid {uid} twice"
+        );
+    }
+}
+
+fn emitted_series() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("grafana/emitted-metrics.txt")).unwrap();
+    let list = emitted::parse(&text).unwrap_or_else(|e| panic!("grafana/emitted-metrics.txt: {e}"));
+    emitted::prometheus_series(&list).unwrap_or_else(|e| panic!("grafana/emitted-metrics.txt: {e}"))
+}
+
+#[test]
+fn dashboard_metric_names_are_emitted() {
+    let known = emitted_series();
+    let mut unknown = Vec::new();
+    let mut checked = 0;
+    for (path, d) in dashboards() {
+        for q in dashboard::queries(&d) {
+            let Some(expr) = &q.expr else { continue };
+            if q.datasource_type.as_deref() == Some("jaeger") {
+                continue;
+            }
+            let names = if q.is_variable {
+                promql::variable_query_metric_names(expr)
+            } else {
+                promql::metric_names(expr)
+            };
+            for name in names {
+                checked += 1;
+                if !known.contains(&name) {
+                    unknown.push(format!("{path}: {}: {name}", q.place));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 10,
+        "only {checked} metric references found: the walk is broken"
+    );
+    assert!(
+        unknown.is_empty(),
+        "metric names no program emits (grafana/emitted-metrics.txt, translated the \
+         Prometheus way):\n{}",
+        unknown.join("\n")
+    );
+}
+
+#[test]
+fn saturation_dashboard_tells_the_whole_story() {
+    let (_, d) = dashboards()
+        .into_iter()
+        .find(|(_, d)| d["uid"] == "satlab-saturation")
+        .expect("the Saturation dashboard (uid satlab-saturation)");
+    let exprs: Vec<String> = dashboard::queries(&d)
+        .into_iter()
+        .filter_map(|q| q.expr)
+        .collect();
+    let any = |needle: &str| exprs.iter().any(|e| e.contains(needle));
+    for (what, needle) in [
+        (
+            "server RPS",
+            "rate(http_server_request_duration_seconds_count",
+        ),
+        (
+            "client RPS",
+            "rate(http_client_request_duration_seconds_count",
+        ),
+        ("concurrency", "http_server_active_requests"),
+        ("p50", "histogram_quantile(0.5,"),
+        ("p95", "histogram_quantile(0.95,"),
+        ("p99", "histogram_quantile(0.99,"),
+        ("CPU", "process_cpu_utilization_ratio"),
+        ("errors by kind", "by (error_type)"),
+        ("server events", "satlab_event_duration_seconds_count"),
+        ("verdict", "satlab_observer_verdict"),
+    ] {
+        assert!(any(needle), "no {what} query ({needle}) in {exprs:#?}");
+    }
+    let events = d
+        .pointer("/annotations/list")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["expr"].as_str())
+        .any(|e| e.contains("satlab_event_duration_seconds_count"));
+    assert!(events, "server events must be annotations");
+    let text = d.to_string();
+    assert!(
+        text.contains("\"exemplar\":true"),
+        "latency panels show exemplars"
+    );
+    assert!(
+        text.contains("localhost:16686/search"),
+        "latency panels link to Jaeger"
+    );
+}
+
+#[test]
+fn emitted_list_covers_every_instrument() {
+    let text = std::fs::read_to_string(root().join("grafana/emitted-metrics.txt")).unwrap();
+    let list = emitted::parse(&text).unwrap();
+    let otlp: BTreeSet<&str> = list
+        .iter()
+        .filter(|e| matches!(e.source, emitted::Source::Otlp { .. }))
+        .map(|e| e.name.as_str())
+        .collect();
+    for inst in instruments::INSTRUMENTS {
+        assert!(
+            otlp.contains(inst.name),
+            "{} is an instrument but not in grafana/emitted-metrics.txt",
+            inst.name
+        );
+    }
+}
+
+// ---------------------------------------------------------------- image and scripts
+
+#[test]
+fn dockerfile_builds_with_the_ci_release_command() {
+    const BUILD: &str = "cargo build --release --workspace --locked";
+    let df = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    assert!(
+        df.contains(BUILD),
+        "the Dockerfile must build with `{BUILD}`"
+    );
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    for line in ci.lines().filter(|l| l.contains("cargo build --release")) {
+        assert!(line.contains(BUILD), ".ci/run builds differently: {line}");
+    }
+    let froms: Vec<&str> = df.lines().filter_map(|l| l.strip_prefix("FROM ")).collect();
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let rust_version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("workspace rust-version");
+    assert!(
+        froms
+            .iter()
+            .any(|f| f.starts_with(&format!("rust:{rust_version}-slim-bookworm"))),
+        "builder must be rust:{rust_version}-slim-bookworm: {froms:?}"
+    );
+    assert!(
+        froms
+            .last()
+            .is_some_and(|f| f.starts_with("debian:bookworm-slim")),
+        "{froms:?}"
+    );
+    let runtime = df.rsplit("FROM ").next().unwrap_or("");
+    assert!(
+        runtime
+            .lines()
+            .any(|l| l.starts_with("USER ") && !l.contains("root")),
+        "the runtime stage must run as a non-root user"
+    );
+    for bin in ["target-api", "loadgen", "observer"] {
+        assert!(
+            df.contains(&format!("target/release/{bin}")),
+            "image lacks {bin}"
+        );
+    }
+    let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
+    assert!(
+        ignore.lines().any(|l| l.trim() == "target/"),
+        ".dockerignore must drop target/"
+    );
+}
+
+#[test]
+fn loadgen_script_maps_every_scenario() {
+    let Some(bash) = require_tool("bash", "apt-get install bash") else {
+        return;
+    };
+    let script = root().join("compose/loadgen-run.sh");
+    let (ok, text) = run(Command::new(&bash).arg("-n").arg(&script));
+    assert!(ok, "{text}");
+    let scenarios = root().join("scenarios");
+    let mut n = 0;
+    let entries = std::fs::read_dir(&scenarios)
+        .unwrap_or_else(|e| panic!("{}: {e} (the image ships scenarios/)", scenarios.display()));
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let (ok, text) = run(Command::new(&bash)
+            .arg(&script)
+            .args(["show", &name])
+            .env("SATLAB_SCENARIOS_DIR", &scenarios));
+        assert!(ok, "{name}: {text}");
+        let load = text
+            .lines()
+            .find_map(|l| l.strip_prefix("loadgen "))
+            .unwrap_or_else(|| panic!("{name}: no loadgen line in {text}"));
+        assert!(
+            load.contains("--stages") || load.contains("--rate"),
+            "{name}: no load plan in {load:?}"
+        );
+        let body = text
+            .lines()
+            .find_map(|l| l.strip_prefix("PUT /admin/config "))
+            .unwrap_or_else(|| panic!("{name}: no admin body in {text}"));
+        let v: Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{name}: admin body {body:?} is not JSON: {e}"));
+        assert!(
+            v["profile"].is_object() && v["events"].is_object(),
+            "{name}: {v}"
+        );
+        n += 1;
+    }
+    assert!(n > 0, "no scenarios found in {}", scenarios.display());
+
+    // A scenario's flags become the admin API's fields, numbers as numbers.
+    let (_, text) = run(Command::new(&bash)
+        .arg(&script)
+        .args(["show", "gc-spikes"])
+        .env("SATLAB_SCENARIOS_DIR", &scenarios));
+    if text.contains("PUT") {
+        assert!(text.contains("\"pause_every\":1000"), "{text}");
+        assert!(text.contains("\"pause_duration\":\"40ms\""), "{text}");
+    }
+}
