@@ -1,12 +1,13 @@
 //! The per-request log (`loadgen/requests.bin`): fixed 16-byte little-endian records,
 //! streamed to disk so memory stays bounded however long the run.
 //!
-//! File layout: an 8-byte magic `SATREQ01`, then records in completion order:
+//! File layout: an 8-byte magic `SATREQ01`, then records in rough completion order (the
+//! loadgen hands them over in per-shard chunks: sort by `start_us` when order matters):
 //!
 //! | bytes | field | meaning |
 //! |---|---|---|
-//! | 0..8 | `start_us` u64 | intended send time, µs since the run start (`summary.started_unix_ns`) |
-//! | 8..12 | `latency_us` u32 | from the intended send time to the end of the response body (saturates) |
+//! | 0..8 | `start_us` u64 | send time, µs since the run start (`summary.started_unix_ns`): the intended send time in open loop, the actual one in closed loop |
+//! | 8..12 | `latency_us` u32 | from `start_us` to the end of the response body, or to the failure (saturates) |
 //! | 12..14 | `status` u16 | HTTP status, 0 when no response arrived |
 //! | 14 | `error` u8 | [`ErrorKind`] code |
 //! | 15 | `step` u8 | the load step's index (saturates at 255) |

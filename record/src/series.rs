@@ -28,4 +28,7 @@ pub struct SecondSample {
     pub cpu: f64,
     /// Largest scheduler lag in this second, µs.
     pub sched_lag_max_us: u64,
+    /// Open loop: sends due in this second that were dropped (no free slot).
+    #[serde(default)]
+    pub dropped: u64,
 }

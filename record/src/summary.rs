@@ -111,7 +111,7 @@ pub struct StepSummary {
     pub status: BTreeMap<String, u64>,
     /// Open loop: sends that could not start on time (no free slot), and were skipped.
     pub dropped: u64,
-    /// Open loop: sends that started later than 1 ms after their intended time.
+    /// Open loop: sends that started later than `late_threshold_us` after their intended time.
     pub late: u64,
     /// Mean in-flight requests sampled each second.
     pub in_flight_mean: f64,
@@ -156,6 +156,27 @@ pub struct LoadgenSummary {
     pub cpu_capacity: f64,
     /// Trace sampling ratio for `traceparent` (sampled flag) and client spans.
     pub trace_sample_ratio: f64,
+    /// Open loop: the cap on outstanding requests (sends beyond it are dropped).
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    /// Open loop: a send starting more than this after its intended time counts as late, µs.
+    #[serde(default)]
+    pub late_threshold_us: u64,
+    /// Deterministic client-side CPU work per request (`--client-work`), µs.
+    #[serde(default)]
+    pub client_work_us: u64,
+    /// Records written to `requests.bin`.
+    #[serde(default)]
+    pub request_log_records: u64,
+    /// Records not written because the log writer fell behind (memory stays bounded).
+    #[serde(default)]
+    pub request_log_dropped: u64,
+    /// Requests still in flight when the bounded end-of-run wait expired (not recorded).
+    #[serde(default)]
+    pub abandoned_in_flight: u64,
+    /// Sampled client spans dropped because the export queue was full.
+    #[serde(default)]
+    pub spans_dropped: u64,
     /// Per step.
     pub steps: Vec<StepSummary>,
     /// All measured windows together.

@@ -1,0 +1,344 @@
+//! The command line: parses flags (each with a message naming the fix), builds its own
+//! tokio runtime, runs the plan, prints the table or JSON, and maps outcomes to exit codes.
+
+use crate::client::{ClientConfig, RequestSpec};
+use crate::plan::{self, Load, Plan};
+use crate::runner::Options;
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{ArgGroup, Parser};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Largest `--body @file` accepted.
+pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
+const AFTER_HELP: &str = "\
+Examples:
+  loadgen http://127.0.0.1:18080/api/vector/add --body '{\"a\":[1,2],\"b\":[3,4]}' \\
+          --stages 10:30s,100:30s,1000:30s --out /tmp/run1
+  loadgen http://127.0.0.1:18080/health --rate 2000/s --duration 30s
+  loadgen http://127.0.0.1:18080/health --rate-stages 500:10s,1000:10s --max-in-flight 2000
+
+Closed loop (--stages): N workers each send the next request when the previous one ends;
+latency is measured from the actual send. Open loop (--rate, --rate-stages): requests
+are due on a fixed schedule whatever the server does; latency is measured from the
+intended send time, so a stalled server cannot hide its stall (coordinated omission).
+Sends that find --max-in-flight requests outstanding are dropped and counted.
+
+--client-work simulates an expensive client (e.g. signing each payload): a fixed amount
+of CPU work before each request, to build a client-bound scenario.
+
+OpenTelemetry: when OTEL_EXPORTER_OTLP_ENDPOINT is set, sampled client spans (the span id
+sent in traceparent) and http.client.request.duration are exported (OTEL_SERVICE_NAME,
+default loadgen; OTEL_EXPORTER_OTLP_PROTOCOL grpc or http/protobuf).
+
+Exit codes: 0 run completed (even with request errors), 1 runtime failure,
+2 usage error (bad flag, plan or limit), 130 interrupted (Ctrl-C/SIGTERM; the record
+is still written, marked interrupted).";
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    plan::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn rate_arg(s: &str) -> Result<f64, String> {
+    plan::parse_rate(s).map_err(|e| e.to_string())
+}
+
+fn ratio_arg(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number; give a ratio from 0 to 1 (e.g. 0.01)"))?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!(
+            "{v} is outside 0..=1; give a ratio such as 0.01 or 1"
+        ));
+    }
+    Ok(v)
+}
+
+fn header_arg(s: &str) -> Result<String, String> {
+    match s.split_once(':') {
+        Some((k, _)) if !k.trim().is_empty() => Ok(s.to_string()),
+        _ => Err(format!(
+            "'{s}' is not 'Name: value' (e.g. -H 'x-api-key: 123')"
+        )),
+    }
+}
+
+fn threads_arg(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number of threads"))?;
+    if n == 0 || n > 1024 {
+        return Err(format!("{n} threads is out of range; use 1..=1024"));
+    }
+    Ok(n)
+}
+
+fn in_flight_arg(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number"))?;
+    if n == 0 || n > plan::MAX_CONCURRENCY {
+        return Err(format!(
+            "{n} is out of range; use 1..={}",
+            plan::MAX_CONCURRENCY
+        ));
+    }
+    Ok(n)
+}
+
+/// satlab load generator: ramping concurrency and open-loop rates with HdrHistogram
+/// latencies, errors by kind and W3C trace propagation.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", version, about, after_help = AFTER_HELP)]
+#[command(group(ArgGroup::new("load").required(true).args(["stages", "rate", "rate_stages"])))]
+pub struct Cli {
+    /// Target URL (http://HOST[:PORT]/PATH).
+    pub url: String,
+    /// Closed loop: CONCURRENCY:DURATION steps, e.g. 10:30s,100:30s,1000:30s.
+    #[arg(long, value_name = "SPEC")]
+    pub stages: Option<String>,
+    /// Open loop: constant arrival rate, e.g. 2000/s (needs --duration).
+    #[arg(long, value_name = "RATE", value_parser = rate_arg, requires = "duration")]
+    pub rate: Option<f64>,
+    /// Open loop: how long --rate is held, e.g. 30s.
+    #[arg(long, value_name = "DUR", value_parser = duration_arg, requires = "rate")]
+    pub duration: Option<Duration>,
+    /// Open loop: RATE:DURATION steps, e.g. 500:10s,1000:10s.
+    #[arg(long, value_name = "SPEC")]
+    pub rate_stages: Option<String>,
+    /// Open loop: most requests outstanding; sends beyond it are dropped and counted.
+    #[arg(long, value_name = "N", default_value = "5000", value_parser = in_flight_arg)]
+    pub max_in_flight: u32,
+    /// Time at the start of each step excluded from its statistics.
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = duration_arg)]
+    pub settle: Duration,
+    /// HTTP method (default POST with a body, GET without).
+    #[arg(short = 'm', long)]
+    pub method: Option<String>,
+    /// Request body: a string, or @FILE to read it from a file.
+    #[arg(short = 'b', long, value_name = "STR|@FILE")]
+    pub body: Option<String>,
+    /// Extra header 'Name: value' (repeatable). A body gets content-type application/json
+    /// unless one is given.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = header_arg)]
+    pub headers: Vec<String>,
+    /// Request timeout: from sending to the end of the response body.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = duration_arg)]
+    pub timeout: Duration,
+    /// TCP connect timeout.
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = duration_arg)]
+    pub connect_timeout: Duration,
+    /// Open a new TCP connection per request (shows TIME_WAIT and port exhaustion).
+    #[arg(long)]
+    pub new_connection: bool,
+    /// Use HTTP/2 with prior knowledge (h2c).
+    #[arg(long)]
+    pub http2: bool,
+    /// HTTP/2: connections shared by the workers.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = threads_arg)]
+    pub h2_connections: usize,
+    /// Tokio worker threads (default: the CPUs this process may use).
+    #[arg(long, value_name = "N", value_parser = threads_arg)]
+    pub threads: Option<usize>,
+    /// Deterministic CPU work per request in the client, e.g. 200us (simulates an
+    /// expensive client such as payload signing).
+    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+    pub client_work: Option<Duration>,
+    /// Ratio of requests whose traceparent is marked sampled (and whose client span is
+    /// exported); the header is always sent.
+    #[arg(long, value_name = "RATIO", default_value = "1.0", value_parser = ratio_arg)]
+    pub trace_sample: f64,
+    /// Longest wait for in-flight requests at the end or after Ctrl-C.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = duration_arg)]
+    pub drain_timeout: Duration,
+    /// Write the run record (summary.json, histograms.json, seconds.jsonl, requests.bin).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the summary JSON to stdout (progress and table go to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress line and no table.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl Cli {
+    /// The plan these flags describe.
+    pub fn plan(&self) -> Result<Plan, plan::PlanError> {
+        let (load, spec) = if let Some(s) = &self.stages {
+            (Load::Closed(plan::parse_stages(s)?), s.clone())
+        } else if let Some(s) = &self.rate_stages {
+            (
+                Load::Open {
+                    stages: plan::parse_rate_stages(s)?,
+                    max_in_flight: self.max_in_flight,
+                },
+                s.clone(),
+            )
+        } else {
+            let rate = self.rate.unwrap_or(1.0);
+            let duration = self.duration.unwrap_or(Duration::from_secs(1));
+            if duration.is_zero() || duration > plan::MAX_TOTAL {
+                return Err(plan::PlanError(format!(
+                    "--duration must be above 0 and at most {}s",
+                    plan::MAX_TOTAL.as_secs()
+                )));
+            }
+            (
+                Load::Open {
+                    stages: vec![plan::RateStage { rate, duration }],
+                    max_in_flight: self.max_in_flight,
+                },
+                format!("{rate}/s:{}s", duration.as_secs_f64()),
+            )
+        };
+        Plan::new(load, self.settle, spec)
+    }
+
+    fn body(&self) -> anyhow::Result<Bytes> {
+        match self.body.as_deref() {
+            None => Ok(Bytes::new()),
+            Some(b) => match b.strip_prefix('@') {
+                Some(path) => {
+                    let meta = std::fs::metadata(path)
+                        .with_context(|| format!("--body @{path}: cannot read the file"))?;
+                    if meta.len() > MAX_BODY_BYTES {
+                        anyhow::bail!(
+                            "--body @{path} is {} bytes; the cap is {MAX_BODY_BYTES} bytes",
+                            meta.len()
+                        );
+                    }
+                    Ok(Bytes::from(std::fs::read(path).with_context(|| {
+                        format!("--body @{path}: cannot read the file")
+                    })?))
+                }
+                None => Ok(Bytes::from(b.to_string())),
+            },
+        }
+    }
+
+    /// The run options these flags describe.
+    pub fn options(&self) -> anyhow::Result<Options> {
+        let body = self.body()?;
+        let method = self
+            .method
+            .clone()
+            .unwrap_or_else(|| if body.is_empty() { "GET" } else { "POST" }.into());
+        let request = RequestSpec::new(&self.url, &method, &self.headers, body)?;
+        let mut o = Options::new(request);
+        o.client = ClientConfig {
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.timeout,
+            new_connection: self.new_connection,
+            http2: self.http2,
+            h2_connections: self.h2_connections,
+        };
+        o.client_work = self.client_work.unwrap_or(Duration::ZERO);
+        o.trace_sample = self.trace_sample;
+        o.out = self.out.clone();
+        o.progress = !self.quiet;
+        o.drain_timeout = self.drain_timeout;
+        o.otel = crate::otel::OtelConfig::from_env();
+        o.interrupt_reason = "stopped by a signal (SIGINT or SIGTERM)".into();
+        Ok(o)
+    }
+}
+
+/// Run the loadgen command line `args` (program name first). Builds its own runtime.
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let usage = |msg: String| {
+        eprintln!("error: {msg}");
+        ExitCode::from(2)
+    };
+    let plan = match cli.plan() {
+        Ok(p) => p,
+        Err(e) => return usage(e.to_string()),
+    };
+    let opts = match cli.options() {
+        Ok(o) => o,
+        Err(e) => return usage(format!("{e:#}")),
+    };
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| crate::cpu::capacity().ceil().max(1.0) as usize);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("loadgen")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let json = cli.json;
+    let quiet = cli.quiet;
+    let result = rt.block_on(async move {
+        let cancel = crate::CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            c2.cancel();
+        });
+        crate::run(plan, opts, cancel).await
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(outcome) => {
+            let s = &outcome.summary;
+            if json {
+                match serde_json::to_string_pretty(s) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => {
+                        eprintln!("error: cannot serialise the summary: {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+                if !quiet {
+                    eprint!("{}", crate::report::table(s));
+                }
+            } else if !quiet {
+                print!("{}", crate::report::table(s));
+            }
+            if let Some(f) = &outcome.files
+                && !quiet
+            {
+                eprintln!("record written to {}", f.dir().display());
+            }
+            if s.interrupted {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) if e.is_usage() => usage(e.to_string()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The HTTP client: the request template, keep-alive or per-request TCP connections
+//! (connect timeout, errno classification) and HTTP/1.1 or prior-knowledge HTTP/2.
+//!
+//! HTTP/1.1 keep-alive: each worker owns one connection and drives it in its own task, as
+//! wrk does, so the hot path shares no lock or pool with other workers. HTTP/2: workers
+//! share a few multiplexed connections. `--new-connection`: a fresh TCP connection per
+//! request, closed by the client afterwards (so TIME_WAIT accumulates on the client).
+
+use crate::classify;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use satlab_record::ErrorKind;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpSocket, TcpStream};
+
+/// The `traceparent` header name.
+pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// A target URL that cannot be used, or a header that does not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The URL does not parse or is not `http://host[:port]/path`.
+    #[error("invalid URL '{url}': {why}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong and how to fix it.
+        why: String,
+    },
+    /// A `-H` header is not `name: value`.
+    #[error("invalid header '{0}': expected 'Name: value' (e.g. -H 'x-api-key: 123')")]
+    Header(String),
+    /// `-m` is not an HTTP method.
+    #[error("invalid method '{0}': expected e.g. GET, POST, PUT")]
+    Method(String),
+    /// The host did not resolve.
+    #[error("cannot resolve '{host}': {source}")]
+    Resolve {
+        /// host:port.
+        host: String,
+        /// The resolver's error.
+        source: std::io::Error,
+    },
+}
+
+/// What to send: method, URL, headers and body, fixed for the run.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// The URL as given.
+    pub url: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Extra headers.
+    pub headers: HeaderMap,
+    /// Body (empty for none).
+    pub body: Bytes,
+}
+
+impl RequestSpec {
+    /// Build a spec from command-line strings. A body without a `content-type` header
+    /// gets `application/json`.
+    pub fn new(
+        url: &str,
+        method: &str,
+        headers: &[String],
+        body: Bytes,
+    ) -> Result<Self, TargetError> {
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| TargetError::Method(method.into()))?;
+        let mut map = HeaderMap::new();
+        for h in headers {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| TargetError::Header(h.clone()))?;
+            let name = HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|_| TargetError::Header(h.clone()))?;
+            let value =
+                HeaderValue::from_str(v.trim()).map_err(|_| TargetError::Header(h.clone()))?;
+            map.append(name, value);
+        }
+        if !body.is_empty() && !map.contains_key(CONTENT_TYPE) {
+            map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        Ok(RequestSpec {
+            url: url.into(),
+            method,
+            headers: map,
+            body,
+        })
+    }
+}
+
+/// How connections are made and used.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Timeout of the TCP connect.
+    pub connect_timeout: Duration,
+    /// Timeout from sending the request to the end of the response body.
+    pub request_timeout: Duration,
+    /// A new TCP connection per request instead of keep-alive.
+    pub new_connection: bool,
+    /// Prior-knowledge HTTP/2 (h2c).
+    pub http2: bool,
+    /// HTTP/2: how many connections the workers share.
+    pub h2_connections: usize,
+}
+
+/// The resolved target and request template, shared by all workers.
+pub struct Client {
+    addr: SocketAddr,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    cfg: ClientConfig,
+    h2_slots: Vec<tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>>,
+}
+
+/// The outcome of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// HTTP status, 0 when no response arrived.
+    pub status: u16,
+    /// Why no response arrived, or `None`.
+    pub error: ErrorKind,
+}
+
+impl Outcome {
+    fn err(error: ErrorKind) -> Self {
+        Outcome { status: 0, error }
+    }
+}
+
+impl Client {
+    /// Parse the URL, resolve its host once, and build the template.
+    pub async fn new(spec: &RequestSpec, cfg: ClientConfig) -> Result<Client, TargetError> {
+        let bad = |why: &str| TargetError::Url {
+            url: spec.url.clone(),
+            why: why.into(),
+        };
+        let uri: Uri = spec
+            .url
+            .parse()
+            .map_err(|_| bad("expected http://HOST[:PORT]/PATH"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported; target the plain-HTTP port with http://",
+                ));
+            }
+            _ => {
+                return Err(bad(
+                    "expected http://HOST[:PORT]/PATH (the scheme is required)",
+                ));
+            }
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| bad("no host; expected http://HOST[:PORT]/PATH"))?
+            .clone();
+        let port = authority.port_u16().unwrap_or(80);
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let hp = format!("{host}:{port}");
+        let addr = tokio::net::lookup_host(&hp)
+            .await
+            .map_err(|source| TargetError::Resolve {
+                host: hp.clone(),
+                source,
+            })?
+            .next()
+            .ok_or_else(|| TargetError::Resolve {
+                host: hp.clone(),
+                source: std::io::Error::other("no address"),
+            })?;
+        let mut headers = spec.headers.clone();
+        let uri = if cfg.http2 {
+            uri
+        } else {
+            if !headers.contains_key(HOST) {
+                let v = HeaderValue::from_str(authority.as_str()).map_err(|_| bad("bad host"))?;
+                headers.insert(HOST, v);
+            }
+            let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            pq.parse().map_err(|_| bad("bad path"))?
+        };
+        let slots = if cfg.http2 {
+            cfg.h2_connections.max(1)
+        } else {
+            0
+        };
+        Ok(Client {
+            addr,
+            method: spec.method.clone(),
+            uri,
+            headers,
+            body: spec.body.clone(),
+            h2_slots: (0..slots).map(|_| tokio::sync::Mutex::new(None)).collect(),
+            cfg,
+        })
+    }
+
+    /// The resolved address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    fn build(&self, traceparent: HeaderValue) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req.headers_mut().insert(TRACEPARENT.clone(), traceparent);
+        req
+    }
+
+    async fn connect(&self) -> Result<TcpStream, ErrorKind> {
+        let sock = if self.addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(|e| classify::connect_io(&e))?;
+        match tokio::time::timeout(self.cfg.connect_timeout, sock.connect(self.addr)).await {
+            Err(_) => Err(ErrorKind::ConnectTimeout),
+            Ok(Err(e)) => Err(classify::connect_io(&e)),
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Ok(s)
+            }
+        }
+    }
+}
+
+type H1Conn = Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
+
+enum Conn {
+    H1 {
+        sender: http1::SendRequest<Full<Bytes>>,
+        conn: H1Conn,
+        done: bool,
+    },
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// One worker's connection state.
+pub struct Session {
+    client: Arc<Client>,
+    conn: Option<Conn>,
+    slot: usize,
+}
+
+async fn read_body(resp: hyper::Response<hyper::body::Incoming>) -> Result<u16, hyper::Error> {
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        frame?;
+    }
+    Ok(status)
+}
+
+impl Session {
+    /// A session for worker `index`.
+    pub fn new(client: Arc<Client>, index: usize) -> Self {
+        let slot = if client.h2_slots.is_empty() {
+            0
+        } else {
+            index % client.h2_slots.len()
+        };
+        Session {
+            client,
+            conn: None,
+            slot,
+        }
+    }
+
+    async fn h2_sender(&self) -> Result<http2::SendRequest<Full<Bytes>>, ErrorKind> {
+        let mut slot = self.client.h2_slots[self.slot].lock().await;
+        if let Some(s) = slot.as_ref()
+            && !s.is_closed()
+        {
+            return Ok(s.clone());
+        }
+        let stream = self.client.connect().await?;
+        let (sender, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(|e| classify::request_error(&e))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        *slot = Some(sender.clone());
+        Ok(sender)
+    }
+
+    async fn ensure(&mut self) -> Result<(), ErrorKind> {
+        let alive = match &self.conn {
+            Some(Conn::H1 { sender, done, .. }) => !*done && !sender.is_closed(),
+            Some(Conn::H2(s)) => !s.is_closed(),
+            None => false,
+        };
+        if alive {
+            return Ok(());
+        }
+        self.conn = None;
+        if self.client.cfg.http2 {
+            self.conn = Some(Conn::H2(self.h2_sender().await?));
+        } else {
+            let stream = self.client.connect().await?;
+            let (sender, conn) = http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| classify::request_error(&e))?;
+            self.conn = Some(Conn::H1 {
+                sender,
+                conn: Box::pin(conn),
+                done: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// Send one request with this `traceparent` and read the whole response.
+    pub async fn request(&mut self, traceparent: HeaderValue) -> Outcome {
+        if let Err(kind) = self.ensure().await {
+            return Outcome::err(kind);
+        }
+        let req = self.client.build(traceparent);
+        let timeout = self.client.cfg.request_timeout;
+        let result = match self.conn.as_mut() {
+            Some(Conn::H1 { sender, conn, done }) => {
+                let exchange = async {
+                    sender.ready().await?;
+                    read_body(sender.send_request(req).await?).await
+                };
+                tokio::time::timeout(timeout, drive(exchange, conn, done)).await
+            }
+            Some(Conn::H2(sender)) => {
+                let exchange = async {
+                    sender.ready().await?;
+                    read_body(sender.send_request(req).await?).await
+                };
+                tokio::time::timeout(timeout, exchange).await
+            }
+            None => return Outcome::err(ErrorKind::Other),
+        };
+        let out = match result {
+            Err(_) => {
+                // The connection is mid-exchange: it cannot be reused.
+                self.conn = None;
+                Outcome::err(ErrorKind::RequestTimeout)
+            }
+            Ok(Err(e)) => {
+                self.conn = None;
+                Outcome::err(classify::request_error(&e))
+            }
+            Ok(Ok(status)) => Outcome {
+                status,
+                error: ErrorKind::None,
+            },
+        };
+        if self.client.cfg.new_connection {
+            // Dropping the connection closes the socket from the client side.
+            self.conn = None;
+        }
+        out
+    }
+
+    /// Close the connection (a parked worker keeps no socket open).
+    pub fn close(&mut self) {
+        self.conn = None;
+    }
+}
+
+/// Run `exchange` while also driving the HTTP/1 connection in this task.
+async fn drive<F>(exchange: F, conn: &mut H1Conn, done: &mut bool) -> Result<u16, hyper::Error>
+where
+    F: Future<Output = Result<u16, hyper::Error>>,
+{
+    tokio::pin!(exchange);
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut exchange => return r,
+            c = conn.as_mut(), if !*done => {
+                *done = true;
+                c?;
+            }
+        }
+    }
+}

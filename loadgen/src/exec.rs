@@ -1,0 +1,114 @@
+//! What every executor shares: the run context and the code that sends one request and
+//! records it.
+
+use crate::client::{Client, Session};
+use crate::cpu::client_work;
+use crate::otel::{SpanRecord, SpanSink};
+use crate::plan::Schedule;
+use crate::stats::{Shard, Stats};
+use crate::trace::TraceGen;
+use satlab_record::RequestRecord;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Shared by all workers of a run.
+pub struct Ctx {
+    /// The HTTP client.
+    pub client: Arc<Client>,
+    /// The accumulators.
+    pub stats: Arc<Stats>,
+    /// The run's zero.
+    pub start: Instant,
+    /// Wall-clock of `start`, Unix ns.
+    pub started_unix_ns: u64,
+    /// The steps.
+    pub schedule: Schedule,
+    /// Fires when no new request may start.
+    pub stop: CancellationToken,
+    /// Client work per request (iterations of [`client_work`]).
+    pub work_iterations: u64,
+    /// Trace sampling ratio.
+    pub trace_sample: f64,
+    /// Sampled client spans go here when OTLP export is on.
+    pub spans: Option<SpanSink>,
+}
+
+impl Ctx {
+    /// µs since the run start.
+    pub fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// µs from the run start to `t`.
+    pub fn offset_us(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.start).as_micros() as u64
+    }
+}
+
+/// One worker's private state.
+pub struct Worker {
+    /// Its index.
+    pub index: usize,
+    /// Its connection.
+    pub session: Session,
+    /// Its trace-id generator.
+    pub trace: TraceGen,
+}
+
+impl Worker {
+    /// A worker with a fresh session and generator.
+    pub fn new(ctx: &Ctx, index: usize) -> Self {
+        Worker {
+            index,
+            session: Session::new(ctx.client.clone(), index),
+            trace: TraceGen::new(crate::trace::Rng::seeded(index as u64), ctx.trace_sample),
+        }
+    }
+
+    /// Do the client work, send one request and record it. Latency is measured from
+    /// `intended` (open loop) or from the actual send (closed loop, `intended = None`).
+    pub async fn exchange(&mut self, ctx: &Ctx, shard: &Shard, intended: Option<Instant>) {
+        if ctx.work_iterations > 0 {
+            client_work(ctx.work_iterations, self.index as u64);
+        }
+        let tc = self.trace.next_context();
+        let sent = Instant::now();
+        let from = intended.unwrap_or(sent);
+        shard.begin();
+        let out = self.session.request(tc.header()).await;
+        shard.end();
+        let end = Instant::now();
+        let start_us = ctx.offset_us(from);
+        let latency_us = end.saturating_duration_since(from).as_micros() as u64;
+        let step = ctx
+            .schedule
+            .step_at(start_us)
+            .unwrap_or(ctx.schedule.steps.len().saturating_sub(1));
+        ctx.stats.record(
+            shard,
+            RequestRecord {
+                start_us,
+                latency_us: latency_us.min(u32::MAX as u64) as u32,
+                status: out.status,
+                error: out.error,
+                step: step.min(255) as u8,
+            },
+        );
+        if tc.sampled
+            && let Some(sink) = &ctx.spans
+        {
+            let sent_us = ctx.offset_us(sent);
+            let end_us = ctx.offset_us(end);
+            sink.offer(SpanRecord {
+                trace_id: tc.trace_id,
+                span_id: tc.span_id,
+                start_unix_ns: ctx.started_unix_ns + sent_us * 1000,
+                end_unix_ns: ctx.started_unix_ns + end_us * 1000,
+                status: out.status,
+                error: out.error,
+                step: step as u32,
+            });
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Optional OTLP export of sampled client spans and the `http.client.request.duration`
+//! metric. Configured by the standard `OTEL_*` variables; with no endpoint there is no
+//! exporter. Workers only `try_send` finished-span records into a bounded queue (dropped
+//! and counted when full); a separate thread with its own runtime builds and exports
+//! the spans in batches, so export never runs on, or blocks, the request path.
+
+use satlab_record::ErrorKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Span records that may wait for the exporter.
+pub const SPAN_QUEUE: usize = 8192;
+
+/// A finished, sampled request: enough to build its client span after the fact.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanRecord {
+    /// Trace id sent in `traceparent`.
+    pub trace_id: u128,
+    /// Span id sent in `traceparent` (the server span's parent).
+    pub span_id: u64,
+    /// Send time, Unix ns.
+    pub start_unix_ns: u64,
+    /// End of the response, Unix ns.
+    pub end_unix_ns: u64,
+    /// HTTP status, 0 when none.
+    pub status: u16,
+    /// Failure kind.
+    pub error: ErrorKind,
+    /// Load step.
+    pub step: u32,
+}
+
+/// The workers' side of the span queue.
+#[derive(Clone)]
+pub struct SpanSink {
+    tx: tokio::sync::mpsc::Sender<SpanRecord>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl SpanSink {
+    /// A sink and the receiver the exporter drains.
+    pub fn channel(capacity: usize) -> (SpanSink, tokio::sync::mpsc::Receiver<SpanRecord>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        (
+            SpanSink {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
+            rx,
+        )
+    }
+
+    /// Queue a span without waiting; counts it as dropped when the queue is full.
+    pub fn offer(&self, r: SpanRecord) {
+        if self.tx.try_send(r).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Spans dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// Where and how to export, from the standard `OTEL_*` variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtelConfig {
+    /// `OTEL_SERVICE_NAME`, default `loadgen`.
+    pub service_name: String,
+    /// gRPC (default) or HTTP/protobuf (`OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`).
+    pub grpc: bool,
+    /// Metric export interval (`OTEL_METRIC_EXPORT_INTERVAL` ms, default 5 s).
+    pub metric_interval: std::time::Duration,
+}
+
+impl OtelConfig {
+    /// The configuration from `vars` (name → value), or `None` when no OTLP endpoint is set.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Option<OtelConfig> {
+        let set = |k: &str| get(k).is_some_and(|v| !v.trim().is_empty());
+        if !set("OTEL_EXPORTER_OTLP_ENDPOINT")
+            && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            && !set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        {
+            return None;
+        }
+        let protocol = get("OTEL_EXPORTER_OTLP_PROTOCOL").unwrap_or_default();
+        Some(OtelConfig {
+            service_name: get("OTEL_SERVICE_NAME")
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| satlab_record::telemetry::SERVICE_LOADGEN.into()),
+            grpc: !protocol.trim().starts_with("http"),
+            metric_interval: get("OTEL_METRIC_EXPORT_INTERVAL")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(std::time::Duration::from_secs(5)),
+        })
+    }
+
+    /// The configuration from the process environment.
+    pub fn from_env() -> Option<OtelConfig> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+}
+
+/// One second of latencies for the client duration metric.
+struct MetricBatch {
+    step: u32,
+    /// (seconds, count) pairs.
+    values: Vec<(f64, u64)>,
+    status: Option<u16>,
+}
+
+/// The export thread: its own tokio runtime, the OTLP span and metric exporters.
+pub struct Exporter {
+    thread: Option<std::thread::JoinHandle<()>>,
+    metrics: tokio::sync::mpsc::Sender<MetricBatch>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+/// Semantic-convention boundaries for HTTP durations, seconds.
+pub const DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+impl Exporter {
+    /// Start exporting spans from `rx` and metrics given to [`Exporter::metrics_hook`].
+    pub fn start(
+        cfg: OtelConfig,
+        rx: tokio::sync::mpsc::Receiver<SpanRecord>,
+        method: &str,
+        url: &str,
+    ) -> Result<Exporter, crate::LoadgenError> {
+        let name = method_name(method);
+        let url = url.to_string();
+        let (mtx, mrx) = tokio::sync::mpsc::channel(64);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("loadgen-otlp")
+            .enable_all()
+            .build()
+            .map_err(|e| crate::LoadgenError::Telemetry(format!("runtime: {e}")))?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stop2 = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("loadgen-otlp".into())
+            .spawn(move || export_thread(rt, cfg, (name, url), rx, mrx, stop2, ready_tx))
+            .map_err(|e| crate::LoadgenError::Telemetry(format!("thread: {e}")))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Exporter {
+                thread: Some(thread),
+                metrics: mtx,
+                stop,
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(crate::LoadgenError::Telemetry(e))
+            }
+            Err(_) => Err(crate::LoadgenError::Telemetry(
+                "exporter thread died".into(),
+            )),
+        }
+    }
+
+    /// A per-second callback for the collector: hands the second's latencies to the
+    /// export thread (dropped if its queue is full).
+    pub fn metrics_hook(&self) -> crate::collector::SecondHook {
+        let tx = self.metrics.clone();
+        Box::new(move |s, acc| {
+            if acc.is_empty() {
+                return;
+            }
+            let values = acc
+                .hist
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to() as f64 / 1e6, v.count_at_value()))
+                .collect();
+            // The status attribute is set when the whole second had one status and no errors.
+            let mut codes = acc
+                .counts
+                .status
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0);
+            let status = match (codes.next(), codes.next()) {
+                (Some((c, n)), None) if *n == acc.counts.requests => Some(c as u16),
+                _ => None,
+            };
+            let _ = tx.try_send(MetricBatch {
+                step: s.step,
+                values,
+                status,
+            });
+        })
+    }
+
+    /// Flush and stop (bounded: at most ~5 s).
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(6),
+                tokio::task::spawn_blocking(move || t.join()),
+            )
+            .await;
+        }
+    }
+}
+
+fn span_data(r: &SpanRecord, name: &'static str, url: &str) -> opentelemetry_sdk::trace::SpanData {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use satlab_record::telemetry::ATTR_STEP;
+    let t = |ns: u64| std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns);
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", name),
+        KeyValue::new("url.full", url.to_string()),
+        KeyValue::new(ATTR_STEP, r.step as i64),
+    ];
+    if r.status > 0 {
+        attributes.push(KeyValue::new("http.response.status_code", r.status as i64));
+    }
+    let failed = r.error != ErrorKind::None || r.status >= 500;
+    if r.error != ErrorKind::None {
+        attributes.push(KeyValue::new("error.type", r.error.name()));
+    } else if r.status >= 400 {
+        attributes.push(KeyValue::new("error.type", r.status.to_string()));
+    }
+    opentelemetry_sdk::trace::SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(r.trace_id),
+            SpanId::from(r.span_id),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Client,
+        name: name.into(),
+        start_time: t(r.start_unix_ns),
+        end_time: t(r.end_unix_ns),
+        attributes,
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status: if failed {
+            Status::error("")
+        } else {
+            Status::Unset
+        },
+        instrumentation_scope: opentelemetry::InstrumentationScope::builder("loadgen").build(),
+    }
+}
+
+/// Span names are the HTTP method (semantic conventions for clients without a route).
+fn method_name(m: &str) -> &'static str {
+    match m {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "HTTP",
+    }
+}
+
+fn export_thread(
+    rt: tokio::runtime::Runtime,
+    cfg: OtelConfig,
+    (name, url): (&'static str, String),
+    mut rx: tokio::sync::mpsc::Receiver<SpanRecord>,
+    mut mrx: tokio::sync::mpsc::Receiver<MetricBatch>,
+    stop: tokio_util::sync::CancellationToken,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::metrics::MeterProvider;
+    use opentelemetry_sdk::trace::SpanExporter as _;
+    use satlab_record::telemetry::{ATTR_STEP, HTTP_CLIENT_REQUEST_DURATION};
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(cfg.service_name.clone())
+        .build();
+    let built = rt.block_on(async {
+        let spans = if cfg.grpc {
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build()
+        } else {
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .build()
+        }
+        .map_err(|e| format!("OTLP span exporter: {e}"))?;
+        let metrics = if cfg.grpc {
+            opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .build()
+        } else {
+            opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .build()
+        }
+        .map_err(|e| format!("OTLP metric exporter: {e}"))?;
+        Ok::<_, String>((spans, metrics))
+    });
+    let (mut spans, metrics) = match built {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    spans.set_resource(&resource);
+    let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(metrics)
+        .with_interval(cfg.metric_interval)
+        .build();
+    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_reader(reader)
+        .build();
+    let hist = provider
+        .meter("loadgen")
+        .f64_histogram(HTTP_CLIENT_REQUEST_DURATION)
+        .with_unit("s")
+        .with_description("Duration of HTTP client requests, from the intended send time")
+        .with_boundaries(DURATION_BOUNDARIES.to_vec())
+        .build();
+    let _ = ready.send(Ok(()));
+    rt.block_on(async {
+        let mut batch = Vec::with_capacity(512);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled(), if !stopping => { stopping = true; }
+                r = rx.recv(), if !stopping => match r {
+                    Some(r) => batch.push(span_data(&r, name, &url)),
+                    None => stopping = true,
+                },
+                m = mrx.recv(), if !stopping => if let Some(m) = m {
+                    let mut attrs = vec![KeyValue::new(ATTR_STEP, m.step as i64)];
+                    if let Some(s) = m.status {
+                        attrs.push(KeyValue::new("http.response.status_code", s as i64));
+                    }
+                    for (v, n) in m.values {
+                        for _ in 0..n { hist.record(v, &attrs); }
+                    }
+                },
+                _ = tick.tick() => {}
+            }
+            if stopping {
+                while let Ok(r) = rx.try_recv() {
+                    batch.push(span_data(&r, name, &url));
+                }
+            }
+            if !batch.is_empty() && (batch.len() >= 512 || stopping || rx.is_empty()) {
+                let b = std::mem::replace(&mut batch, Vec::with_capacity(512));
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(5), spans.export(b)).await;
+            }
+            if stopping {
+                break;
+            }
+        }
+        let _ = spans.shutdown();
+    });
+    let _ = provider.shutdown();
+    drop(rt);
+}

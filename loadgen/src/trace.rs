@@ -1,0 +1,123 @@
+//! W3C `traceparent` generation: a random 16-byte trace id and 8-byte span id per
+//! request, the sampled flag set with the configured probability.
+
+use http::HeaderValue;
+
+/// A small, fast pseudo-random generator (SplitMix64), one per worker: no shared state.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// A generator seeded from the OS plus `salt` (e.g. the worker index).
+    pub fn seeded(salt: u64) -> Self {
+        Rng(rand::random::<u64>() ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The ids and flag of one request's client span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 16-byte trace id (never zero).
+    pub trace_id: u128,
+    /// 8-byte span id of the client span (never zero).
+    pub span_id: u64,
+    /// The sampled flag.
+    pub sampled: bool,
+}
+
+impl TraceContext {
+    /// The `traceparent` header value: `00-<trace id>-<span id>-<flags>`.
+    pub fn header(&self) -> HeaderValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [0u8; 55];
+        b[..3].copy_from_slice(b"00-");
+        for i in 0..32 {
+            b[3 + i] = HEX[((self.trace_id >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        b[35] = b'-';
+        for i in 0..16 {
+            b[36 + i] = HEX[((self.span_id >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        b[52] = b'-';
+        b[53] = b'0';
+        b[54] = if self.sampled { b'1' } else { b'0' };
+        // Only hex digits and dashes: always a valid header value.
+        HeaderValue::from_bytes(&b).unwrap_or_else(|_| HeaderValue::from_static("00-0-0-00"))
+    }
+}
+
+/// Generates trace contexts with a sampling ratio.
+#[derive(Debug, Clone)]
+pub struct TraceGen {
+    rng: Rng,
+    threshold: u64,
+    always: bool,
+}
+
+impl TraceGen {
+    /// A generator sampling `ratio` (clamped to 0..=1) of requests.
+    pub fn new(rng: Rng, ratio: f64) -> Self {
+        let r = ratio.clamp(0.0, 1.0);
+        TraceGen {
+            rng,
+            threshold: (r * u64::MAX as f64) as u64,
+            always: r >= 1.0,
+        }
+    }
+
+    /// The next request's context.
+    pub fn next_context(&mut self) -> TraceContext {
+        let hi = self.rng.next_u64();
+        let lo = self.rng.next_u64();
+        let trace_id = (((hi as u128) << 64) | lo as u128).max(1);
+        let span_id = self.rng.next_u64().max(1);
+        let sampled = self.always || self.rng.next_u64() < self.threshold;
+        TraceContext {
+            trace_id,
+            span_id,
+            sampled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_format_and_sampling_ratio() {
+        let mut g = TraceGen::new(Rng::new(7), 0.25);
+        let mut sampled = 0;
+        for _ in 0..10_000 {
+            let c = g.next_context();
+            let h = c.header();
+            let s = h.to_str().unwrap();
+            assert_eq!(s.len(), 55);
+            let parts: Vec<&str> = s.split('-').collect();
+            assert_eq!(parts[0], "00");
+            assert_eq!(u128::from_str_radix(parts[1], 16).unwrap(), c.trace_id);
+            assert_eq!(u64::from_str_radix(parts[2], 16).unwrap(), c.span_id);
+            assert_eq!(parts[3], if c.sampled { "01" } else { "00" });
+            sampled += c.sampled as u32;
+        }
+        assert!((2000..3000).contains(&sampled), "{sampled}");
+        let mut all = TraceGen::new(Rng::new(1), 1.0);
+        assert!((0..100).all(|_| all.next_context().sampled));
+        let mut none = TraceGen::new(Rng::new(1), 0.0);
+        assert!((0..100).all(|_| !none.next_context().sampled));
+    }
+}

@@ -1,0 +1,267 @@
+//! Library-level tests of measurement: latency accuracy, error classification, the
+//! open-loop correction for coordinated omission, HTTP/2 and trace propagation.
+
+use loadgen::plan::{Load, Plan, parse_rate_stages, parse_stages};
+use loadgen::testserver::{Behaviour, TestServer, ThreadedServer};
+use loadgen::{CancellationToken, Options, RequestSpec, run};
+use std::time::Duration;
+
+fn closed(spec: &str, settle_ms: u64) -> Plan {
+    Plan::new(
+        Load::Closed(parse_stages(spec).unwrap()),
+        Duration::from_millis(settle_ms),
+        spec,
+    )
+    .unwrap()
+}
+
+fn open(spec: &str, settle_ms: u64) -> Plan {
+    Plan::new(
+        Load::Open {
+            stages: parse_rate_stages(spec).unwrap(),
+            max_in_flight: 1000,
+        },
+        Duration::from_millis(settle_ms),
+        spec,
+    )
+    .unwrap()
+}
+
+fn opts(url: &str) -> Options {
+    Options::new(RequestSpec::new(url, "GET", &[], bytes::Bytes::new()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p50_is_within_5_percent_of_a_20ms_server_delay() {
+    let server = ThreadedServer::start(Duration::from_millis(20)).unwrap();
+    let out = run(
+        closed("10:3s", 500),
+        opts(&server.url("/")),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let s = &out.summary.steps[0];
+    assert!(s.requests > 500, "{s:?}");
+    assert_eq!(s.ok, s.requests);
+    let p50 = s.latency.p50_us as f64;
+    eprintln!(
+        "p50 {p50} µs, p99 {} µs, N_eff {}",
+        s.latency.p99_us, s.n_eff
+    );
+    assert!(
+        (19_000.0..=21_000.0).contains(&p50),
+        "p50 {p50} µs is not within 5% of 20 ms"
+    );
+    // Little's law: 10 workers all waiting on the server.
+    assert!((s.n_eff - 10.0).abs() < 1.0, "N_eff {}", s.n_eff);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_is_connect_refused() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = run(
+        closed("2:1s", 0),
+        opts(&format!("http://127.0.0.1:{port}/")),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let s = &out.summary.overall;
+    assert!(s.requests > 0);
+    assert_eq!(s.ok, 0);
+    assert_eq!(
+        s.errors.get("connect_refused"),
+        Some(&s.requests),
+        "{:?}",
+        s.errors
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_responses_are_request_timeouts() {
+    let server = TestServer::start(Behaviour {
+        delay: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut o = opts(&server.url("/"));
+    o.client.request_timeout = Duration::from_millis(200);
+    let out = run(closed("3:1s", 0), o, CancellationToken::new())
+        .await
+        .unwrap();
+    let s = &out.summary.overall;
+    assert!(s.requests >= 9, "{s:?}");
+    assert_eq!(
+        s.errors.get("request_timeout"),
+        Some(&s.requests),
+        "{:?}",
+        s.errors
+    );
+    // A timed-out request's latency is the timeout.
+    assert!(
+        s.latency.p50_us >= 200_000 && s.latency.p50_us < 400_000,
+        "{:?}",
+        s.latency
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shedding_statuses_are_counted_by_code() {
+    for code in [429u16, 503] {
+        let server = TestServer::start(Behaviour {
+            status: Some(code),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let out = run(
+            closed("2:1s", 0),
+            opts(&server.url("/")),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let s = &out.summary.overall;
+        assert!(s.requests > 10);
+        assert_eq!(s.ok, 0);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        assert_eq!(s.status.get(&code.to_string()), Some(&s.requests));
+        assert!(
+            out.seconds
+                .iter()
+                .any(|x| x.errors.contains_key(&format!("http_{code}")))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_p99_exposes_a_pause_that_closed_loop_hides() {
+    // Every 200th request stalls the whole server for 500 ms.
+    let pausing = || Behaviour {
+        pause_every: 200,
+        pause: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let server = TestServer::start(pausing()).await.unwrap();
+    let closed_run = run(
+        closed("1:3s", 0),
+        opts(&server.url("/")),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let server = TestServer::start(pausing()).await.unwrap();
+    let open_run = run(
+        open("200:3s", 0),
+        opts(&server.url("/")),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let c = &closed_run.summary.overall.latency;
+    let o = &open_run.summary.overall.latency;
+    eprintln!(
+        "closed p99 {} max {} | open p99 {} max {}",
+        c.p99_us, c.max_us, o.p99_us, o.max_us
+    );
+    // The closed loop saw the pauses (its max) but its p99 hides them.
+    assert!(c.max_us >= 400_000, "closed max {c:?}");
+    assert!(c.p99_us < 100_000, "closed p99 {c:?}");
+    // The open loop measures from the intended send time: the pause shows at p99.
+    assert!(o.p99_us >= 250_000, "open p99 {o:?}");
+    assert!(o.p99_us > 5 * c.p99_us);
+    assert_eq!(open_run.summary.overall.dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_drops_sends_beyond_max_in_flight() {
+    let server = TestServer::start(Behaviour {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let plan = Plan::new(
+        Load::Open {
+            stages: parse_rate_stages("100:1s").unwrap(),
+            max_in_flight: 5,
+        },
+        Duration::ZERO,
+        "100:1s",
+    )
+    .unwrap();
+    let out = run(plan, opts(&server.url("/")), CancellationToken::new())
+        .await
+        .unwrap();
+    let s = &out.summary.steps[0];
+    // 100 sends due; 5 slots each free every ~300 ms → about 20 sent.
+    assert!(s.dropped >= 60, "{s:?}");
+    assert!(
+        s.requests + s.dropped >= 95 && s.requests + s.dropped <= 101,
+        "{s:?}"
+    );
+    assert_eq!(out.summary.max_in_flight, Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_carries_a_traceparent_and_http2_works() {
+    let server = TestServer::start(Behaviour::default()).await.unwrap();
+    let mut o = opts(&server.url("/"));
+    o.trace_sample = 0.5;
+    o.client.http2 = true;
+    o.client.h2_connections = 2;
+    let out = run(closed("4:1s", 0), o, CancellationToken::new())
+        .await
+        .unwrap();
+    let s = &out.summary.overall;
+    assert!(s.requests > 50);
+    assert_eq!(s.ok, s.requests, "{:?}", s.errors);
+    assert_eq!(out.summary.http_version, "http2");
+    let tps = server.traceparents();
+    assert!(!tps.is_empty());
+    let mut sampled = 0;
+    let mut ids = std::collections::HashSet::new();
+    for tp in &tps {
+        let p: Vec<&str> = tp.split('-').collect();
+        assert_eq!(p.len(), 4, "{tp}");
+        assert_eq!((p[0], p[1].len(), p[2].len()), ("00", 32, 16), "{tp}");
+        sampled += (p[3] == "01") as usize;
+        ids.insert(p[1].to_string());
+    }
+    assert_eq!(ids.len(), tps.len(), "trace ids repeat");
+    let frac = sampled as f64 / tps.len() as f64;
+    assert!((0.35..0.65).contains(&frac), "sampled fraction {frac}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_early_and_marks_interrupted() {
+    let server = TestServer::start(Behaviour {
+        delay: Duration::from_millis(5),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        c2.cancel();
+    });
+    let t = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(&server.url("/"));
+    o.out = Some(dir.path().to_path_buf());
+    let out = run(closed("4:30s", 200), o, cancel).await.unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(out.summary.interrupted);
+    assert!(out.summary.overall.requests > 0);
+    let back: satlab_record::summary::LoadgenSummary =
+        satlab_record::fsio::read_json(&dir.path().join("summary.json")).unwrap();
+    assert!(back.interrupted);
+    assert!(back.steps[0].end_us < 2_000_000, "{:?}", back.steps[0]);
+}
