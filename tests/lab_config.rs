@@ -219,6 +219,22 @@ fn programs_export_to_the_collector_every_five_seconds() {
     );
 }
 
+#[test]
+fn compose_commands_parse_with_the_programs_own_cli() {
+    use clap::Parser;
+    let c = compose_file();
+    let argv: Vec<String> = words(&service(&c, "target-api")["command"])
+        .iter()
+        .map(|w| compose::with_defaults(w))
+        .collect();
+    assert_eq!(argv.first().map(String::as_str), Some("target-api"));
+    let args = target_api::cli::Args::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("target-api rejects the compose command {argv:?}:\n{e}"));
+    args.config()
+        .validate()
+        .unwrap_or_else(|e| panic!("target-api rejects the compose settings: {e:?}"));
+}
+
 // ---------------------------------------------------------------- Collector
 
 #[test]

@@ -173,10 +173,39 @@ pub fn missing_bind_sources(compose: &Value, dir: &Path) -> Vec<String> {
     problems
 }
 
+/// Replace compose's `${VAR:-default}` and `${VAR-default}` with their defaults, as
+/// `docker compose` does when VAR is unset (a bare `${VAR}` becomes empty).
+pub fn with_defaults(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        if let Some((_, default)) = inner.split_once(":-").or_else(|| inner.split_once('-')) {
+            out.push_str(default);
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn interpolation_defaults() {
+        assert_eq!(with_defaults("--t=${TOKEN:-lab}"), "--t=lab");
+        assert_eq!(with_defaults("${A-x}/${B}/z"), "x//z");
+        assert_eq!(with_defaults("plain"), "plain");
+    }
 
     #[test]
     fn pinning() {
