@@ -114,9 +114,10 @@ pub struct Cli {
     /// Open loop: most requests outstanding; sends beyond it are dropped and counted.
     #[arg(long, value_name = "N", default_value = "5000", value_parser = in_flight_arg)]
     pub max_in_flight: u32,
-    /// Time at the start of each step excluded from its statistics.
-    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = duration_arg)]
-    pub settle: Duration,
+    /// Time at the start of each step excluded from its statistics [default: 1s, or a
+    /// quarter of the shortest step if that is less].
+    #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+    pub settle: Option<Duration>,
     /// HTTP method (default POST with a body, GET without).
     #[arg(short = 'm', long)]
     pub method: Option<String>,
@@ -197,7 +198,15 @@ impl Cli {
                 format!("{rate}/s:{}s", duration.as_secs_f64()),
             )
         };
-        Plan::new(load, self.settle, spec)
+        let shortest = match &load {
+            Load::Closed(s) => s.iter().map(|s| s.duration).min(),
+            Load::Open { stages, .. } => stages.iter().map(|s| s.duration).min(),
+        }
+        .unwrap_or(Duration::ZERO);
+        let settle = self
+            .settle
+            .unwrap_or_else(|| Duration::from_secs(1).min(shortest / 4));
+        Plan::new(load, settle, spec)
     }
 
     fn body(&self) -> anyhow::Result<Bytes> {
