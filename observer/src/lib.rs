@@ -1,1 +1,18 @@
-//! placeholder
+//! satlab observer: process and kernel sampling, the OTLP receiver, run directories,
+//! the embedded lab (`observer lab`) and the long-running consumer (`observer serve`).
+
+pub mod analysis;
+pub mod capacity;
+pub mod children;
+pub mod cli;
+pub mod kernel;
+pub mod lab;
+pub mod netns;
+pub mod otlp;
+pub mod progress;
+pub mod promexport;
+pub mod rundir;
+pub mod sampler;
+pub mod scenario;
+pub mod serve;
+pub mod submit;

@@ -1,1 +1,4 @@
-fn main() {}
+//! The `observer` binary: see `observer --help`.
+fn main() -> std::process::ExitCode {
+    observer::cli::run(std::env::args_os().collect())
+}

@@ -63,6 +63,14 @@ impl RunDir {
     pub fn spans(&self) -> PathBuf {
         self.root.join("otlp/spans.json")
     }
+    /// `otlp/received.json`: the telemetry names each service sent.
+    pub fn received(&self) -> PathBuf {
+        self.root.join("otlp/received.json")
+    }
+    /// `logs/`: the children's stdout and stderr (`observer lab`).
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
     /// `diagnosis.json`.
     pub fn diagnosis_json(&self) -> PathBuf {
         self.root.join("diagnosis.json")

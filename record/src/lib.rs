@@ -17,7 +17,7 @@ pub mod summary;
 pub mod telemetry;
 
 pub use error_kind::ErrorKind;
-pub use events::{EventKind, ServerEvent};
+pub use events::{EventKind, MetricPoint, ServerEvent};
 pub use layout::RunDir;
 pub use request_log::{RequestLogReader, RequestLogWriter, RequestRecord};
 

@@ -1,0 +1,392 @@
+//! The `observer` command line: `lab`, `serve`, `submit`, `sample`, and the multicall
+//! roles `target-api` and `loadgen`.
+
+use crate::lab::{self, LabOptions};
+use crate::scenario::Scenario;
+use crate::serve::{self, ServeOptions};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// satlab observer: watch both sides of a load test and say why throughput stopped growing.
+#[derive(Debug, Parser)]
+#[command(name = "observer", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario locally: start target-api and loadgen, sample both, collect their
+    /// OTLP, and leave a run directory (then diagnose it).
+    Lab(LabArgs),
+    /// Long-running OTLP consumer with an HTTP API and /metrics (the docker lab).
+    Serve(ServeArgs),
+    /// Upload a loadgen record (`loadgen --out DIR`) to `observer serve` and diagnose it.
+    Submit(SubmitArgs),
+    /// Sample processes by PID (CPU normalised to capacity, RSS, threads, fds) as JSON lines.
+    Sample(SampleArgs),
+    /// Diagnose a run directory: verdict, USL fit, spikes (text, JSON or HTML).
+    Diagnose(crate::diagnosis::cli::DiagnoseArgs),
+}
+
+/// Parse a duration: `500ms`, `20s`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: write e.g. 500ms, 20s or 2m"))?;
+    let secs = v * mult;
+    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "{s:?} is out of range: give a duration between 1ms and 24h"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_hz(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number: give a rate in Hz, e.g. 10"))?;
+    crate::sampler::period(v).map_err(|e| e.to_string())?;
+    Ok(v)
+}
+
+/// `observer lab`.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Scenario name (see --list) or a scenario TOML file.
+    #[arg(
+        long,
+        short = 's',
+        default_value = "gc-spikes",
+        value_name = "NAME|FILE"
+    )]
+    pub scenario: String,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Run directory to write (default: runs/<scenario>-<UTC time>). Must not hold a run.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// target-api program to run (default: this executable as `observer target-api`).
+    #[arg(long, value_name = "PATH")]
+    pub target_bin: Option<PathBuf>,
+    /// loadgen program to run (default: this executable as `observer loadgen`).
+    #[arg(long, value_name = "PATH")]
+    pub loadgen_bin: Option<PathBuf>,
+    /// Process sampling rate, Hz (0.1–1000).
+    #[arg(long, default_value = "10", value_parser = parse_hz)]
+    pub hz: f64,
+    /// Interrupt the run if it takes longer than this (e.g. 10m).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub max_duration: Duration,
+    /// How long to wait for target-api's /readyz.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
+    /// No progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `observer serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// OTLP gRPC listen address.
+    #[arg(long, default_value = "0.0.0.0:4317", value_name = "ADDR")]
+    pub otlp_grpc: SocketAddr,
+    /// OTLP HTTP/protobuf listen address.
+    #[arg(long, default_value = "0.0.0.0:4318", value_name = "ADDR")]
+    pub otlp_http: SocketAddr,
+    /// API and /metrics listen address.
+    #[arg(long, default_value = "0.0.0.0:9464", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Where run directories are kept (and picked up when written there directly).
+    #[arg(long, default_value = "runs", value_name = "DIR")]
+    pub runs_dir: PathBuf,
+    /// Largest accepted OTLP request, MiB (before and after decompression).
+    #[arg(long, default_value = "4", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub max_otlp_mb: u64,
+    /// Largest accepted loadgen file upload, MiB.
+    #[arg(long, default_value = "256", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_upload_mb: u64,
+}
+
+/// `observer submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The loadgen record directory (`loadgen --out DIR`), or a run directory holding `loadgen/`.
+    pub dir: PathBuf,
+    /// Base URL of `observer serve`.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9464")]
+    pub to: String,
+    /// Run id (default: the directory's name); 1–64 of A-Z a-z 0-9 . _ -.
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+/// `observer sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Process to sample (repeat for several).
+    #[arg(long = "pid", required = true, value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Sampling rate, Hz.
+    #[arg(long, default_value = "10", value_parser = parse_hz)]
+    pub hz: f64,
+    /// How long to sample.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+}
+
+/// Run the observer with `args` (including the program name).
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    // Multicall: `observer target-api ...` and `observer loadgen ...`.
+    if let Some(role) = args.get(1).and_then(|a| a.to_str()) {
+        match role {
+            "target-api" => return target_api::cli::run(args[1..].to_vec()),
+            "loadgen" => return loadgen_role(args[1..].to_vec()),
+            _ => {}
+        }
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn loadgen_role(args: Vec<OsString>) -> ExitCode {
+    loadgen::cli::run(args)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Lab(a) => run_lab(a),
+        Command::Serve(a) => run_serve(a),
+        Command::Submit(a) => run_submit(a),
+        Command::Sample(a) => run_sample(a),
+        Command::Diagnose(a) => crate::diagnosis::cli::run(&a).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn run_lab(a: LabArgs) -> anyhow::Result<ExitCode> {
+    if a.list {
+        for s in Scenario::builtins() {
+            match s {
+                Ok(s) => println!("{}", s.list_line()),
+                Err(e) => println!("(broken) {e}"),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opts = LabOptions {
+        scenario: a.scenario,
+        out: a.out,
+        target_bin: a.target_bin,
+        loadgen_bin: a.loadgen_bin,
+        hz: a.hz,
+        max_duration: a.max_duration,
+        ready_timeout: a.ready_timeout,
+        progress: !a.quiet,
+        ..LabOptions::default()
+    };
+    let outcome = lab::run(&opts)?;
+    if !outcome.loadgen_tail.is_empty() {
+        println!("{}", outcome.loadgen_tail);
+    }
+    match outcome.ending.reason() {
+        None => println!("run complete: {}", outcome.dir.display()),
+        Some(r) => eprintln!("run interrupted ({r}): {}", outcome.dir.display()),
+    }
+    println!("server events received over OTLP: {}", outcome.events);
+    match crate::analysis::diagnose(&outcome.dir) {
+        crate::analysis::Analysis::Done { summary, .. } => println!("{summary}"),
+        crate::analysis::Analysis::Unavailable => {}
+        crate::analysis::Analysis::Failed(e) => eprintln!("diagnosis failed: {e}"),
+    }
+    Ok(ExitCode::from(outcome.ending.exit_code()))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn run_serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let opts = ServeOptions {
+        otlp_grpc: a.otlp_grpc,
+        otlp_http: a.otlp_http,
+        listen: a.listen,
+        runs_dir: a.runs_dir,
+        max_upload_bytes: a.max_upload_mb * 1024 * 1024,
+        receiver: crate::otlp::ReceiverConfig {
+            max_message_bytes: (a.max_otlp_mb * 1024 * 1024) as usize,
+            ..Default::default()
+        },
+    };
+    runtime()?.block_on(async move {
+        let shutdown = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(mut i), Ok(mut t)) => {
+                    tokio::select! { _ = i.recv() => {}, _ = t.recv() => {} }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+        };
+        serve::serve(opts, shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_submit(a: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let files_dir = if a.dir.join("loadgen").join("summary.json").is_file() {
+        a.dir.join("loadgen")
+    } else {
+        a.dir.clone()
+    };
+    if !files_dir.join("summary.json").is_file() {
+        anyhow::bail!(
+            "{}: no summary.json here or in loadgen/: give the directory `loadgen --out` wrote",
+            a.dir.display()
+        );
+    }
+    let id = match a.id {
+        Some(id) => id,
+        None => a
+            .dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default(),
+    };
+    if !serve::valid_run_id(&id) {
+        anyhow::bail!("run id {id:?} is invalid: pass --id with 1-64 of A-Z a-z 0-9 . _ -");
+    }
+    let base = a.to.trim_end_matches('/').to_string();
+    if !base.starts_with("http://") {
+        anyhow::bail!("--to {base:?}: give an http:// URL, e.g. http://127.0.0.1:9464");
+    }
+    let code = runtime()?.block_on(async move {
+        let client = crate::submit::Client::new();
+        for f in serve::LOADGEN_FILES {
+            let p = files_dir.join(f);
+            if !p.is_file() {
+                continue;
+            }
+            let url = format!("{base}/api/runs/{id}/loadgen/{f}");
+            let (status, body) = client.send_file("PUT", &url, &p).await?;
+            if !(200..300).contains(&status) {
+                anyhow::bail!("upload of {f} failed: HTTP {status}: {body}");
+            }
+            eprintln!("uploaded {f}");
+        }
+        let url = format!("{base}/api/runs/{id}/diagnose");
+        let (status, body) = client.send_bytes("POST", &url, Vec::new()).await?;
+        println!("{body}");
+        anyhow::Ok(if (200..300).contains(&status) {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("diagnose: HTTP {status}");
+            ExitCode::from(1)
+        })
+    })?;
+    Ok(code)
+}
+
+fn run_sample(a: SampleArgs) -> anyhow::Result<ExitCode> {
+    use satlab_record::samples::Role;
+    let targets: Vec<(Role, u32)> = a.pids.iter().map(|&p| (Role::Server, p)).collect();
+    let mut s = crate::sampler::Sampler::new(&targets)?;
+    let period = crate::sampler::period(a.hz)?;
+    let end = std::time::Instant::now() + a.duration;
+    let mut out = std::io::stdout().lock();
+    let mut next = std::time::Instant::now();
+    while std::time::Instant::now() < end {
+        let (procs, _) = s.sample();
+        for p in procs {
+            use std::io::Write;
+            serde_json::to_writer(&mut out, &p)?;
+            writeln!(out)?;
+        }
+        next += period;
+        let now = std::time::Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("soon").unwrap_err().contains("500ms"));
+        assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        let e = Cli::try_parse_from(["observer", "lab", "--hz", "0"]).unwrap_err();
+        assert!(e.to_string().contains("--hz"), "{e}");
+        let e = Cli::try_parse_from(["observer", "serve", "--listen", "nowhere"]).unwrap_err();
+        assert!(e.to_string().contains("--listen"), "{e}");
+    }
+}

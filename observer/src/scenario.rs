@@ -1,0 +1,346 @@
+//! Workshop scenarios: one TOML file each under `scenarios/`, also compiled into the binary.
+//!
+//! A scenario gives the target's flags, the load plan, optional CPU pinning of client and
+//! server, an optional private network namespace with its own sysctls, and the verdict the
+//! diagnosis is expected to reach. Unknown keys are errors that name the key.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
+
+/// Errors finding or parsing a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// No file and no built-in scenario by that name.
+    #[error(
+        "no scenario {name:?}: give a file path or one of: {known} (see `observer lab --list`)"
+    )]
+    NotFound {
+        /// What was asked for.
+        name: String,
+        /// The built-in names.
+        known: String,
+    },
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The TOML was invalid or had unknown keys.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file or built-in name.
+        origin: String,
+        /// The parser's message (it names the key and line).
+        message: String,
+    },
+    /// The content is well-formed but unusable.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// The file or built-in name.
+        origin: String,
+        /// What to fix.
+        message: String,
+    },
+}
+
+/// The verdict a scenario expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedVerdict {
+    /// The load generator saturates first.
+    Client,
+    /// The service saturates first.
+    Server,
+    /// Sockets (ports, backlog, fds) saturate first.
+    Socket,
+    /// No plateau in the tested range.
+    Scaling,
+}
+
+/// What bounds a server-side verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerBound {
+    /// CPU at capacity.
+    Cpu,
+    /// Waiting on a downstream pool or I/O.
+    PoolIo,
+    /// Requests shed with 429/503.
+    Shedding,
+}
+
+/// The server event expected to explain latency spikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpikeCause {
+    /// Stop-the-world pauses.
+    GcPause,
+    /// Pool recycling.
+    PoolRecycle,
+    /// Periodic CPU bursts.
+    CpuBurst,
+}
+
+/// `[target]`: arguments for target-api (the lab adds `--listen`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Extra command-line arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// `[load]`: arguments for loadgen (the lab adds the URL and `--out`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    /// Extra command-line arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// `[pin]`: CPU lists for the client and the server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinSpec {
+    /// CPUs for loadgen.
+    pub client: Option<Vec<usize>>,
+    /// CPUs for target-api.
+    pub server: Option<Vec<usize>>,
+}
+
+/// `[netns]`: run both children in a private network namespace with these sysctls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetnsSpec {
+    /// `net.*` sysctls to set inside the namespace, e.g. `net.ipv4.ip_local_port_range`.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+}
+
+/// `[expect]`: what the diagnosis must say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    /// The verdict.
+    pub verdict: ExpectedVerdict,
+    /// For server verdicts: what bounds the server.
+    pub server_bound: Option<ServerBound>,
+    /// The event that explains latency spikes.
+    pub spike_cause: Option<SpikeCause>,
+    /// Spike period in requests (count-driven causes).
+    pub spike_period_requests: Option<u64>,
+    /// Spike period in seconds (timer-driven causes).
+    pub spike_period_seconds: Option<f64>,
+}
+
+/// A scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name (`gc-spikes`).
+    pub name: String,
+    /// One line for `--list`.
+    pub summary: String,
+    /// The workshop question it answers.
+    #[serde(default)]
+    pub question: String,
+    /// Target settings.
+    #[serde(default)]
+    pub target: TargetSpec,
+    /// Load plan.
+    #[serde(default)]
+    pub load: LoadSpec,
+    /// Optional CPU pinning.
+    pub pin: Option<PinSpec>,
+    /// Optional private network namespace.
+    pub netns: Option<NetnsSpec>,
+    /// Expected diagnosis.
+    pub expect: Option<ExpectSpec>,
+}
+
+impl Scenario {
+    /// Parse scenario TOML; `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+        let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        s.validate(origin)?;
+        Ok(s)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ScenarioError> {
+        let invalid = |m: String| ScenarioError::Invalid {
+            origin: origin.to_string(),
+            message: m,
+        };
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(format!(
+                "name {:?} must be non-empty letters, digits, '-' or '_'",
+                self.name
+            )));
+        }
+        for (flag, owner) in [("--listen", "target"), ("--out", "load")] {
+            let args = if owner == "target" {
+                &self.target.args
+            } else {
+                &self.load.args
+            };
+            if args
+                .iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+            {
+                return Err(invalid(format!(
+                    "[{owner}] args must not set {flag}: the lab sets it"
+                )));
+            }
+        }
+        if let Some(ns) = &self.netns {
+            for key in ns.sysctls.keys() {
+                let ok = key.starts_with("net.")
+                    && key.split('.').all(|p| {
+                        !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    });
+                if !ok {
+                    return Err(invalid(format!(
+                        "[netns] sysctl {key:?}: only net.* sysctls can be set inside the namespace"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The built-in scenarios, parsed (a broken built-in is reported, not hidden).
+    pub fn builtins() -> Vec<Result<Scenario, ScenarioError>> {
+        BUILTIN
+            .iter()
+            .map(|(name, text)| Scenario::parse(text, &format!("built-in scenario {name}")))
+            .collect()
+    }
+
+    /// Find a scenario: an existing file path, else `scenarios/NAME.toml` under the current
+    /// directory, else the built-in of that name.
+    pub fn find(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        let as_path = Path::new(name_or_path);
+        let looks_like_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
+        if looks_like_path || as_path.is_file() {
+            return Self::from_file(as_path);
+        }
+        let local = Path::new("scenarios").join(format!("{name_or_path}.toml"));
+        if local.is_file() {
+            return Self::from_file(&local);
+        }
+        match BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            Some((n, text)) => Scenario::parse(text, &format!("built-in scenario {n}")),
+            None => Err(ScenarioError::NotFound {
+                name: name_or_path.to_string(),
+                known: BUILTIN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    /// Read and parse a scenario file.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse(&text, &path.display().to_string())
+    }
+
+    /// One line for `observer lab --list`.
+    pub fn list_line(&self) -> String {
+        let expect = self
+            .expect
+            .as_ref()
+            .map(|e| format!(" [expect {:?}]", e.verdict).to_lowercase())
+            .unwrap_or_default();
+        format!("{:<16} {}{expect}", self.name, self.summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_parses_and_gc_spikes_is_there() {
+        assert!(!BUILTIN.is_empty());
+        for s in Scenario::builtins() {
+            s.unwrap();
+        }
+        let s = Scenario::find("gc-spikes").unwrap();
+        assert_eq!(s.name, "gc-spikes");
+        let e = s.expect.unwrap();
+        assert_eq!(e.verdict, ExpectedVerdict::Server);
+        assert_eq!(e.spike_cause, Some(SpikeCause::GcPause));
+        assert!(s.target.args.contains(&"--pause-every".to_string()));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Scenario::parse("name='x'\nsummary='y'\nbogus=1\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+        let err =
+            Scenario::parse("name='x'\nsummary='y'\n[pin]\nclinet=[0]\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("clinet"), "{err}");
+        let err = Scenario::parse(
+            "name='x'\nsummary='y'\n[expect]\nverdict='maybe'\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("maybe"), "{err}");
+    }
+
+    #[test]
+    fn lab_owned_flags_and_bad_sysctls_are_refused() {
+        let err = Scenario::parse(
+            "name='x'\nsummary='y'\n[target]\nargs=['--listen','0.0.0.0:1']\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--listen"), "{err}");
+        let err = Scenario::parse(
+            "name='x'\nsummary='y'\n[netns]\nsysctls={'kernel.pid_max'='5'}\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("net."), "{err}");
+        let err = Scenario::parse(
+            "name='x'\nsummary='y'\n[netns]\nsysctls={'net.ipv4/../../x'='5'}\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("only net"), "{err}");
+        let ok = Scenario::parse(
+            "name='x'\nsummary='y'\n[netns]\nsysctls={'net.ipv4.ip_local_port_range'='40000 40099'}\n[pin]\nclient=[0]\nserver=[1]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(ok.pin.unwrap().client, Some(vec![0]));
+    }
+
+    #[test]
+    fn missing_scenario_lists_known_names() {
+        let err = Scenario::find("no-such-scenario").unwrap_err().to_string();
+        assert!(err.contains("gc-spikes"), "{err}");
+        assert!(Scenario::find("/nonexistent/x.toml").is_err());
+    }
+}
