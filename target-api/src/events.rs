@@ -206,21 +206,24 @@ pub async fn run_bursts(
     hub: Arc<EventHub>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Bursts start on a fixed grid (every T from the start), not T after the previous
+    // burst ended, so the period stays T whatever the burst length.
+    let first = match live.burst_every() {
+        d if d.is_zero() => Duration::from_millis(100),
+        d => d,
+    };
+    let mut next = tokio::time::Instant::now() + first;
     loop {
-        let every = live.burst_every();
-        let wait = if every.is_zero() {
-            Duration::from_millis(100)
-        } else {
-            every
-        };
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep_until(next) => {}
             _ = stop.changed() => return,
         }
         let (every, d) = (live.burst_every(), live.burst_duration());
         if every.is_zero() || d.is_zero() {
+            next = tokio::time::Instant::now() + Duration::from_millis(100);
             continue;
         }
+        next += every;
         let start_ns = satlab_record::now_unix_ns();
         let spun = tokio::task::spawn_blocking(move || {
             let t0 = Instant::now();
@@ -234,6 +237,10 @@ pub async fn run_bursts(
         .await;
         if let Ok(took) = spun {
             hub.record(EventKind::CpuBurst, start_ns, took, None, None);
+        }
+        let now = tokio::time::Instant::now();
+        if next < now {
+            next = now + every;
         }
     }
 }
