@@ -4,6 +4,16 @@ mod common;
 
 use common::{add, client, config, send, start};
 
+/// (method, path, headers, body, expected status, expected error code)
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    String,
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn adds_vectors_and_scalars() {
     let server = start(config());
@@ -28,8 +38,7 @@ async fn table_of_bad_inputs() {
     let c = client();
     let json = [("content-type", "application/json")];
     let big = format!(r#"{{"a":[{}],"b":[1]}}"#, vec!["1"; 600].join(","));
-    // (method, path, headers, body, status, code)
-    let cases: Vec<(&str, &str, &[(&str, &str)], String, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/api/vector/add",
