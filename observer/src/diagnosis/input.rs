@@ -1,0 +1,174 @@
+//! What a diagnosis reads: in memory for tests, or loaded from a run directory.
+
+use super::DiagnosisError;
+use satlab_record::manifest::Manifest;
+use satlab_record::samples::{KernelSample, ProcessSample};
+use satlab_record::series::SecondSample;
+use satlab_record::summary::LoadgenSummary;
+use satlab_record::{RequestLogReader, RequestRecord, RunDir, ServerEvent};
+use serde::de::DeserializeOwned;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+/// Where the per-request log comes from.
+#[derive(Debug, Clone, Default)]
+pub enum RequestSource {
+    /// No per-request log: spikes and latency modes cannot be analysed.
+    #[default]
+    None,
+    /// Records in memory (tests, synthetic runs).
+    Memory(Vec<RequestRecord>),
+    /// A `requests.bin` file, streamed.
+    File(PathBuf),
+}
+
+/// Everything a diagnosis reads.
+#[derive(Debug, Clone)]
+pub struct DiagnosisInput {
+    /// `loadgen/summary.json`.
+    pub summary: LoadgenSummary,
+    /// `loadgen/seconds.jsonl`.
+    pub seconds: Vec<SecondSample>,
+    /// `samples/processes.jsonl`.
+    pub processes: Vec<ProcessSample>,
+    /// `samples/kernel.jsonl`.
+    pub kernel: Vec<KernelSample>,
+    /// `otlp/events.jsonl`.
+    pub events: Vec<ServerEvent>,
+    /// `loadgen/requests.bin`.
+    pub requests: RequestSource,
+    /// `manifest.json`, when present.
+    pub manifest: Option<Manifest>,
+    /// Limitations found while loading (a torn last line, a missing file).
+    pub notes: Vec<String>,
+}
+
+impl DiagnosisInput {
+    /// An input with only the loadgen summary.
+    pub fn new(summary: LoadgenSummary) -> Self {
+        DiagnosisInput {
+            summary,
+            seconds: Vec::new(),
+            processes: Vec::new(),
+            kernel: Vec::new(),
+            events: Vec::new(),
+            requests: RequestSource::None,
+            manifest: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Iterate the per-request log.
+    pub(crate) fn request_iter(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<RequestRecord, DiagnosisError>> + '_>, DiagnosisError>
+    {
+        Ok(match &self.requests {
+            RequestSource::None => Box::new(std::iter::empty()),
+            RequestSource::Memory(v) => Box::new(v.iter().copied().map(Ok)),
+            RequestSource::File(p) => {
+                Box::new(RequestLogReader::open(p)?.map(|r| r.map_err(DiagnosisError::from)))
+            }
+        })
+    }
+}
+
+/// Load a run directory. Only `loadgen/summary.json` is required; every other file may be
+/// missing or empty (a note says so). A malformed file is an error naming it and the line.
+pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
+    if !dir.is_dir() {
+        return Err(DiagnosisError::NotARunDir {
+            path: dir.to_path_buf(),
+            why: "no such directory".into(),
+        });
+    }
+    let run = RunDir::new(dir);
+    let lg = run.loadgen();
+    let summary_path = lg.summary();
+    if !summary_path.is_file() {
+        return Err(DiagnosisError::NotARunDir {
+            path: dir.to_path_buf(),
+            why: format!(
+                "{} is missing (a run directory holds the loadgen record under loadgen/)",
+                summary_path.display()
+            ),
+        });
+    }
+    let summary: LoadgenSummary = satlab_record::fsio::read_json(&summary_path)?;
+    let mut input = DiagnosisInput::new(summary);
+    input.seconds = read_lines(&lg.seconds(), &mut input.notes)?;
+    input.processes = read_lines(&run.process_samples(), &mut input.notes)?;
+    input.kernel = read_lines(&run.kernel_samples(), &mut input.notes)?;
+    input.events = read_lines(&run.events(), &mut input.notes)?;
+    let req = lg.requests();
+    input.requests = if req.is_file() {
+        RequestSource::File(req)
+    } else {
+        input
+            .notes
+            .push("loadgen/requests.bin is missing: no spike or latency-mode analysis".into());
+        RequestSource::None
+    };
+    let mp = run.manifest();
+    if mp.is_file() {
+        input.manifest = Some(satlab_record::fsio::read_json(&mp)?);
+    }
+    Ok(input)
+}
+
+/// Read JSON lines. A missing file reads as empty; a torn last line (no newline: the
+/// writer was killed mid-line) is skipped with a note; any other bad line is an error
+/// naming the file and line.
+fn read_lines<T: DeserializeOwned>(
+    path: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Vec<T>, DiagnosisError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(DiagnosisError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
+    };
+    let mut reader = BufReader::new(file);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut no = 0usize;
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| DiagnosisError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+        if n == 0 {
+            break;
+        }
+        no += 1;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str(text) {
+            Ok(v) => out.push(v),
+            Err(_) if !line.ends_with('\n') => {
+                notes.push(format!(
+                    "{}: line {no} is incomplete (the writer stopped mid-line); ignored",
+                    path.display()
+                ));
+            }
+            Err(e) => {
+                return Err(DiagnosisError::Malformed {
+                    path: path.to_path_buf(),
+                    line: no,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
