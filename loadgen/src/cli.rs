@@ -115,7 +115,7 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value = "5000", value_parser = in_flight_arg)]
     pub max_in_flight: u32,
     /// Time at the start of each step excluded from its statistics [default: 1s, or a
-    /// quarter of the shortest step if that is less].
+    /// half of the shortest step if that is less].
     #[arg(long, value_name = "DUR", value_parser = duration_arg)]
     pub settle: Option<Duration>,
     /// HTTP method (default POST with a body, GET without).
@@ -205,7 +205,7 @@ impl Cli {
         .unwrap_or(Duration::ZERO);
         let settle = self
             .settle
-            .unwrap_or_else(|| Duration::from_secs(1).min(shortest / 4));
+            .unwrap_or_else(|| Duration::from_secs(1).min(shortest / 2));
         Plan::new(load, settle, spec)
     }
 

@@ -270,3 +270,54 @@ kill %1 2>/dev/null || true
     assert!(eaddr > 100, "{:?}", o.errors);
     assert_eq!(o.errors.len(), 1, "{:?}", o.errors);
 }
+
+#[test]
+fn five_thousand_workers_stay_within_a_bounded_rss() {
+    // Both ends of 5000 connections live in this process and the child.
+    let limit = loadgen::limits::raise_nofile();
+    if limit < 10_500 {
+        assert!(
+            !require_all(),
+            "SATLAB_REQUIRE_ALL=1 but RLIMIT_NOFILE is only {limit}"
+        );
+        println!("skipped: needs RLIMIT_NOFILE of at least 10500 (ulimit -Hn 20000)");
+        return;
+    }
+    let (srv, _rt) = server(Behaviour {
+        delay: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg(srv.url("/"))
+        .args([
+            "--stages", "5000:3s", "--settle", "1500ms", "--quiet", "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SAFETY: getrusage fills the struct it is given.
+    let max_rss_kib = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
+        ru.ru_maxrss
+    };
+    let s: LoadgenSummary = read_json(&dir.path().join("summary.json")).unwrap();
+    let st = &s.steps[0];
+    println!(
+        "5000 workers: max RSS {} MiB, {:.0} rps, in flight {:.0}",
+        max_rss_kib / 1024,
+        st.rps,
+        st.in_flight_mean
+    );
+    assert!(st.in_flight_mean > 4000.0, "{st:?}");
+    assert!(st.errors.is_empty(), "{:?}", st.errors);
+    // The largest child waited for so far is an upper bound on this one's peak.
+    assert!(max_rss_kib < 500 * 1024, "max RSS {max_rss_kib} KiB");
+}
