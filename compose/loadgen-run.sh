@@ -10,7 +10,8 @@
 #   satlab-loadgen-run show NAME            print what `scenario NAME` would do
 #
 # Environment: SATLAB_TARGET_URL, SATLAB_OBSERVER_URL, SATLAB_ADMIN_URL,
-# SATLAB_ADMIN_TOKEN, SATLAB_RUNS_DIR, SATLAB_SCENARIOS_DIR.
+# SATLAB_ADMIN_TOKEN, SATLAB_RUNS_DIR, SATLAB_SCENARIOS_DIR, SATLAB_TRACE_SAMPLE (added
+# as --trace-sample unless the flags give one).
 set -euo pipefail
 
 target_url="${SATLAB_TARGET_URL:-http://target-api:8080/api/vector/add}"
@@ -119,6 +120,11 @@ case "${1:-}" in
 esac
 
 (($#)) || die "give loadgen flags (e.g. --stages 10:30s,100:30s) or: scenario NAME"
+# Sample a share of the traces (the lab's default keeps Jaeger and the Collector light)
+# unless the flags choose.
+if [[ -n ${SATLAB_TRACE_SAMPLE:-} && " $* " != *" --trace-sample"* ]]; then
+  set -- "$@" --trace-sample "$SATLAB_TRACE_SAMPLE"
+fi
 out="$runs_dir/$(date -u +%Y%m%dT%H%M%SZ)-$label"
 echo "loadgen $target_url $* --out $out"
 status=0

@@ -233,6 +233,19 @@ fn compose_commands_parse_with_the_programs_own_cli() {
     args.config()
         .validate()
         .unwrap_or_else(|e| panic!("target-api rejects the compose settings: {e:?}"));
+
+    // The loadgen service's default plan, as compose/loadgen-run.sh runs it.
+    let loadgen = service(&c, "loadgen");
+    let url = loadgen["environment"]["SATLAB_TARGET_URL"]
+        .as_str()
+        .expect("SATLAB_TARGET_URL");
+    let mut argv = vec!["loadgen".to_string(), url.to_string()];
+    argv.extend(words(&loadgen["command"]));
+    argv.extend(["--out".to_string(), "/runs/x".to_string()]);
+    let cli = loadgen::cli::Cli::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("loadgen rejects the compose command {argv:?}:\n{e}"));
+    cli.plan()
+        .unwrap_or_else(|e| panic!("loadgen rejects the compose plan: {e}"));
 }
 
 // ---------------------------------------------------------------- Collector
