@@ -8,6 +8,7 @@
 #                                           admin API, then its [load] args are run
 #   satlab-loadgen-run scenarios            list the scenarios
 #   satlab-loadgen-run show NAME            print what `scenario NAME` would do
+#   satlab-loadgen-run args NAME SECTION    the scenario's [SECTION] args, one a line
 #
 # Environment: SATLAB_TARGET_URL, SATLAB_OBSERVER_URL, SATLAB_ADMIN_URL,
 # SATLAB_ADMIN_TOKEN, SATLAB_RUNS_DIR, SATLAB_SCENARIOS_DIR, SATLAB_TRACE_SAMPLE (added
@@ -90,6 +91,19 @@ case "${1:-}" in
     for f in "$scenarios_dir"/*.toml; do
       printf '%-16s %s\n' "$(basename "$f" .toml)" "$(awk -F' = ' '/^summary/ { gsub(/"/, "", $2); print $2; exit }' "$f")"
     done
+    exit 0
+    ;;
+  args)
+    file="$scenarios_dir/${2:-}.toml"
+    [[ -n ${2:-} && -f $file && ${3:-} =~ ^(target|load)$ ]] || die "usage: args NAME target|load"
+    toml_args "$file" "$3"
+    exit 0
+    ;;
+  body)
+    # The admin API body for target-api flags given as arguments.
+    shift
+    admin_body "$@"
+    echo
     exit 0
     ;;
   show)

@@ -246,6 +246,95 @@ fn compose_commands_parse_with_the_programs_own_cli() {
         .unwrap_or_else(|e| panic!("loadgen rejects the compose command {argv:?}:\n{e}"));
     cli.plan()
         .unwrap_or_else(|e| panic!("loadgen rejects the compose plan: {e}"));
+
+    // The observer service, and the submit the script runs after each plan.
+    let argv = words(&service(&c, "observer")["command"]);
+    observer::cli::Cli::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("observer rejects the compose command {argv:?}:\n{e}"));
+    let observer_url = loadgen["environment"]["SATLAB_OBSERVER_URL"]
+        .as_str()
+        .expect("SATLAB_OBSERVER_URL");
+    let submit = ["observer", "submit", "/runs/x", "--to", observer_url];
+    observer::cli::Cli::try_parse_from(submit)
+        .unwrap_or_else(|e| panic!("observer rejects {submit:?}:\n{e}"));
+}
+
+/// Run `compose/loadgen-run.sh ARGS...` with the workspace's scenarios.
+fn script(args: &[&str]) -> (bool, String) {
+    run(Command::new("bash")
+        .arg(root().join("compose/loadgen-run.sh"))
+        .args(args)
+        .env("SATLAB_SCENARIOS_DIR", root().join("scenarios")))
+}
+
+#[test]
+fn loadgen_script_reads_scenarios_as_the_observer_does() {
+    use clap::Parser;
+    if require_tool("bash", "apt-get install bash").is_none() {
+        return;
+    }
+    let scenarios = root().join("scenarios");
+    let entries = std::fs::read_dir(&scenarios)
+        .unwrap_or_else(|e| panic!("{}: {e} (the image ships scenarios/)", scenarios.display()));
+    let mut n = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let sc = observer::scenario::Scenario::from_file(&path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let lines = |section: &str| -> Vec<String> {
+            let (ok, text) = script(&["args", &name, section]);
+            assert!(ok, "{name} {section}: {text}");
+            text.lines().map(str::to_string).collect()
+        };
+        // The shell's TOML reading agrees with the observer's parser.
+        assert_eq!(lines("target"), sc.target.args, "{name}: [target] args");
+        assert_eq!(lines("load"), sc.load.args, "{name}: [load] args");
+
+        // The load args are a valid loadgen command as the script runs it.
+        let mut argv = vec![
+            "loadgen".to_string(),
+            "http://target-api:8080/api/vector/add".into(),
+        ];
+        argv.extend(sc.load.args.iter().cloned());
+        argv.extend(["--out".to_string(), "/runs/x".to_string()]);
+        let cli = loadgen::cli::Cli::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("{name}: loadgen rejects {argv:?}:\n{e}"));
+        cli.plan().unwrap_or_else(|e| panic!("{name}: {e}"));
+
+        // The admin body the script sends is one target-api's admin API accepts.
+        let mut args = vec!["body"];
+        args.extend(sc.target.args.iter().map(String::as_str));
+        let (ok, text) = script(&args);
+        assert!(ok, "{name}: {text}");
+        let body = text
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("{name}: no body in {text}"));
+        serde_json::from_str::<target_api::config::SettingsPatch>(body)
+            .unwrap_or_else(|e| panic!("{name}: the admin API would refuse {body}: {e}"));
+        n += 1;
+    }
+    assert!(n > 0, "no scenarios in {}", scenarios.display());
+
+    // The reset the script sends before a scenario is accepted too.
+    let text = std::fs::read_to_string(root().join("compose/loadgen-run.sh")).unwrap();
+    let reset = text
+        .lines()
+        .find_map(|l| l.strip_prefix("reset_body='"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("reset_body in the script");
+    let patch: target_api::config::SettingsPatch =
+        serde_json::from_str(reset).unwrap_or_else(|e| panic!("reset body refused: {e}"));
+    let defaults = target_api::Settings::default();
+    assert_eq!(
+        defaults.merged(&patch),
+        defaults,
+        "the reset must restore the defaults"
+    );
 }
 
 // ---------------------------------------------------------------- Collector
