@@ -225,6 +225,7 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
                 satlab_record::summary::ConnectionMode::NewConnection => "new_connection",
             }
             .into(),
+            method: s.method.clone(),
             url: s.url.clone(),
             plan: s.plan.clone(),
             requests: hist.len(),
@@ -267,7 +268,7 @@ pub fn fmt_num(x: f64) -> String {
     let s = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -44,6 +44,8 @@ pub struct RunInfo {
     pub load_axis: String,
     /// `keep_alive` or `new_connection`.
     pub connection: String,
+    /// HTTP method.
+    pub method: String,
     /// Target URL.
     pub url: String,
     /// The load plan as given.

@@ -221,10 +221,11 @@ fn solve_scaled(a: &[[f64; 3]; 3], g: &[f64; 3], free: &[usize], mu: f64) -> Opt
             return None;
         }
         mat.swap(col, piv);
-        for row in col + 1..m {
-            let f = mat[row][col] / mat[col][col];
-            for k in col..=m {
-                mat[row][k] -= f * mat[col][k];
+        let pivot_row = mat[col].clone();
+        for row in mat.iter_mut().skip(col + 1) {
+            let f = row[col] / pivot_row[col];
+            for (x, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                *x -= f * p;
             }
         }
     }

@@ -82,7 +82,7 @@ pub fn render(d: &Diagnosis) -> String {
             .as_ref()
             .map(|s| format!(" — {}", esc(s)))
             .unwrap_or_default(),
-        "POST",
+        esc(&d.run.method),
         esc(&d.run.url),
         esc(&d.run.mode),
         esc(&d.run.connection.replace('_', "-")),
@@ -345,7 +345,8 @@ fn latency_chart(d: &Diagnosis) -> String {
             .map(|(i, r)| (i as f64, fmt_num(r.load)))
             .collect(),
     );
-    let series: [(&str, &str, fn(&StepRow) -> f64); 4] = [
+    type Pick = fn(&StepRow) -> f64;
+    let series: [(&str, &str, Pick); 4] = [
         ("p50", GREEN, |r| r.p50_ms),
         ("p90", BLUE, |r| r.p90_ms),
         ("p99", ORANGE, |r| r.p99_ms),

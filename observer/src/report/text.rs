@@ -126,8 +126,8 @@ pub fn render(d: &Diagnosis) -> String {
     };
     let _ = writeln!(
         out,
-        "{:>3} {:>7} {:>8} {:>7} {:>8} {:>6} {:>4} {:>4} {:>5}  {}",
-        "#", load_h, "X req/s", "R ms", "p99 ms", ratio_h, "cli%", "srv%", "err%", "verdict"
+        "{:>3} {load_h:>7} {:>8} {:>7} {:>8} {ratio_h:>6} cli% srv%  err%  verdict",
+        "#", "X req/s", "R ms", "p99 ms"
     );
     let _ = writeln!(out, "{}", "─".repeat(COLUMNS));
     for r in &d.steps {
