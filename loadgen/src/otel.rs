@@ -6,7 +6,9 @@
 
 use satlab_record::ErrorKind;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::Duration;
 
 /// Span records that may wait for the exporter.
 pub const SPAN_QUEUE: usize = 8192;
@@ -33,14 +35,14 @@ pub struct SpanRecord {
 /// The workers' side of the span queue.
 #[derive(Clone)]
 pub struct SpanSink {
-    tx: tokio::sync::mpsc::Sender<SpanRecord>,
+    tx: SyncSender<SpanRecord>,
     dropped: Arc<AtomicU64>,
 }
 
 impl SpanSink {
     /// A sink and the receiver the exporter drains.
-    pub fn channel(capacity: usize) -> (SpanSink, tokio::sync::mpsc::Receiver<SpanRecord>) {
-        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+    pub fn channel(capacity: usize) -> (SpanSink, Receiver<SpanRecord>) {
+        let (tx, rx) = sync_channel(capacity.max(1));
         (
             SpanSink {
                 tx,
@@ -70,36 +72,50 @@ pub struct OtelConfig {
     pub service_name: String,
     /// gRPC (default) or HTTP/protobuf (`OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf`).
     pub grpc: bool,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (HTTP: `/v1/traces` and `/v1/metrics` are appended);
+    /// `None` leaves the signal-specific variables to the exporter.
+    pub endpoint: Option<String>,
     /// Metric export interval (`OTEL_METRIC_EXPORT_INTERVAL` ms, default 5 s).
-    pub metric_interval: std::time::Duration,
+    pub metric_interval: Duration,
 }
 
 impl OtelConfig {
-    /// The configuration from `vars` (name → value), or `None` when no OTLP endpoint is set.
+    /// The configuration from `get` (variable → value), or `None` when no OTLP endpoint is set.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Option<OtelConfig> {
-        let set = |k: &str| get(k).is_some_and(|v| !v.trim().is_empty());
-        if !set("OTEL_EXPORTER_OTLP_ENDPOINT")
-            && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            && !set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        let val = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let endpoint = val("OTEL_EXPORTER_OTLP_ENDPOINT");
+        if endpoint.is_none()
+            && val("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none()
+            && val("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none()
         {
             return None;
         }
-        let protocol = get("OTEL_EXPORTER_OTLP_PROTOCOL").unwrap_or_default();
+        let protocol = val("OTEL_EXPORTER_OTLP_PROTOCOL").unwrap_or_default();
         Some(OtelConfig {
-            service_name: get("OTEL_SERVICE_NAME")
-                .filter(|s| !s.trim().is_empty())
+            service_name: val("OTEL_SERVICE_NAME")
                 .unwrap_or_else(|| satlab_record::telemetry::SERVICE_LOADGEN.into()),
             grpc: !protocol.trim().starts_with("http"),
-            metric_interval: get("OTEL_METRIC_EXPORT_INTERVAL")
+            endpoint,
+            metric_interval: val("OTEL_METRIC_EXPORT_INTERVAL")
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(std::time::Duration::from_millis)
-                .unwrap_or(std::time::Duration::from_secs(5)),
+                .map(Duration::from_millis)
+                .unwrap_or(Duration::from_secs(5)),
         })
     }
 
     /// The configuration from the process environment.
     pub fn from_env() -> Option<OtelConfig> {
         Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    fn signal_endpoint(&self, path: &str) -> Option<String> {
+        self.endpoint.as_ref().map(|e| {
+            if self.grpc {
+                e.clone()
+            } else {
+                format!("{}/{path}", e.trim_end_matches('/'))
+            }
+        })
     }
 }
 
@@ -111,11 +127,11 @@ struct MetricBatch {
     status: Option<u16>,
 }
 
-/// The export thread: its own tokio runtime, the OTLP span and metric exporters.
+/// The export thread and its queues.
 pub struct Exporter {
     thread: Option<std::thread::JoinHandle<()>>,
-    metrics: tokio::sync::mpsc::Sender<MetricBatch>,
-    stop: tokio_util::sync::CancellationToken,
+    metrics: SyncSender<MetricBatch>,
+    stop: Arc<AtomicBool>,
 }
 
 /// Semantic-convention boundaries for HTTP durations, seconds.
@@ -123,29 +139,27 @@ pub const DURATION_BOUNDARIES: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// Spans sent per export call.
+const BATCH: usize = 512;
+
 impl Exporter {
-    /// Start exporting spans from `rx` and metrics given to [`Exporter::metrics_hook`].
+    /// Start exporting spans from `rx` (requests `method url`) and the metric batches
+    /// given to [`Exporter::metrics_hook`].
     pub fn start(
         cfg: OtelConfig,
-        rx: tokio::sync::mpsc::Receiver<SpanRecord>,
+        rx: Receiver<SpanRecord>,
         method: &str,
         url: &str,
     ) -> Result<Exporter, crate::LoadgenError> {
         let name = method_name(method);
         let url = url.to_string();
-        let (mtx, mrx) = tokio::sync::mpsc::channel(64);
-        let stop = tokio_util::sync::CancellationToken::new();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("loadgen-otlp")
-            .enable_all()
-            .build()
-            .map_err(|e| crate::LoadgenError::Telemetry(format!("runtime: {e}")))?;
+        let (mtx, mrx) = sync_channel(64);
+        let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name("loadgen-otlp".into())
-            .spawn(move || export_thread(rt, cfg, (name, url), rx, mrx, stop2, ready_tx))
+            .spawn(move || export_thread(cfg, (name, url), rx, mrx, stop2, ready_tx))
             .map_err(|e| crate::LoadgenError::Telemetry(format!("thread: {e}")))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Exporter {
@@ -158,7 +172,7 @@ impl Exporter {
                 Err(crate::LoadgenError::Telemetry(e))
             }
             Err(_) => Err(crate::LoadgenError::Telemetry(
-                "exporter thread died".into(),
+                "the exporter thread died".into(),
             )),
         }
     }
@@ -195,12 +209,12 @@ impl Exporter {
         })
     }
 
-    /// Flush and stop (bounded: at most ~5 s).
+    /// Flush and stop (bounded: at most ~6 s).
     pub async fn shutdown(mut self) {
-        self.stop.cancel();
+        self.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
             let _ = tokio::time::timeout(
-                std::time::Duration::from_secs(6),
+                Duration::from_secs(6),
                 tokio::task::spawn_blocking(move || t.join()),
             )
             .await;
@@ -214,7 +228,7 @@ fn span_data(r: &SpanRecord, name: &'static str, url: &str) -> opentelemetry_sdk
         SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
     };
     use satlab_record::telemetry::ATTR_STEP;
-    let t = |ns: u64| std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns);
+    let t = |ns: u64| std::time::UNIX_EPOCH + Duration::from_nanos(ns);
     let mut attributes = vec![
         KeyValue::new("http.request.method", name),
         KeyValue::new("url.full", url.to_string()),
@@ -270,52 +284,87 @@ fn method_name(m: &str) -> &'static str {
     }
 }
 
+type Built = (
+    opentelemetry_otlp::SpanExporter,
+    opentelemetry_otlp::MetricExporter,
+);
+
+fn build(cfg: &OtelConfig) -> Result<Built, String> {
+    use opentelemetry_otlp::WithExportConfig;
+    let traces = cfg.signal_endpoint("v1/traces");
+    let metrics = cfg.signal_endpoint("v1/metrics");
+    let spans = if cfg.grpc {
+        let b = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+        match traces {
+            Some(e) => b.with_endpoint(e).build(),
+            None => b.build(),
+        }
+    } else {
+        let b = opentelemetry_otlp::SpanExporter::builder().with_http();
+        match traces {
+            Some(e) => b.with_endpoint(e).build(),
+            None => b.build(),
+        }
+    }
+    .map_err(|e| format!("OTLP span exporter: {e}"))?;
+    let m = if cfg.grpc {
+        let b = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+        match metrics {
+            Some(e) => b.with_endpoint(e).build(),
+            None => b.build(),
+        }
+    } else {
+        let b = opentelemetry_otlp::MetricExporter::builder().with_http();
+        match metrics {
+            Some(e) => b.with_endpoint(e).build(),
+            None => b.build(),
+        }
+    }
+    .map_err(|e| format!("OTLP metric exporter: {e}"))?;
+    Ok((spans, m))
+}
+
+/// The export loop. gRPC (tonic) needs a live tokio runtime, which this thread enters;
+/// the HTTP exporter uses a blocking client and must run outside any runtime.
 fn export_thread(
-    rt: tokio::runtime::Runtime,
     cfg: OtelConfig,
     (name, url): (&'static str, String),
-    mut rx: tokio::sync::mpsc::Receiver<SpanRecord>,
-    mut mrx: tokio::sync::mpsc::Receiver<MetricBatch>,
-    stop: tokio_util::sync::CancellationToken,
+    rx: Receiver<SpanRecord>,
+    mrx: Receiver<MetricBatch>,
+    stop: Arc<AtomicBool>,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
     use opentelemetry::KeyValue;
     use opentelemetry::metrics::MeterProvider;
     use opentelemetry_sdk::trace::SpanExporter as _;
     use satlab_record::telemetry::{ATTR_STEP, HTTP_CLIENT_REQUEST_DURATION};
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(cfg.service_name.clone())
-        .build();
-    let built = rt.block_on(async {
-        let spans = if cfg.grpc {
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .build()
-        } else {
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .build()
+    let rt = if cfg.grpc {
+        match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("loadgen-otlp-rt")
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => Some(rt),
+            Err(e) => {
+                let _ = ready.send(Err(format!("runtime: {e}")));
+                return;
+            }
         }
-        .map_err(|e| format!("OTLP span exporter: {e}"))?;
-        let metrics = if cfg.grpc {
-            opentelemetry_otlp::MetricExporter::builder()
-                .with_tonic()
-                .build()
-        } else {
-            opentelemetry_otlp::MetricExporter::builder()
-                .with_http()
-                .build()
-        }
-        .map_err(|e| format!("OTLP metric exporter: {e}"))?;
-        Ok::<_, String>((spans, metrics))
-    });
-    let (mut spans, metrics) = match built {
+    } else {
+        None
+    };
+    let guard = rt.as_ref().map(|rt| rt.enter());
+    let (mut spans, metrics) = match build(&cfg) {
         Ok(x) => x,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
     };
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(cfg.service_name.clone())
+        .build();
     spans.set_resource(&resource);
     let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(metrics)
         .with_interval(cfg.metric_interval)
@@ -332,44 +381,55 @@ fn export_thread(
         .with_boundaries(DURATION_BOUNDARIES.to_vec())
         .build();
     let _ = ready.send(Ok(()));
-    rt.block_on(async {
-        let mut batch = Vec::with_capacity(512);
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        let mut stopping = false;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled(), if !stopping => { stopping = true; }
-                r = rx.recv(), if !stopping => match r {
-                    Some(r) => batch.push(span_data(&r, name, &url)),
-                    None => stopping = true,
-                },
-                m = mrx.recv(), if !stopping => if let Some(m) = m {
-                    let mut attrs = vec![KeyValue::new(ATTR_STEP, m.step as i64)];
-                    if let Some(s) = m.status {
-                        attrs.push(KeyValue::new("http.response.status_code", s as i64));
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let stopping = stop.load(Ordering::Acquire);
+        let closed = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(r) => {
+                batch.push(span_data(&r, name, &url));
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(span_data(&r, name, &url)),
+                        Err(_) => break,
                     }
-                    for (v, n) in m.values {
-                        for _ in 0..n { hist.record(v, &attrs); }
-                    }
-                },
-                _ = tick.tick() => {}
+                }
+                false
             }
-            if stopping {
-                while let Ok(r) = rx.try_recv() {
-                    batch.push(span_data(&r, name, &url));
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        while let Ok(m) = mrx.try_recv() {
+            let mut attrs = vec![KeyValue::new(ATTR_STEP, m.step as i64)];
+            if let Some(s) = m.status {
+                attrs.push(KeyValue::new("http.response.status_code", s as i64));
+            }
+            for (v, n) in m.values {
+                for _ in 0..n {
+                    hist.record(v, &attrs);
                 }
             }
-            if !batch.is_empty() && (batch.len() >= 512 || stopping || rx.is_empty()) {
-                let b = std::mem::replace(&mut batch, Vec::with_capacity(512));
-                let _ =
-                    tokio::time::timeout(std::time::Duration::from_secs(5), spans.export(b)).await;
-            }
-            if stopping {
-                break;
+        }
+        if stopping || closed {
+            while let Ok(r) = rx.try_recv() {
+                batch.push(span_data(&r, name, &url));
+                if batch.len() >= BATCH {
+                    let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let _ = futures::executor::block_on(spans.export(b));
+                }
             }
         }
-        let _ = spans.shutdown();
-    });
+        if !batch.is_empty() {
+            let b = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            let _ = futures::executor::block_on(spans.export(b));
+        }
+        if stopping || closed {
+            break;
+        }
+    }
+    let _ = spans.shutdown();
     let _ = provider.shutdown();
-    drop(rt);
+    drop(guard);
+    if let Some(rt) = rt {
+        rt.shutdown_timeout(Duration::from_secs(1));
+    }
 }
