@@ -7,10 +7,11 @@
 # dependencies in a layer that stays cached until a manifest or Cargo.lock changes.
 
 FROM rust:1.95-slim-bookworm AS skeleton
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 COPY . .
 RUN find . -type f ! -name Cargo.toml ! -name Cargo.lock ! -name '*.rs' -delete \
- && find . -type f -name '*.rs' -exec sh -c 'for f do echo "fn main() {}" > "$f"; done' sh {} + \
+ && find . -type f -name '*.rs' | while read -r f; do echo 'fn main() {}' > "$f"; done \
  && find . -type d -empty -delete
 
 FROM rust:1.95-slim-bookworm AS build
@@ -27,17 +28,20 @@ RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
  && cp target/release/target-api target/release/loadgen target/release/observer /out/
 
 FROM debian:bookworm-slim AS runtime
+# Debian's point releases replace package versions: pinning them would break rebuilds.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --create-home --home-dir /home/satlab satlab \
+ && groupadd --system --gid 10001 satlab \
+ && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/satlab satlab \
  && mkdir -p /runs /opt/satlab \
  && chown satlab:satlab /runs
 COPY --from=build /out/ /usr/local/bin/
 COPY scenarios/ /opt/satlab/scenarios/
 COPY compose/loadgen-run.sh /usr/local/bin/satlab-loadgen-run
 WORKDIR /opt/satlab
-USER satlab
+USER 10001:10001
 # target-api, observer OTLP gRPC / HTTP, observer /metrics
 EXPOSE 8080 4317 4318 9464
 CMD ["observer", "--help"]

