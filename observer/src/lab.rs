@@ -292,7 +292,7 @@ fn sampling_thread(
                 streams.processes(&procs)?;
                 streams.system(&system)?;
                 let mut snap_k = None;
-                if tick % every_kernel == 0 {
+                if tick.is_multiple_of(every_kernel) {
                     match kernel.sample() {
                         Ok(Some(k)) => {
                             streams.kernel(&k)?;

@@ -55,7 +55,7 @@ impl TraceService for Collector {
         let _p = self.permit(Signal::Traces).await?;
         let r = self.store.ingest_traces(request.get_ref());
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (r.rejected > 0).then(|| ExportTracePartialSuccess {
+            partial_success: (r.rejected > 0).then_some(ExportTracePartialSuccess {
                 rejected_spans: r.rejected as i64,
                 error_message: r.message,
             }),
@@ -72,7 +72,7 @@ impl MetricsService for Collector {
         let _p = self.permit(Signal::Metrics).await?;
         let r = self.store.ingest_metrics(request.get_ref());
         Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: (r.rejected > 0).then(|| ExportMetricsPartialSuccess {
+            partial_success: (r.rejected > 0).then_some(ExportMetricsPartialSuccess {
                 rejected_data_points: r.rejected as i64,
                 error_message: r.message,
             }),
@@ -89,7 +89,7 @@ impl LogsService for Collector {
         let _p = self.permit(Signal::Logs).await?;
         let r = self.store.ingest_logs(request.get_ref());
         Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (r.rejected > 0).then(|| ExportLogsPartialSuccess {
+            partial_success: (r.rejected > 0).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: r.rejected as i64,
                 error_message: r.message,
             }),

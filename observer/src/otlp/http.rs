@@ -223,7 +223,7 @@ async fn traces(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R
         |s, req: &ExportTraceServiceRequest| {
             let r = s.ingest_traces(req);
             protobuf(ExportTraceServiceResponse {
-                partial_success: (r.rejected > 0).then(|| ExportTracePartialSuccess {
+                partial_success: (r.rejected > 0).then_some(ExportTracePartialSuccess {
                     rejected_spans: r.rejected as i64,
                     error_message: r.message,
                 }),
@@ -242,7 +242,7 @@ async fn metrics(State(st): State<AppState>, headers: HeaderMap, body: Body) -> 
         |s, req: &ExportMetricsServiceRequest| {
             let r = s.ingest_metrics(req);
             protobuf(ExportMetricsServiceResponse {
-                partial_success: (r.rejected > 0).then(|| ExportMetricsPartialSuccess {
+                partial_success: (r.rejected > 0).then_some(ExportMetricsPartialSuccess {
                     rejected_data_points: r.rejected as i64,
                     error_message: r.message,
                 }),
@@ -261,7 +261,7 @@ async fn logs(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Res
         |s, req: &ExportLogsServiceRequest| {
             let r = s.ingest_logs(req);
             protobuf(ExportLogsServiceResponse {
-                partial_success: (r.rejected > 0).then(|| ExportLogsPartialSuccess {
+                partial_success: (r.rejected > 0).then_some(ExportLogsPartialSuccess {
                     rejected_log_records: r.rejected as i64,
                     error_message: r.message,
                 }),

@@ -1,0 +1,60 @@
+//! CPU normalisation: a busy loop pinned to one CPU reads ≈ 1.0 of its capacity, whatever
+//! the machine's core count.
+
+use observer::children;
+use observer::sampler::Sampler;
+use satlab_record::samples::Role;
+use std::process::Command;
+use std::time::Duration;
+
+/// (time on CPU, time waiting to run), ns, from /proc/PID/schedstat.
+fn schedstat(pid: u32) -> (u64, u64) {
+    let t = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).unwrap_or_default();
+    let mut it = t.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+#[test]
+fn busy_loop_pinned_to_one_cpu_reads_one_of_its_capacity() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "while :; do :; done"]);
+    children::configure(&mut cmd, Some(&[0])).unwrap();
+    let mut child = children::spawn(&mut cmd).unwrap();
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut s = Sampler::new(&[(Role::Server, pid)]).unwrap();
+    let (first, _) = s.sample();
+    assert!(first.is_empty(), "the first sample only sets the baseline");
+    let (run0, wait0) = schedstat(pid);
+    let mut utils = Vec::new();
+    let mut caps = Vec::new();
+    for _ in 0..15 {
+        std::thread::sleep(Duration::from_millis(100));
+        let (p, sys) = s.sample();
+        assert!(sys.cpu_util >= 0.0 && sys.cpu_util <= 1.0);
+        for x in p {
+            utils.push(x.cpu_util);
+            caps.push(x.cpu_capacity);
+            assert!(x.open_fds >= 1 && x.threads == 1 && x.rss_bytes > 0);
+        }
+    }
+    let (run1, wait1) = schedstat(pid);
+    children::stop(&mut child, Duration::from_millis(500));
+    assert!(
+        caps.iter().all(|c| *c == 1.0),
+        "capacity is the one pinned CPU: {caps:?}"
+    );
+    let mean = utils.iter().sum::<f64>() / utils.len() as f64;
+    // On a shared machine other work may take part of CPU 0; the kernel's own account of
+    // time spent runnable-but-waiting says how much, so the expectation allows for it.
+    let (ran, waited) = ((run1 - run0) as f64, (wait1 - wait0) as f64);
+    let share = if ran + waited > 0.0 {
+        ran / (ran + waited)
+    } else {
+        1.0
+    };
+    assert!(
+        mean >= 0.85 * share && mean <= 1.05,
+        "busy loop read {mean:.3} of its capacity (share of CPU 0 it could get: {share:.3}); samples {utils:?}"
+    );
+}
