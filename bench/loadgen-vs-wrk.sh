@@ -62,37 +62,40 @@ wrk.body = '${BODY}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-# Each run: "<rps> <max_rss_kib>".
+# Each run: "<rps> <max_rss_kib> <user+sys CPU seconds>".
 run_loadgen() {
-  /usr/bin/time -f "%M" -o "$TMP/rss" taskset -c "$CLIENT_CPU" "$LOADGEN" "$URL" \
+  /usr/bin/time -f "%M %U %S" -o "$TMP/rss" taskset -c "$CLIENT_CPU" "$LOADGEN" "$URL" \
     --body "$BODY" --stages "${CONNS}:${DUR}s" --settle 0s --threads 1 --quiet --json \
     >"$TMP/lg.json"
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["overall"]["rps"])' "$TMP/lg.json" |
     tr '\n' ' '
-  cat "$TMP/rss"
+  awk '{print $1, $2 + $3}' "$TMP/rss"
 }
 run_wrk() {
-  /usr/bin/time -f "%M" -o "$TMP/rss" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" \
+  /usr/bin/time -f "%M %U %S" -o "$TMP/rss" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" \
     -s "$TMP/post.lua" "$URL" >"$TMP/wrk.txt"
   awk '/Requests\/sec/ {printf "%s ", $2}' "$TMP/wrk.txt"
-  cat "$TMP/rss"
+  awk '{print $1, $2 + $3}' "$TMP/rss"
 }
 run_oha() {
-  /usr/bin/time -f "%M" -o "$TMP/rss" taskset -c "$CLIENT_CPU" "$OHA" -z "${DUR}s" -c "$CONNS" \
+  /usr/bin/time -f "%M %U %S" -o "$TMP/rss" taskset -c "$CLIENT_CPU" "$OHA" -z "${DUR}s" -c "$CONNS" \
     --no-tui --worker-threads 1 --output-format json -m POST -d "$BODY" \
     -H "content-type: application/json" "$URL" >"$TMP/oha.json"
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["requestsPerSec"])' \
     "$TMP/oha.json" | tr '\n' ' '
-  cat "$TMP/rss"
+  awk '{print $1, $2 + $3}' "$TMP/rss"
 }
 
-declare -A RPS RSS
+declare -A RPS RSS CPU
 for r in $(seq "$ROUNDS"); do
   for tool in loadgen wrk oha; do
-    read -r rps rss < <("run_$tool")
+    read -r rps rss cpu < <("run_$tool")
+    # Client CPU per request, µs: independent of whether the server is the bottleneck.
+    per=$(python3 -c "print(f'{float(\"$cpu\") * 1e6 / (float(\"$rps\") * $DUR):.2f}')")
     RPS[$tool]="${RPS[$tool]:-} $rps"
     RSS[$tool]="${RSS[$tool]:-} $rss"
-    echo "round $r: $tool $rps rps, max RSS ${rss} KiB" >&2
+    CPU[$tool]="${CPU[$tool]:-} $per"
+    echo "round $r: $tool $rps rps, max RSS ${rss} KiB, ${per} µs CPU/request" >&2
   done
 done
 
@@ -102,13 +105,14 @@ LG=$(median ${RPS[loadgen]}); WRK=$(median ${RPS[wrk]}); OHAR=$(median ${RPS[oha
 echo
 echo "Target: $SERVER_DESC on CPU $SERVER_CPU; load tools on CPU $CLIENT_CPU, 1 thread, $CONNS connections, ${DUR}s x $ROUNDS rounds (median)."
 echo
-echo "| tool | RPS (median) | RPS per round | vs wrk | max RSS (KiB) |"
-echo "|---|---:|---|---:|---:|"
+echo "| tool | RPS (median) | RPS per round | vs wrk | client CPU µs/request (median) | max RSS (KiB) |"
+echo "|---|---:|---|---:|---:|---:|"
 for tool in loadgen wrk oha; do
   m=$(median ${RPS[$tool]})
   ratio=$(python3 -c "print(f'{float(\"$m\")/float(\"$WRK\"):.2f}x')")
   rss=$(python3 -c 'import sys; print(max(int(x) for x in sys.argv[1:]))' ${RSS[$tool]})
-  printf "| %s | %.0f | %s | %s | %s |\n" "$tool" "$m" "$(echo ${RPS[$tool]} | xargs printf '%.0f ')" "$ratio" "$rss"
+  cpu=$(median ${CPU[$tool]})
+  printf "| %s | %.0f | %s | %s | %.2f | %s |\n" "$tool" "$m" "$(echo ${RPS[$tool]} | xargs printf '%.0f ')" "$ratio" "$cpu" "$rss"
 done
 python3 -c "print(f'\nloadgen/wrk = {float(\"$LG\")/float(\"$WRK\"):.2f}, loadgen/oha = {float(\"$LG\")/float(\"$OHAR\"):.2f}')"
 
