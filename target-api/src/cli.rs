@@ -200,6 +200,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let config = args.config();
     if let Err(e) = config.validate() {
@@ -231,19 +232,15 @@ fn run_server(args: &Args, config: Config) -> anyhow::Result<()> {
     rt.block_on(async move {
         let telemetry = Arc::new(Telemetry::init(&telemetry_cfg).context("telemetry")?);
         let listener = bind(config.listen, config.backlog)?;
-        let report = serve(config, telemetry.clone(), listener, shutdown_signal()).await?;
+        let signals = shutdown_signal()?;
+        let report = serve(config, telemetry.clone(), listener, signals).await?;
         tracing::info!(
             admitted = report.admitted,
             drained = report.drained,
             "stopped serving; flushing telemetry"
         );
-        let flush = tokio::task::spawn_blocking(move || telemetry.shutdown());
-        if tokio::time::timeout(Duration::from_secs(10), flush)
-            .await
-            .is_err()
-        {
-            tracing::warn!("telemetry flush timed out");
-        }
+        let limit = crate::server::SHUTDOWN_FLUSH_LIMIT;
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown(limit)).await;
         anyhow::Ok(())
     })?;
     // Exporter threads may still hold the runtime; do not wait for them.
@@ -251,18 +248,16 @@ fn run_server(args: &Args, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Register SIGTERM/SIGINT handlers now (before the server reports it is listening) and
+/// return the future that completes on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process still stops on the default action.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }

@@ -29,6 +29,9 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, Ser
     Ok(socket.into())
 }
 
+/// Longest wait for telemetry to flush at shutdown.
+pub const SHUTDOWN_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
 /// Accept errors seen (e.g. `EMFILE` when the fd limit is reached).
 pub static ACCEPT_ERRORS: AtomicU64 = AtomicU64::new(0);
 
@@ -196,7 +199,10 @@ impl ServerHandle {
                         let _ = rx.await;
                     })
                     .await;
-                    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+                    let _ = tokio::task::spawn_blocking(move || {
+                        telemetry.shutdown(SHUTDOWN_FLUSH_LIMIT)
+                    })
+                    .await;
                     report
                 })
             })

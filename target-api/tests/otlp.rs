@@ -1,0 +1,202 @@
+//! Telemetry end to end with a real OTLP/gRPC receiver in the test: server spans carry the
+//! caller's trace id, pause events arrive as log records with their durations, metrics use
+//! the shared names, and a dead collector neither fails nor stalls requests.
+
+mod common;
+
+use common::{add, client, config, otlp_sink};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use satlab_record::telemetry as names;
+use std::time::{Duration, Instant};
+use target_api::{ServerHandle, TelemetryConfig};
+
+const BODY: &str = r#"{"a":[1,2],"b":[3,4]}"#;
+
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
+
+fn int(attrs: &[KeyValue], key: &str) -> Option<i64> {
+    match attr(attrs, key) {
+        Some(Value::IntValue(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+fn telemetry_to(endpoint: String) -> TelemetryConfig {
+    TelemetryConfig {
+        endpoint: Some(endpoint),
+        metric_interval: Duration::from_millis(200),
+        ..TelemetryConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_carry_the_callers_trace_and_pauses_arrive_as_log_records() {
+    let (sink_addr, got) = otlp_sink::start("127.0.0.1:0".parse().unwrap(), true).await;
+    let mut cfg = config();
+    cfg.settings.events.pause_every = 3;
+    cfg.settings.events.pause_duration = Duration::from_millis(25);
+    let server = ServerHandle::start(cfg, telemetry_to(format!("http://{sink_addr}")), 2).unwrap();
+    let addr = server.addr();
+    let c = client();
+    let trace_hex = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent_hex = "00f067aa0ba902b7";
+    for _ in 0..6 {
+        let r = common::send(
+            &c,
+            addr,
+            "POST",
+            "/api/vector/add",
+            &[
+                ("content-type", "application/json"),
+                ("traceparent", &format!("00-{trace_hex}-{parent_hex}-01")),
+            ],
+            BODY,
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    // Give the metric reader one interval, then shut down: that flushes every signal.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::task::spawn_blocking(move || server.stop().unwrap())
+        .await
+        .unwrap();
+
+    let spans = got.spans.lock().unwrap().clone();
+    let server_spans: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "POST /api/vector/add")
+        .collect();
+    assert_eq!(
+        server_spans.len(),
+        6,
+        "spans: {:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    for s in &server_spans {
+        assert_eq!(
+            hex(&s.trace_id),
+            trace_hex,
+            "server span not in the caller's trace"
+        );
+        assert_eq!(hex(&s.parent_span_id), parent_hex);
+        assert_eq!(s.kind, 2, "SPAN_KIND_SERVER");
+        assert_eq!(int(&s.attributes, "http.response.status_code"), Some(200));
+        assert!(
+            matches!(attr(&s.attributes, "http.route"), Some(Value::StringValue(r)) if r == "/api/vector/add")
+        );
+        assert!(
+            matches!(attr(&s.attributes, "http.request.method"), Some(Value::StringValue(m)) if m == "POST")
+        );
+    }
+    // The requests that triggered a pause carry it as a span event.
+    let with_pause = server_spans
+        .iter()
+        .filter(|s| s.events.iter().any(|e| e.name == "satlab.gc_pause"))
+        .count();
+    assert!(
+        with_pause >= 2,
+        "only {with_pause} spans carry a pause event"
+    );
+
+    let logs = got.logs.lock().unwrap().clone();
+    let pauses: Vec<_> = logs
+        .iter()
+        .filter(|l| l.event_name == "satlab.gc_pause")
+        .collect();
+    assert_eq!(pauses.len(), 2, "log records: {logs:?}");
+    let mut idx: Vec<i64> = pauses
+        .iter()
+        .map(|l| int(&l.attributes, names::ATTR_EVENT_REQUEST_INDEX).unwrap())
+        .collect();
+    idx.sort();
+    assert_eq!(idx, vec![3, 6]);
+    for l in &pauses {
+        let d = int(&l.attributes, names::ATTR_EVENT_DURATION_NS).unwrap();
+        assert!(d >= 25_000_000, "pause duration {d} ns below 25 ms");
+        let start = int(&l.attributes, names::ATTR_EVENT_START).unwrap();
+        assert_eq!(l.time_unix_nano as i64, start);
+        assert!(int(&l.attributes, names::ATTR_EVENT_SEQ).unwrap() >= 1);
+        assert_eq!(
+            hex(&l.trace_id),
+            trace_hex,
+            "the event log record is in the triggering request's trace"
+        );
+    }
+
+    let metrics = got.metric_names.lock().unwrap().clone();
+    for name in [
+        names::HTTP_SERVER_REQUEST_DURATION,
+        names::HTTP_SERVER_ACTIVE_REQUESTS,
+        names::PROCESS_CPU_UTILIZATION,
+        names::EVENT_DURATION,
+    ] {
+        assert!(metrics.contains(name), "{name} missing from {metrics:?}");
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn serve_and_time(endpoint: String) -> (Duration, Duration) {
+    let mut cfg = config();
+    cfg.settings.events.pause_every = 10;
+    cfg.settings.events.pause_duration = Duration::from_millis(1);
+    let server = ServerHandle::start(cfg, telemetry_to(endpoint), 2).unwrap();
+    let (c, addr) = (client(), server.addr());
+    let t0 = Instant::now();
+    let mut worst = Duration::ZERO;
+    for _ in 0..300 {
+        let t = Instant::now();
+        assert_eq!(add(&c, addr, "", BODY).await.status, 200);
+        worst = worst.max(t.elapsed());
+    }
+    let total = t0.elapsed();
+    let t = Instant::now();
+    tokio::task::spawn_blocking(move || server.stop().unwrap())
+        .await
+        .unwrap();
+    // The flush is bounded (5 s) however dead the collector is.
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
+    (total, worst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_collector_neither_fails_nor_stalls_requests() {
+    // Nothing listens on the first endpoint (refused); the second accepts connections and
+    // never answers (a hung collector).
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hung.accept().await {
+            held.push(s);
+        }
+    });
+    for endpoint in [format!("http://{refused}"), format!("http://{hung_addr}")] {
+        let (total, worst) = serve_and_time(endpoint.clone()).await;
+        // 300 tiny requests; a stalled export path would show as seconds.
+        assert!(
+            worst < Duration::from_millis(500),
+            "{endpoint}: slowest request {worst:?}"
+        );
+        assert!(
+            total < Duration::from_secs(5),
+            "{endpoint}: 300 requests took {total:?}"
+        );
+    }
+}
