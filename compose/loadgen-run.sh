@@ -27,12 +27,36 @@ die() {
 }
 
 # Print the strings of `args = [...]` in section [$2] of TOML file $1, one per line.
-# Handles "basic" strings (with \" and \\ escapes) and 'literal' strings on one line.
+# The array may span lines; "basic" strings (with \" and \\ escapes) and 'literal'
+# strings are read, comments and brackets inside strings are handled.
 toml_args() {
   local file=$1 section=$2 line rest
   line=$(awk -v want="[$section]" '
-    /^[[:space:]]*\[/ { in_section = ($1 == want); next }
-    in_section && /^[[:space:]]*args[[:space:]]*=/ { sub(/^[^=]*=[[:space:]]*/, ""); print; exit }
+    function scan(text,    i, c) {
+      for (i = 1; i <= length(text); i++) {
+        c = substr(text, i, 1)
+        if (quote != "") {
+          if (quote == "\"" && c == "\\") { out = out c substr(text, i + 1, 1); i++; continue }
+          if (c == quote) quote = ""
+        } else if (c == "\"" || c == "\047") {
+          quote = c
+        } else if (c == "#") {
+          break
+        } else if (c == "[") {
+          depth++
+        } else if (c == "]") {
+          depth--
+          if (depth == 0) { out = out c; done = 1; return }
+        }
+        out = out c
+      }
+      out = out " "
+    }
+    !collecting && /^[[:space:]]*\[/ { in_section = ($1 == want); next }
+    !collecting && in_section && /^[[:space:]]*args[[:space:]]*=/ {
+      sub(/^[^=]*=[[:space:]]*/, ""); collecting = 1
+    }
+    collecting { scan($0); if (done) { print out; exit } }
   ' "$file")
   [[ -n $line ]] || return 0
   rest=${line#*[}

@@ -598,10 +598,34 @@ fn dashboards_use_provisioned_datasources() {
     }
 }
 
-fn emitted_series() -> BTreeSet<String> {
+/// Prometheus series our programs produce, with their label names.
+fn emitted_series() -> BTreeMap<String, BTreeSet<String>> {
     let text = std::fs::read_to_string(root().join("grafana/emitted-metrics.txt")).unwrap();
     let list = emitted::parse(&text).unwrap_or_else(|e| panic!("grafana/emitted-metrics.txt: {e}"));
     emitted::prometheus_series(&list).unwrap_or_else(|e| panic!("grafana/emitted-metrics.txt: {e}"))
+}
+
+/// Every PromQL query of every dashboard: (dashboard path, place, references).
+fn dashboard_refs() -> Vec<(String, String, promql::Refs)> {
+    let mut out = Vec::new();
+    for (path, d) in dashboards() {
+        for q in dashboard::queries(&d) {
+            let Some(expr) = &q.expr else { continue };
+            if q.datasource_type.as_deref() == Some("jaeger") {
+                continue;
+            }
+            let refs = if q.is_variable {
+                promql::Refs {
+                    metrics: promql::variable_query_metric_names(expr),
+                    labels: BTreeSet::new(),
+                }
+            } else {
+                promql::references(expr)
+            };
+            out.push((path.clone(), q.place.clone(), refs));
+        }
+    }
+    out
 }
 
 #[test]
@@ -609,22 +633,11 @@ fn dashboard_metric_names_are_emitted() {
     let known = emitted_series();
     let mut unknown = Vec::new();
     let mut checked = 0;
-    for (path, d) in dashboards() {
-        for q in dashboard::queries(&d) {
-            let Some(expr) = &q.expr else { continue };
-            if q.datasource_type.as_deref() == Some("jaeger") {
-                continue;
-            }
-            let names = if q.is_variable {
-                promql::variable_query_metric_names(expr)
-            } else {
-                promql::metric_names(expr)
-            };
-            for name in names {
-                checked += 1;
-                if !known.contains(&name) {
-                    unknown.push(format!("{path}: {}: {name}", q.place));
-                }
+    for (path, place, refs) in dashboard_refs() {
+        for name in refs.metrics {
+            checked += 1;
+            if !known.contains_key(&name) {
+                unknown.push(format!("{path}: {place}: {name}"));
             }
         }
     }
@@ -636,6 +649,40 @@ fn dashboard_metric_names_are_emitted() {
         unknown.is_empty(),
         "metric names no program emits (grafana/emitted-metrics.txt, translated the \
          Prometheus way):\n{}",
+        unknown.join("\n")
+    );
+}
+
+#[test]
+fn dashboard_label_names_are_emitted() {
+    let known = emitted_series();
+    let mut unknown = Vec::new();
+    let mut checked = 0;
+    for (path, place, refs) in dashboard_refs() {
+        // A label must be on at least one of the query's metrics.
+        let available: BTreeSet<&String> = refs
+            .metrics
+            .iter()
+            .filter_map(|m| known.get(m))
+            .flatten()
+            .collect();
+        for label in refs.labels {
+            checked += 1;
+            if !available.contains(&label) {
+                unknown.push(format!(
+                    "{path}: {place}: label {label} (have {available:?})"
+                ));
+            }
+        }
+    }
+    assert!(
+        checked > 5,
+        "only {checked} label references found: the walk is broken"
+    );
+    assert!(
+        unknown.is_empty(),
+        "labels none of the query's metrics carries (attributes seen in real runs, \
+         grafana/emitted-metrics.txt):\n{}",
         unknown.join("\n")
     );
 }
@@ -665,7 +712,8 @@ fn saturation_dashboard_tells_the_whole_story() {
         ("p95", "histogram_quantile(0.95,"),
         ("p99", "histogram_quantile(0.99,"),
         ("CPU", "process_cpu_utilization_ratio"),
-        ("errors by kind", "by (error_type)"),
+        ("errors by kind", "http_response_status_code!~\"2..\""),
+        ("shedding", "satlab_shed_requests_total"),
         ("server events", "satlab_event_duration_seconds_count"),
         ("verdict", "satlab_observer_verdict"),
     ] {
@@ -695,9 +743,9 @@ fn emitted_list_covers_every_instrument() {
     let text = std::fs::read_to_string(root().join("grafana/emitted-metrics.txt")).unwrap();
     let list = emitted::parse(&text).unwrap();
     let otlp: BTreeSet<&str> = list
-        .iter()
-        .filter(|e| matches!(e.source, emitted::Source::Otlp { .. }))
-        .map(|e| e.name.as_str())
+        .keys()
+        .filter(|(s, _)| matches!(s, emitted::Source::Otlp { .. }))
+        .map(|(_, n)| n.as_str())
         .collect();
     for inst in instruments::INSTRUMENTS {
         assert!(

@@ -37,10 +37,29 @@ const LABEL_LIST_KEYWORDS: &[&str] = &[
     "group_right",
 ];
 
+/// What an expression refers to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refs {
+    /// Metric names (selectors and `__name__` matchers).
+    pub metrics: BTreeSet<String>,
+    /// Label names in matchers and in `by`/`without`/`on`/`ignoring`/`group_*` lists.
+    pub labels: BTreeSet<String>,
+}
+
 /// The metric names in `expr`.
 pub fn metric_names(expr: &str) -> BTreeSet<String> {
+    references(expr).metrics
+}
+
+/// The label names `expr` uses (matchers and grouping lists; not `__name__`).
+pub fn label_names(expr: &str) -> BTreeSet<String> {
+    references(expr).labels
+}
+
+/// The metric and label names in `expr`.
+pub fn references(expr: &str) -> Refs {
     let chars: Vec<char> = expr.chars().collect();
-    let mut names = BTreeSet::new();
+    let mut refs = Refs::default();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -48,9 +67,13 @@ pub fn metric_names(expr: &str) -> BTreeSet<String> {
             '"' | '\'' | '`' => i = skip_string(&chars, i),
             '{' => {
                 let end = matching(&chars, i, '{', '}');
-                let inner: String = chars[i + 1..end.min(chars.len())].iter().collect();
-                if let Some(name) = name_matcher(&inner) {
-                    names.insert(name);
+                let inner = &chars[i + 1..end.min(chars.len())];
+                for (label, value) in matchers(inner) {
+                    if label == "__name__" {
+                        refs.metrics.extend(value);
+                    } else {
+                        refs.labels.insert(label);
+                    }
                 }
                 i = end + 1;
             }
@@ -78,22 +101,69 @@ pub fn metric_names(expr: &str) -> BTreeSet<String> {
                 let next = next_non_space(&chars, i);
                 let lower = word.to_ascii_lowercase();
                 if LABEL_LIST_KEYWORDS.contains(&lower.as_str()) {
-                    if next.is_some_and(|j| chars[j] == '(') {
-                        let j = next.unwrap_or(i);
-                        i = matching(&chars, j, '(', ')') + 1;
+                    if let Some(j) = next.filter(|&j| chars[j] == '(') {
+                        let end = matching(&chars, j, '(', ')');
+                        let list: String = chars[j + 1..end.min(chars.len())].iter().collect();
+                        refs.labels.extend(
+                            list.split(',')
+                                .map(str::trim)
+                                .filter(|l| !l.is_empty())
+                                .map(str::to_string),
+                        );
+                        i = end + 1;
                     }
                 } else if KEYWORDS.contains(&lower.as_str()) {
                     // An operator or modifier.
                 } else if next.is_some_and(|j| chars[j] == '(') || followed_by_grouping(&chars, i) {
                     // A function or aggregation name (`sum by (le) (...)`).
                 } else {
-                    names.insert(word);
+                    refs.metrics.insert(word);
                 }
             }
             _ => i += 1,
         }
     }
-    names
+    refs
+}
+
+/// `(label, Some(value) for __name__)` of each matcher in a selector's braces.
+fn matchers(inner: &[char]) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < inner.len() {
+        let c = inner[i];
+        if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < inner.len() && (inner[i].is_ascii_alphanumeric() || inner[i] == '_') {
+                i += 1;
+            }
+            let label: String = inner[start..i].iter().collect();
+            // Skip the operator, then read the quoted value.
+            let mut j = i;
+            while j < inner.len() && "=!~ ".contains(inner[j]) {
+                j += 1;
+            }
+            let value = if j < inner.len() && (inner[j] == '"' || inner[j] == '\'') {
+                let end = skip_string(inner, j);
+                i = end;
+                Some(
+                    inner[j + 1..end.saturating_sub(1).max(j + 1)]
+                        .iter()
+                        .collect(),
+                )
+            } else {
+                i = j;
+                None
+            };
+            let name = (label == "__name__").then_some(value).flatten();
+            out.push((label, name));
+        } else if c == '"' || c == '\'' || c == '`' {
+            i = skip_string(inner, i);
+        } else {
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The metric names in a Grafana Prometheus variable query: `label_values(METRIC,
@@ -185,19 +255,6 @@ fn next_non_space(chars: &[char], from: usize) -> Option<usize> {
     (from..chars.len()).find(|&j| !chars[j].is_whitespace())
 }
 
-/// The value of a `__name__="..."` matcher inside a `{...}` selector.
-fn name_matcher(inner: &str) -> Option<String> {
-    let pos = inner.find("__name__")?;
-    let rest = inner[pos + "__name__".len()..].trim_start();
-    let rest = rest.strip_prefix('=')?.trim_start();
-    let quote = rest.chars().next()?;
-    if quote != '"' && quote != '\'' {
-        return None;
-    }
-    let body = &rest[1..];
-    body.find(quote).map(|end| body[..end].to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +307,17 @@ mod tests {
             names("rate(http_server_reqest_total[5m])"),
             ["http_server_reqest_total"]
         );
+    }
+
+    #[test]
+    fn label_names_from_matchers_and_groupings() {
+        let l: Vec<String> = label_names(
+            "sum by (le, job) (rate(a_bucket{x=\"1\", y!~\"a,b\", __name__=\"a_bucket\"}[5m])) \
+             / on(job) group_left(z) b",
+        )
+        .into_iter()
+        .collect();
+        assert_eq!(l, ["job", "le", "x", "y", "z"]);
     }
 
     #[test]
