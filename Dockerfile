@@ -35,8 +35,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 satlab \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/satlab satlab \
- && mkdir -p /runs /opt/satlab \
- && chown satlab:satlab /runs
+ && mkdir -p /runs /records /opt/satlab \
+ && chown satlab:satlab /runs /records
 COPY --from=build /out/ /usr/local/bin/
 COPY scenarios/ /opt/satlab/scenarios/
 COPY compose/loadgen-run.sh /usr/local/bin/satlab-loadgen-run

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The docker lab's load step: run one load plan against target-api, write the record to
-# the shared runs volume, and hand it to the observer for a diagnosis.
+# The docker lab's load step: run one load plan against target-api, keep the record in
+# the loadgen-records volume, and hand it to the observer for a diagnosis.
 #
 #   satlab-loadgen-run [LOADGEN FLAGS...]   e.g. --stages 10:30s,100:30s
 #   satlab-loadgen-run scenario NAME        a workshop scenario (scenarios/NAME.toml):
@@ -11,14 +11,16 @@
 #   satlab-loadgen-run args NAME SECTION    the scenario's [SECTION] args, one a line
 #
 # Environment: SATLAB_TARGET_URL, SATLAB_OBSERVER_URL, SATLAB_ADMIN_URL,
-# SATLAB_ADMIN_TOKEN, SATLAB_RUNS_DIR, SATLAB_SCENARIOS_DIR, SATLAB_TRACE_SAMPLE (added
+# SATLAB_ADMIN_TOKEN, SATLAB_RECORDS_DIR, SATLAB_SCENARIOS_DIR, SATLAB_TRACE_SAMPLE (added
 # as --trace-sample unless the flags give one).
 set -euo pipefail
 
 target_url="${SATLAB_TARGET_URL:-http://target-api:8080/api/vector/add}"
 observer_url="${SATLAB_OBSERVER_URL:-http://observer:9464}"
 admin_url="${SATLAB_ADMIN_URL:-http://target-api:8080/admin/config}"
-runs_dir="${SATLAB_RUNS_DIR:-/runs}"
+# loadgen's own copy of each record; the observer keeps the run (with its OTLP data
+# and diagnosis) under its runs directory.
+records_dir="${SATLAB_RECORDS_DIR:-/records}"
 scenarios_dir="${SATLAB_SCENARIOS_DIR:-/opt/satlab/scenarios}"
 
 die() {
@@ -163,7 +165,7 @@ esac
 if [[ -n ${SATLAB_TRACE_SAMPLE:-} && " $* " != *" --trace-sample"* ]]; then
   set -- "$@" --trace-sample "$SATLAB_TRACE_SAMPLE"
 fi
-out="$runs_dir/$(date -u +%Y%m%dT%H%M%SZ)-$label"
+out="$records_dir/$(date -u +%Y%m%dT%H%M%SZ)-$label"
 echo "loadgen $target_url $* --out $out"
 status=0
 loadgen "$target_url" "$@" --out "$out" || status=$?
