@@ -226,3 +226,34 @@ async fn handle_add(
     }
     Ok(encode(&add(&request)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::telemetry::Telemetry;
+    use tower::ServiceExt;
+
+    async fn get(app: &Arc<AppState>, path: &str) -> (u16, String) {
+        let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let resp = router(app.clone()).oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn readyz_turns_503_while_draining_and_healthz_stays_200() {
+        let app = Arc::new(AppState::new(
+            Config::default(),
+            Arc::new(Telemetry::disabled()),
+            "127.0.0.1:1".parse().unwrap(),
+        ));
+        assert_eq!(get(&app, "/readyz").await.0, 200);
+        app.set_draining();
+        let (status, body) = get(&app, "/readyz").await;
+        assert_eq!(status, 503);
+        assert!(body.contains("draining"));
+        assert_eq!(get(&app, "/healthz").await.0, 200);
+    }
+}

@@ -139,3 +139,37 @@ fn bad_flags_name_the_flag_and_the_fix() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_low_open_files_limit_starves_accepts_without_killing_the_server() {
+    let (mut child, addr) = spawn(&["--max-open-files", "40"]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(line.split_whitespace().nth(3), Some("40"), "{line}");
+    // Hold more connections than the server has descriptors for: accept hits EMFILE.
+    let mut held = Vec::new();
+    for _ in 0..60 {
+        if let Ok(s) = tokio::net::TcpStream::connect(addr).await {
+            held.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "server died under EMFILE"
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once descriptors are free again it serves normally.
+    let r = common::add(&common::client(), addr, "", r#"{"a":1,"b":2}"#).await;
+    assert_eq!(r.status, 200);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(10)).and_then(|s| s.code()),
+        Some(0)
+    );
+}

@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use satlab_record::telemetry as names;
 use std::time::{Duration, Instant};
+use target_api::telemetry::Protocol;
 use target_api::{ServerHandle, TelemetryConfig};
 
 const BODY: &str = r#"{"a":[1,2],"b":[3,4]}"#;
@@ -144,11 +145,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn serve_and_time(endpoint: String) -> (Duration, Duration) {
+async fn serve_and_time(endpoint: String, protocol: Protocol) -> (Duration, Duration) {
     let mut cfg = config();
     cfg.settings.events.pause_every = 10;
     cfg.settings.events.pause_duration = Duration::from_millis(1);
-    let server = ServerHandle::start(cfg, telemetry_to(endpoint), 2).unwrap();
+    let telemetry = TelemetryConfig {
+        protocol,
+        ..telemetry_to(endpoint)
+    };
+    let server = ServerHandle::start(cfg, telemetry, 2).unwrap();
     let (c, addr) = (client(), server.addr());
     let t0 = Instant::now();
     let mut worst = Duration::ZERO;
@@ -187,8 +192,12 @@ async fn a_dead_collector_neither_fails_nor_stalls_requests() {
             held.push(s);
         }
     });
-    for endpoint in [format!("http://{refused}"), format!("http://{hung_addr}")] {
-        let (total, worst) = serve_and_time(endpoint.clone()).await;
+    for (endpoint, protocol) in [
+        (format!("http://{refused}"), Protocol::Grpc),
+        (format!("http://{hung_addr}"), Protocol::Grpc),
+        (format!("http://{refused}"), Protocol::HttpProtobuf),
+    ] {
+        let (total, worst) = serve_and_time(endpoint.clone(), protocol).await;
         // 300 tiny requests; a stalled export path would show as seconds.
         assert!(
             worst < Duration::from_millis(500),
