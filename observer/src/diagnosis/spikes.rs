@@ -24,6 +24,13 @@ pub const BLOCK: usize = 5000;
 /// A lone slow request counts as a spike only this many times above its threshold: one pause
 /// slows every request in flight, while a single barely-slow request is usually noise.
 pub const LONE_SPIKE_RATIO: f64 = 3.0;
+/// Two populations of slow bursts are split (Otsu on log peak latency) when the upper one's
+/// typical peak is at least this many times the lower one's: e.g. 40 ms pauses above 3 ms
+/// scheduling hiccups. Only the upper population counts as spikes.
+pub const SEVERITY_SPLIT_RATIO: f64 = 3.0;
+/// ...and the split explains at least this share of the variance of log peaks (clearly
+/// bimodal, not one smooth spread).
+pub const SEVERITY_SPLIT_ETA: f64 = 0.6;
 /// Fewest spikes for a period: four gaps give a median and a spread worth reporting.
 pub const MIN_SPIKES: usize = 5;
 /// Largest robust coefficient of variation of the inter-spike gaps for the spikes to count
@@ -156,6 +163,44 @@ pub(crate) fn cluster(reqs: &[Req], outliers: &[(usize, f64)]) -> Vec<Cluster> {
     }
     out.retain(|c| c.size >= 2 || c.ratio >= LONE_SPIKE_RATIO);
     out
+}
+
+/// Split clusters into major spikes and minor bursts when their peaks form two clearly
+/// separate populations (Otsu's threshold on log peak latency); returns the peak threshold
+/// in µs, or `None` when the peaks are one population.
+pub(crate) fn severity_split(clusters: &[Cluster]) -> Option<u32> {
+    if clusters.len() < 2 * MIN_SPIKES {
+        return None;
+    }
+    let mut v: Vec<f64> = clusters
+        .iter()
+        .map(|c| f64::from(c.peak_us.max(1)).log10())
+        .collect();
+    v.sort_by(f64::total_cmp);
+    let n = v.len() as f64;
+    let total: f64 = v.iter().sum();
+    let mean = total / n;
+    let var_total = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    if var_total <= 0.0 {
+        return None;
+    }
+    let mut best: Option<(f64, usize, f64, f64)> = None;
+    let mut left = 0.0;
+    for k in 1..v.len() {
+        left += v[k - 1];
+        let (w0, w1) = (k as f64 / n, (n - k as f64) / n);
+        let (m0, m1) = (left / k as f64, (total - left) / (n - k as f64));
+        let between = w0 * w1 * (m1 - m0).powi(2);
+        if best.is_none_or(|b| between > b.0) {
+            best = Some((between, k, m0, m1));
+        }
+    }
+    let (between, k, m0, m1) = best?;
+    let upper = v.len() - k;
+    (between / var_total >= SEVERITY_SPLIT_ETA
+        && m1 - m0 >= SEVERITY_SPLIT_RATIO.log10()
+        && upper >= MIN_SPIKES)
+        .then(|| 10f64.powf((v[k - 1] + v[k]) / 2.0) as u32)
 }
 
 /// Median gap and robust CV (1.4826·MAD / median) of consecutive differences.
@@ -357,7 +402,13 @@ pub(crate) fn analyse(
     p999_us: u64,
 ) -> Spikes {
     let out = outliers(reqs);
-    let clusters = cluster(reqs, &out);
+    let mut clusters = cluster(reqs, &out);
+    let before = clusters.len();
+    let split = severity_split(&clusters);
+    if let Some(thr) = split {
+        clusters.retain(|c| c.peak_us >= thr);
+    }
+    let minor = before - clusters.len();
     let span_us = reqs
         .iter()
         .map(|r| r.start_us + u64::from(r.lat_us))
@@ -400,7 +451,7 @@ pub(crate) fn analyse(
         .as_ref()
         .is_some_and(|c| c.significant && c.matched_fraction >= MIN_MATCHED_FRACTION);
     let detected = clusters.len() >= MIN_SPIKES && (periodic || caused);
-    let text = describe(
+    let mut text = describe(
         clusters.len(),
         detected,
         periodic,
@@ -408,6 +459,12 @@ pub(crate) fn analyse(
         &cause,
         &explains,
     );
+    if let Some(thr) = split {
+        text.push_str(&format!(
+            " ({minor} minor slow bursts below {:.1} ms set aside)",
+            f64::from(thr) / 1000.0
+        ));
+    }
     let marks = clusters
         .iter()
         .zip(&hits)
@@ -577,6 +634,26 @@ mod tests {
         // A lone request just above the threshold is noise; far above it, a spike.
         assert!(cluster(&r, &[(10, 1.2)]).is_empty());
         assert_eq!(cluster(&r, &[(10, 4.0)]).len(), 1);
+    }
+
+    #[test]
+    fn two_populations_of_bursts_are_split() {
+        let mk = |peak_us: u32| Cluster {
+            ratio: 2.0,
+            first: 0,
+            last: 0,
+            start_us: 0,
+            end_us: 0,
+            peak_us,
+            size: 20,
+        };
+        let mut c: Vec<Cluster> = (0..40).map(|i| mk(2000 + i * 100)).collect();
+        c.extend((0..10).map(|i| mk(40_000 + i * 500)));
+        let thr = severity_split(&c).expect("bimodal");
+        assert!((6000..40_000).contains(&thr), "{thr}");
+        // One smooth population is left alone.
+        let one: Vec<Cluster> = (0..50).map(|i| mk(2000 + i * 150)).collect();
+        assert_eq!(severity_split(&one), None);
     }
 
     #[test]

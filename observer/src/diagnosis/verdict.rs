@@ -236,7 +236,15 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
         }
         (q, row.late_share >= OPEN_LATE_SHARE)
     } else {
-        (ratio >= SERVER_NEFF_RATIO, ratio < CLIENT_NEFF_RATIO)
+        // A client whose CPU is at capacity measures its own run queue as latency (a
+        // response waits to be polled while other workers compute), so N_eff/N then
+        // looks like server queueing. With the server clearly idle (below CPU_HEADROOM)
+        // the client is short of CPU whatever N_eff/N says.
+        let client_starved = client_cpu_sat && row.server_cpu.is_some_and(|s| s < CPU_HEADROOM);
+        (
+            ratio >= SERVER_NEFF_RATIO,
+            ratio < CLIENT_NEFF_RATIO || client_starved,
+        )
     };
 
     if client_short && (client_cpu_sat || lag_high) && !server_sat {
@@ -251,7 +259,7 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
                     pct(row.late_share)
                 ),
             ));
-        } else {
+        } else if ratio < CLIENT_NEFF_RATIO {
             evidence.push(ev(
                 "n_eff_ratio",
                 ratio,
@@ -260,6 +268,16 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
                 format!(
                     "N_eff/N = {ratio:.2}: only {:.1} of {:.0} workers are waiting on the server",
                     row.n_eff, row.load
+                ),
+            ));
+        } else {
+            evidence.push(ev(
+                "n_eff_ratio",
+                ratio,
+                CLIENT_NEFF_RATIO,
+                ">=",
+                format!(
+                    "N_eff/N = {ratio:.2} is inflated by the client's own run queue: responses wait for a busy client CPU"
                 ),
             ));
         }
