@@ -212,3 +212,24 @@ fn open_loop_uses_the_rate_axis() {
     assert_eq!(d.verdict.server_bound, Some(ServerBound::Cpu));
     assert!(d.limitations.iter().any(|l| l.contains("offered rate")));
 }
+
+/// A single-threaded client at full CPU measures its own run queue as latency: N_eff/N
+/// stays near 1 (as in the client-bound scenario), yet with the server idle the verdict
+/// is the client, not a server pool.
+#[test]
+fn client_plateau_with_inflated_n_eff() {
+    let d = run(NS
+        .iter()
+        .map(|&n| {
+            let x = (500.0 * n).min(900.0);
+            let ratio = if n <= 1.0 { 0.45 } else { 0.9 };
+            SynthStep::new(n, x, ratio * n / x * 1000.0)
+                .client_cpu((x / 900.0).min(0.99))
+                .lag_ms(5.0)
+                .server_cpu(Some(0.08))
+        })
+        .collect());
+    assert_eq!(d.verdict.kind, VerdictKind::Client, "{:#?}", d.verdict);
+    assert_eq!(d.verdict.server_bound, None);
+    assert!(signals(&d).contains(&"client_cpu"), "{:?}", signals(&d));
+}
