@@ -8,6 +8,10 @@ use super::model::{Evidence, ServerBound, StepRow, StepVerdict, VerdictKind};
 pub const CPU_SATURATED: f64 = 0.85;
 /// Below this a side clearly has CPU headroom (used to grade confidence).
 pub const CPU_HEADROOM: f64 = 0.60;
+/// A server whose requests queue decides CPU vs pool/I/O here: waiting on a pool or on I/O
+/// costs almost no CPU (a pool-bound server reads a few percent), while a CPU-bound server
+/// on a shared machine may read only 70–85% because other processes take the rest.
+pub const CPU_BUSY: f64 = 0.60;
 /// N_eff/N below this: workers spend over 30% of their time not waiting on the server, so
 /// the client itself is the limit.
 pub const CLIENT_NEFF_RATIO: f64 = 0.70;
@@ -240,7 +244,8 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
         // response waits to be polled while other workers compute), so N_eff/N then
         // looks like server queueing. With the server clearly idle (below CPU_HEADROOM)
         // the client is short of CPU whatever N_eff/N says.
-        let client_starved = client_cpu_sat && row.server_cpu.is_some_and(|s| s < CPU_HEADROOM);
+        let client_starved =
+            (client_cpu_sat || lag_high) && row.server_cpu.is_some_and(|s| s < CPU_HEADROOM);
         (
             ratio >= SERVER_NEFF_RATIO,
             ratio < CLIENT_NEFF_RATIO || client_starved,
@@ -368,11 +373,25 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
             ));
         }
         return match row.server_cpu {
+            Some(us) if us >= CPU_BUSY => {
+                evidence.push(ev(
+                    "server_cpu",
+                    us,
+                    CPU_BUSY,
+                    ">=",
+                    format!(
+                        "server CPU at {} of its capacity while requests queue: busy, if short of the {} saturation mark (other processes on its CPUs take the rest); a pool- or I/O-bound server stays far lower",
+                        pct(us),
+                        pct(CPU_SATURATED)
+                    ),
+                ));
+                class(VerdictKind::Server, Some(ServerBound::Cpu), evidence, 0.65)
+            }
             Some(us) => {
                 evidence.push(ev(
                     "server_cpu",
                     us,
-                    CPU_SATURATED,
+                    CPU_BUSY,
                     "<",
                     format!(
                         "server CPU only {} of its capacity: time goes to waiting (a pool, I/O)",

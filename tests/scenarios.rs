@@ -1,0 +1,451 @@
+//! The scenario catalogue end to end: every `scenarios/*.toml` runs through
+//! `observer lab` and its `diagnosis.json` must reach the scenario's `[expect]`: the verdict
+//! (and the server bound), and for spikes the period within 10%, at least 80% of the
+//! spikes matched to the expected event kind with p < 0.01. Omission compares the
+//! open-loop p99 with its closed-loop twin's (at least 10×).
+//!
+//! Robustness: each scenario also runs with its key parameter changed
+//! (`scenarios/variants/*.toml`, not in the catalogue) and must keep its verdict.
+//!
+//! The observer binary is built by this test (`cargo build -p observer`, a no-op when it is
+//! up to date) in the profile of the test itself, so a stale binary is never run; set
+//! `SATLAB_OBSERVER_BIN` to use another one. The runs share the machine's CPUs, so they
+//! never overlap: every test holds one global lock. Scenarios with a private network
+//! namespace need root; without it they print `skipped: ...` (a failure under
+//! `SATLAB_REQUIRE_ALL=1`).
+
+use observer::scenario::{Scenario, SpikeCause};
+use satlab_tests::tools::require_all;
+use satlab_tests::workspace_root;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// Largest relative error of the spike period.
+const PERIOD_TOLERANCE: f64 = 0.10;
+/// Smallest share of spikes matched to the expected event kind.
+const MIN_MATCHED: f64 = 0.80;
+/// Largest p-value of the spike/event match.
+const MAX_P: f64 = 0.01;
+/// Open-loop p99 over closed-loop p99, at least.
+const OMISSION_RATIO: f64 = 10.0;
+/// A lab run longer than this is interrupted (each scenario is planned for ≤ 25 s).
+const MAX_RUN: &str = "90s";
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One scenario at a time: a failed test must not stop the others, so a poisoned lock is
+/// taken over.
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The observer binary, built once per test process.
+fn observer_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("SATLAB_OBSERVER_BIN") {
+            return PathBuf::from(p);
+        }
+        // This test runs from target/<profile>/deps/; the observer lands in target/<profile>/.
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable lives in target/<profile>/deps")
+            .to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(workspace_root())
+            .args(["build", "-p", "observer", "--bin", "observer"]);
+        if release {
+            build.arg("--release");
+        }
+        let st = build.status().expect("running cargo build -p observer");
+        assert!(st.success(), "cargo build -p observer failed: {st}");
+        let bin = profile_dir.join("observer");
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        bin
+    })
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// The scenario file of `name`: `scenarios/NAME.toml`, or `scenarios/variants/NAME.toml`.
+fn scenario_file(name: &str) -> PathBuf {
+    let root = workspace_root().join("scenarios");
+    let top = root.join(format!("{name}.toml"));
+    if top.is_file() {
+        top
+    } else {
+        root.join("variants").join(format!("{name}.toml"))
+    }
+}
+
+/// A finished lab run: its directory (kept while this lives) and its diagnosis.
+struct Run {
+    name: String,
+    dir: tempfile::TempDir,
+    diagnosis: Value,
+}
+
+impl Run {
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// The loadgen's overall p99, µs.
+    fn overall_p99_us(&self) -> f64 {
+        let text = std::fs::read_to_string(self.path().join("loadgen/summary.json"))
+            .unwrap_or_else(|e| panic!("scenario {}: loadgen/summary.json: {e}", self.name));
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("scenario {}: loadgen/summary.json: {e}", self.name));
+        v["overall"]["latency"]["p99_us"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("scenario {}: no overall.latency.p99_us", self.name))
+    }
+
+    /// What a failure message shows of the diagnosis.
+    fn brief(&self) -> String {
+        let d = &self.diagnosis;
+        let steps: Vec<String> = d["steps"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        format!(
+                            "  load {} rps {:.0} ok {:.0} mean {:.2} ms n_eff/N {:.2} cpu client {:.2} server {:.2} errors {} -> {}",
+                            s["load"],
+                            s["rps"].as_f64().unwrap_or(0.0),
+                            s["ok_rps"].as_f64().unwrap_or(0.0),
+                            s["mean_ms"].as_f64().unwrap_or(0.0),
+                            s["load_ratio"].as_f64().unwrap_or(f64::NAN),
+                            s["client_cpu"].as_f64().unwrap_or(f64::NAN),
+                            s["server_cpu"].as_f64().unwrap_or(f64::NAN),
+                            s["errors"],
+                            s["verdict"]["label"],
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        format!(
+            "run dir {} (kept)\nverdict {} / {}: {}\nevidence {}\nspikes: {}\nsteps:\n{}",
+            self.path().display(),
+            d["verdict"]["kind"],
+            d["verdict"]["server_bound"],
+            d["verdict"]["headline"],
+            d["verdict"]["evidence"],
+            d["spikes"]["text"],
+            steps.join("\n")
+        )
+    }
+
+    /// Keep the run directory for inspection (called before failing).
+    fn keep(self) -> PathBuf {
+        self.dir.keep()
+    }
+}
+
+/// Run one scenario through `observer lab`; `None` when it was skipped.
+fn run_scenario(name: &str) -> Option<(Run, Scenario)> {
+    let file = scenario_file(name);
+    let scenario = Scenario::from_file(&file)
+        .unwrap_or_else(|e| panic!("scenario {name}: {}: {e}", file.display()));
+    if scenario.netns.is_some() && !is_root() {
+        let msg = format!(
+            "scenario {name} needs root for its private network namespace (run the tests as root)"
+        );
+        if require_all() {
+            panic!("{msg} (SATLAB_REQUIRE_ALL=1)");
+        }
+        println!("skipped: needs root ({msg})");
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("satlab-{name}-"))
+        .tempdir()
+        .expect("a temporary directory");
+    let out = dir.path().join("run");
+    let output = Command::new(observer_bin())
+        .current_dir(workspace_root())
+        .arg("lab")
+        .arg("--scenario")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--quiet", "--max-duration", MAX_RUN])
+        .output()
+        .unwrap_or_else(|e| panic!("scenario {name}: running observer lab: {e}"));
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        let kept = dir.keep();
+        panic!(
+            "scenario {name}: observer lab failed ({}); run dir {}\n{log}",
+            output.status,
+            kept.display()
+        );
+    }
+    let diag_path = out.join("diagnosis.json");
+    if !diag_path.is_file() {
+        // A lab without the diagnosis hook: compute it from the run directory.
+        let st = Command::new(observer_bin())
+            .arg("diagnose")
+            .arg(&out)
+            .arg("--write")
+            .arg("--format")
+            .arg("json")
+            .output()
+            .unwrap_or_else(|e| panic!("scenario {name}: running observer diagnose: {e}"));
+        assert!(
+            st.status.success(),
+            "scenario {name}: observer diagnose failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+    let text = std::fs::read_to_string(&diag_path)
+        .unwrap_or_else(|e| panic!("scenario {name}: {}: {e}\n{log}", diag_path.display()));
+    let diagnosis: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("scenario {name}: diagnosis.json: {e}"));
+    // The run directory is `out`; keep the TempDir alive around it.
+    let run = Run {
+        name: name.to_string(),
+        dir,
+        diagnosis,
+    };
+    Some((run, scenario))
+}
+
+/// The serde name of a value (`"server"`, `"pool_io"`, `"gc_pause"`).
+fn name_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Every way `run` misses the scenario's `[expect]` (empty when it meets it).
+fn misses(run: &Run, scenario: &Scenario) -> Vec<String> {
+    let d = &run.diagnosis;
+    let mut out = Vec::new();
+    let Some(expect) = &scenario.expect else {
+        return vec!["the scenario has no [expect]".into()];
+    };
+    if d["run"]["interrupted"].as_bool() != Some(false) {
+        out.push("the run was interrupted".into());
+    }
+    let kind = d["verdict"]["kind"].as_str().unwrap_or("");
+    let want = name_of(&expect.verdict);
+    if kind != want {
+        out.push(format!("verdict {kind:?}, expected {want:?}"));
+    }
+    if let Some(b) = &expect.server_bound {
+        let got = d["verdict"]["server_bound"].as_str().unwrap_or("none");
+        let want = name_of(b);
+        if got != want {
+            out.push(format!("server bound {got:?}, expected {want:?}"));
+        }
+    }
+    let spikes = &d["spikes"];
+    if let Some(cause) = &expect.spike_cause {
+        let want = name_of::<SpikeCause>(cause);
+        let c = &spikes["cause"];
+        let got = c["kind"].as_str().unwrap_or("none");
+        if got != want {
+            out.push(format!("spike cause {got:?}, expected {want:?}"));
+        }
+        let matched = c["matched_fraction"].as_f64().unwrap_or(0.0);
+        if matched < MIN_MATCHED {
+            out.push(format!(
+                "{:.0}% of spikes matched {want}, expected at least {:.0}%",
+                matched * 100.0,
+                MIN_MATCHED * 100.0
+            ));
+        }
+        let p = c["p_value"].as_f64().unwrap_or(1.0);
+        if p >= MAX_P {
+            out.push(format!("spike/event match p = {p}, expected < {MAX_P}"));
+        }
+    }
+    let period = &spikes["period"];
+    for (want, field, unit) in [
+        (
+            expect.spike_period_requests.map(|n| n as f64),
+            "requests",
+            "requests",
+        ),
+        (expect.spike_period_seconds, "seconds", "s"),
+    ] {
+        let Some(want) = want else { continue };
+        match period[field].as_f64() {
+            Some(got) if ((got - want) / want).abs() <= PERIOD_TOLERANCE => {}
+            Some(got) => out.push(format!(
+                "spike period {got:.2} {unit}, expected {want} {unit} ± {:.0}%",
+                PERIOD_TOLERANCE * 100.0
+            )),
+            None => out.push(format!("no spike period, expected {want} {unit}")),
+        }
+    }
+    out
+}
+
+/// Run `name` and assert its `[expect]`; returns the run for further checks.
+fn check(name: &str) -> Option<Run> {
+    let (run, scenario) = run_scenario(name)?;
+    let missed = misses(&run, &scenario);
+    if !missed.is_empty() {
+        let brief = run.brief();
+        let kept = run.keep();
+        panic!(
+            "scenario {name} missed its expectation ({}): {}\n{brief}",
+            kept.display(),
+            missed.join("; ")
+        );
+    }
+    println!(
+        "scenario {name}: verdict {} / {} — {}",
+        run.diagnosis["verdict"]["kind"],
+        run.diagnosis["verdict"]["server_bound"],
+        run.diagnosis["spikes"]["text"]
+    );
+    Some(run)
+}
+
+macro_rules! scenario_tests {
+    ($($test:ident => $name:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            let _one_at_a_time = serial();
+            check($name);
+        }
+    )*};
+}
+
+scenario_tests! {
+    cpu_bound => "cpu-bound",
+    io_bound => "io-bound",
+    pool_bound => "pool-bound",
+    client_bound => "client-bound",
+    new_connection => "new-connection",
+    backlog => "backlog",
+    gc_spikes => "gc-spikes",
+    pool_recycle => "pool-recycle",
+    cron => "cron",
+    shedding => "shedding",
+    // Robustness: the key parameter changed, the verdict kept.
+    variant_cpu_bound_2_workers => "cpu-bound-2workers",
+    variant_io_bound_50ms => "io-bound-50ms",
+    variant_pool_bound_4 => "pool-bound-4",
+    variant_pool_bound_16 => "pool-bound-16",
+    variant_client_bound_2ms => "client-bound-2ms",
+    variant_new_connection_wide_range => "new-connection-wide",
+    variant_backlog_16 => "backlog-16",
+    variant_gc_spikes_every_500 => "gc-spikes-500",
+    variant_gc_spikes_every_2000 => "gc-spikes-2000",
+    variant_pool_recycle_every_500 => "pool-recycle-500",
+    variant_cron_every_3s => "cron-3s",
+    variant_shedding_503 => "shedding-503",
+}
+
+/// Coordinated omission: the same pauses under an open-loop rate (omission) and a closed
+/// loop of 4 workers (its twin, variants/omission-closed). Two lab runs, because one run
+/// drives one load plan; both see the pauses as spikes, only the open loop's p99 does.
+#[test]
+fn omission_open_loop_p99_dwarfs_closed_loop_p99() {
+    let _one_at_a_time = serial();
+    let Some(open) = check("omission") else {
+        return;
+    };
+    let Some(closed) = check("omission-closed") else {
+        return;
+    };
+    let (po, pc) = (open.overall_p99_us(), closed.overall_p99_us());
+    assert!(
+        po >= OMISSION_RATIO * pc,
+        "scenario omission: open-loop p99 {po} µs is not {OMISSION_RATIO}× the closed-loop p99 {pc} µs\nopen: {}\nclosed: {}",
+        open.brief(),
+        closed.brief()
+    );
+    println!(
+        "omission: open-loop p99 {:.1} ms vs closed-loop p99 {:.1} ms ({:.0}×)",
+        po / 1000.0,
+        pc / 1000.0,
+        po / pc
+    );
+}
+
+/// The catalogue: every scenario of the design's table has its file, each with an
+/// expectation, and `observer lab --list` shows each on one line.
+#[test]
+fn catalogue_is_complete_and_listed() {
+    const CATALOGUE: [&str; 11] = [
+        "cpu-bound",
+        "io-bound",
+        "pool-bound",
+        "client-bound",
+        "new-connection",
+        "backlog",
+        "gc-spikes",
+        "pool-recycle",
+        "cron",
+        "shedding",
+        "omission",
+    ];
+    let _one_at_a_time = serial();
+    let out = Command::new(observer_bin())
+        .args(["lab", "--list"])
+        .output()
+        .expect("running observer lab --list");
+    assert!(out.status.success());
+    let list = String::from_utf8_lossy(&out.stdout);
+    for name in CATALOGUE {
+        let file = workspace_root().join(format!("scenarios/{name}.toml"));
+        let s = Scenario::from_file(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(s.name, name, "{}", file.display());
+        assert!(s.expect.is_some(), "scenario {name} has no [expect]");
+        assert!(!s.question.is_empty(), "scenario {name} has no question");
+        let lines: Vec<&str> = list
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(name))
+            .collect();
+        assert_eq!(lines.len(), 1, "scenario {name} in --list:\n{list}");
+        assert!(!lines[0].contains("(broken)"), "{}", lines[0]);
+    }
+    // Variants are for the robustness tests, not the catalogue.
+    assert!(!list.contains("gc-spikes-500"), "{list}");
+    // Every variant names the base scenario it varies and keeps its expected verdict.
+    let variants = workspace_root().join("scenarios/variants");
+    for entry in std::fs::read_dir(&variants).expect("scenarios/variants") {
+        let path = entry.expect("a directory entry").path();
+        let v = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let base = CATALOGUE
+            .iter()
+            .filter(|b| v.name.starts_with(*b))
+            .max_by_key(|b| b.len())
+            .unwrap_or_else(|| panic!("{}: varies no catalogue scenario", path.display()));
+        let b = Scenario::from_file(&workspace_root().join(format!("scenarios/{base}.toml")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        if v.name != "omission-closed" {
+            assert_eq!(
+                v.expect.as_ref().map(|e| e.verdict),
+                b.expect.as_ref().map(|e| e.verdict),
+                "{} must keep {base}'s verdict",
+                path.display()
+            );
+        }
+    }
+}
