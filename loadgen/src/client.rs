@@ -264,6 +264,30 @@ pub struct Session {
     client: Arc<Client>,
     conn: Option<Conn>,
     slot: usize,
+    /// The request-timeout timer: re-armed only when it fires, not per request, so the
+    /// hot path does no timer-wheel insertions (deadlines only grow within a worker).
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// Await `fut` until `deadline`, using `timer` (whose deadline is at most `deadline`).
+async fn with_deadline<F: Future>(
+    fut: F,
+    timer: &mut Pin<Box<tokio::time::Sleep>>,
+    deadline: tokio::time::Instant,
+) -> Option<F::Output> {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut fut => return Some(r),
+            _ = timer.as_mut() => {
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
+                timer.as_mut().reset(deadline);
+            }
+        }
+    }
 }
 
 async fn read_body(resp: hyper::Response<hyper::body::Incoming>) -> Result<u16, hyper::Error> {
@@ -283,10 +307,12 @@ impl Session {
         } else {
             index % client.h2_slots.len()
         };
+        let first = tokio::time::Instant::now() + client.cfg.request_timeout;
         Session {
             client,
             conn: None,
             slot,
+            timer: Box::pin(tokio::time::sleep_until(first)),
         }
     }
 
@@ -322,7 +348,10 @@ impl Session {
             self.conn = Some(Conn::H2(self.h2_sender().await?));
         } else {
             let stream = self.client.connect().await?;
-            let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            // Small requests: one flattened write beats writev's gather (fewer syscalls' work).
+            let (sender, conn) = http1::Builder::new()
+                .writev(false)
+                .handshake(TokioIo::new(stream))
                 .await
                 .map_err(|e| classify::request_error(&e))?;
             self.conn = Some(Conn::H1 {
@@ -340,35 +369,36 @@ impl Session {
             return Outcome::err(kind);
         }
         let req = self.client.build(traceparent);
-        let timeout = self.client.cfg.request_timeout;
+        let deadline = tokio::time::Instant::now() + self.client.cfg.request_timeout;
+        let timer = &mut self.timer;
         let result = match self.conn.as_mut() {
             Some(Conn::H1 { sender, conn, done }) => {
                 let exchange = async {
                     sender.ready().await?;
                     read_body(sender.send_request(req).await?).await
                 };
-                tokio::time::timeout(timeout, drive(exchange, conn, done)).await
+                with_deadline(drive(exchange, conn, done), timer, deadline).await
             }
             Some(Conn::H2(sender)) => {
                 let exchange = async {
                     sender.ready().await?;
                     read_body(sender.send_request(req).await?).await
                 };
-                tokio::time::timeout(timeout, exchange).await
+                with_deadline(exchange, timer, deadline).await
             }
             None => return Outcome::err(ErrorKind::Other),
         };
         let out = match result {
-            Err(_) => {
+            None => {
                 // The connection is mid-exchange: it cannot be reused.
                 self.conn = None;
                 Outcome::err(ErrorKind::RequestTimeout)
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 self.conn = None;
                 Outcome::err(classify::request_error(&e))
             }
-            Ok(Ok(status)) => Outcome {
+            Some(Ok(status)) => Outcome {
                 status,
                 error: ErrorKind::None,
             },

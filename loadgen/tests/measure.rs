@@ -265,3 +265,24 @@ async fn cancel_stops_early_and_marks_interrupted() {
     assert!(back.interrupted);
     assert!(back.steps[0].end_us < 2_000_000, "{:?}", back.steps[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_work_makes_the_client_the_bottleneck() {
+    let server = TestServer::start(Behaviour::default()).await.unwrap();
+    let mut o = opts(&server.url("/"));
+    o.client_work = Duration::from_millis(2);
+    let out = run(closed("8:1500ms", 500), o, CancellationToken::new())
+        .await
+        .unwrap();
+    let s = &out.summary.steps[0];
+    eprintln!(
+        "client-bound: rps {:.0}, N_eff {:.2}, cpu {:.2}, lag p99 {} µs",
+        s.rps, s.n_eff, s.client_cpu, s.sched_lag.p99_us
+    );
+    assert_eq!(out.summary.client_work_us, 2000);
+    // Two threads each spending ~2 ms per request: ~1000 rps at most, far below what
+    // the same server gives an idle client.
+    assert!(s.rps < 1500.0, "{s:?}");
+    // The starved client shows in its own record: its timer fires late.
+    assert!(s.sched_lag.p99_us >= 1_500, "{:?}", s.sched_lag);
+}
