@@ -233,3 +233,18 @@ fn client_plateau_with_inflated_n_eff() {
     assert_eq!(d.verdict.server_bound, None);
     assert!(signals(&d).contains(&"client_cpu"), "{:?}", signals(&d));
 }
+
+/// A CPU-bound server on a shared machine reads 75–80%, not 100%: requests queue and its
+/// CPU is busy, so the bound is CPU, not a pool (which reads a few percent).
+#[test]
+fn server_cpu_busy_on_a_shared_machine() {
+    let d = run(NS
+        .iter()
+        .map(|&n| {
+            let x = (1000.0 * n).min(2000.0);
+            SynthStep::new(n, x, n / x * 1000.0).server_cpu(Some((x / 2000.0 * 0.78).min(0.78)))
+        })
+        .collect());
+    assert_eq!(d.verdict.kind, VerdictKind::Server, "{:#?}", d.verdict);
+    assert_eq!(d.verdict.server_bound, Some(ServerBound::Cpu));
+}

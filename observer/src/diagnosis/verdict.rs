@@ -24,6 +24,9 @@ pub const OPEN_KEEPUP_RATIO: f64 = 0.95;
 pub const OPEN_LATE_SHARE: f64 = 0.05;
 /// Client scheduler lag p99 above this (ms): its timers fire late, it is starved of CPU.
 pub const SCHED_LAG_HIGH_MS: f64 = 10.0;
+/// Client scheduler lag p99 above this (ms) proves starvation on its own, whatever N_eff/N
+/// says: a loaded shared machine delays timers by tens of ms, never by a tenth of a second.
+pub const SCHED_LAG_STARVED_MS: f64 = 100.0;
 /// Share of 429/503 responses that makes shedding material: 1% of requests refused is a
 /// policy at work, not a stray error.
 pub const SHED_SHARE: f64 = 0.01;
@@ -244,8 +247,8 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
         // response waits to be polled while other workers compute), so N_eff/N then
         // looks like server queueing. With the server clearly idle (below CPU_HEADROOM)
         // the client is short of CPU whatever N_eff/N says.
-        let client_starved =
-            (client_cpu_sat || lag_high) && row.server_cpu.is_some_and(|s| s < CPU_HEADROOM);
+        let client_starved = (client_cpu_sat || row.sched_lag_p99_ms >= SCHED_LAG_STARVED_MS)
+            && row.server_cpu.is_some_and(|s| s < CPU_HEADROOM);
         (
             ratio >= SERVER_NEFF_RATIO,
             ratio < CLIENT_NEFF_RATIO || client_starved,

@@ -1,0 +1,67 @@
+//! End-to-end: real lab runs (target-api and loadgen spawned by `observer lab` on loopback)
+//! diagnosed from their run directories.
+
+use observer::diagnosis::{Diagnosis, ServerBound, VerdictKind, diagnose_dir};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// Lab runs pin processes to CPUs: run them one at a time so they do not disturb each other.
+static LAB: Mutex<()> = Mutex::new(());
+
+fn lab(scenario: &str) -> (tempfile::TempDir, Diagnosis) {
+    let _one = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_observer"))
+        .args([
+            "lab",
+            "--scenario",
+            scenario,
+            "--quiet",
+            "--max-duration",
+            "60s",
+            "-o",
+        ])
+        .arg(&run)
+        .output()
+        .expect("run observer lab");
+    assert!(
+        out.status.success(),
+        "observer lab --scenario {scenario} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = diagnose_dir(&run).expect("diagnosis");
+    // The lab writes the same diagnosis into the run directory.
+    assert!(run.join("diagnosis.json").is_file() || run.join("loadgen/summary.json").is_file());
+    (dir, d)
+}
+
+/// A pause every 1000 requests: the period by request index within 10%, ≥ 80% of spikes
+/// matched to gc_pause events with p < 0.01.
+#[test]
+fn gc_pause_run_reports_period_and_cause() {
+    let (_dir, d) = lab("gc-spikes");
+    let s = &d.spikes;
+    assert!(s.detected, "{}", s.text);
+    let p = s.period.as_ref().expect("a period");
+    assert_eq!(p.by, "requests", "{p:?}");
+    assert!((p.requests - 1000.0).abs() <= 100.0, "{p:?}");
+    let c = s.cause.as_ref().expect("a cause");
+    assert_eq!(c.kind, "gc_pause", "{c:?}");
+    assert!(c.matched_fraction >= 0.8, "{c:?}");
+    assert!(c.p_value < 0.01, "{c:?}");
+}
+
+/// Compute per request on one pinned server worker: judged server (CPU).
+#[test]
+fn cpu_bound_run_is_judged_server_cpu() {
+    let (_dir, d) = lab("cpu-bound");
+    assert!(d.plateau.detected, "{}", d.plateau.text);
+    assert_eq!(d.verdict.kind, VerdictKind::Server, "{:#?}", d.verdict);
+    assert_eq!(
+        d.verdict.server_bound,
+        Some(ServerBound::Cpu),
+        "{:#?}",
+        d.verdict
+    );
+}
