@@ -27,9 +27,12 @@ echo "observer serve pinned to CPU 0; load on CPUs 1-$(( $(nproc) - 1 )); ${SECO
 for proto in grpc http; do
   addr=$GRPC; [ "$proto" = http ] && addr=$HTTP
   cpu0=$(awk '{print $14+$15}' /proc/$SERVE/stat)
-  taskset -c 1-$(( $(nproc) - 1 )) "$FLOOD" "$proto" "$addr" "$SECONDS_PER_RUN" 4 512
+  line=$(taskset -c 1-$(( $(nproc) - 1 )) "$FLOOD" "$proto" "$addr" "$SECONDS_PER_RUN" 4 512)
   cpu1=$(awk '{print $14+$15}' /proc/$SERVE/stat)
-  echo "  observer CPU during the $proto run: $(awk -v a="$cpu0" -v b="$cpu1" -v s="$SECONDS_PER_RUN" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (b-a)/hz/s}') cores"
+  echo "  $line"
+  # spans/s divided by the observer's CPU use = spans per second of one fully used core.
+  echo "$line" | awk -v a="$cpu0" -v b="$cpu1" -v s="$SECONDS_PER_RUN" -v hz="$(getconf CLK_TCK)" \
+    '{rate=$8; cores=(b-a)/hz/s; printf "  observer CPU %.2f cores -> %.0f spans per observer CPU-second\n", cores, (cores>0 ? rate/cores : 0)}'
 done
 echo "accepted by the receiver:"
 curl -s "http://$API/metrics" | grep '^satlab_observer_otlp_received_total{signal="traces"}'

@@ -15,9 +15,12 @@ sleep 3600 & IDLE=$!
 trap 'kill $BUSY $IDLE 2>/dev/null || true' EXIT
 
 echo "observer sample --pid BUSY --pid IDLE, ${DUR}s per rate"
+TMP=$(mktemp -d)
 for hz in 10 100; do
-  out=$( { /usr/bin/time -f "%U %S" "$BIN" sample --pid $BUSY --pid $IDLE --hz $hz --duration "${DUR}s" | wc -l; } 2>&1 )
-  lines=$(echo "$out" | head -1); read -r user sys < <(echo "$out" | tail -1)
-  awk -v hz="$hz" -v u="$user" -v s="$sys" -v d="$DUR" -v n="$lines" \
+  /usr/bin/time -o "$TMP/time" -f "%U %S" \
+    "$BIN" sample --pid $BUSY --pid $IDLE --hz $hz --duration "${DUR}s" > "$TMP/samples"
+  read -r user sys < "$TMP/time"
+  awk -v hz="$hz" -v u="$user" -v s="$sys" -v d="$DUR" -v n="$(wc -l < "$TMP/samples")" \
     'BEGIN{printf "  %3d Hz: %d samples, %.2f s user + %.2f s system = %.2f%% of one core\n", hz, n, u, s, (u+s)/d*100}'
 done
+rm -rf "$TMP"

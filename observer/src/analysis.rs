@@ -12,16 +12,22 @@ pub enum Analysis {
         /// A short summary for the terminal.
         summary: String,
     },
-    /// The diagnosis is not part of this build.
-    Unavailable,
     /// The diagnosis failed.
     Failed(String),
 }
 
 /// Diagnose the run in `dir` (writes `diagnosis.json`, `report.txt`, `report.html`).
 pub fn diagnose(dir: &Path) -> Analysis {
-    let _ = dir;
-    Analysis::Unavailable
+    match crate::diagnosis::diagnose_and_write(dir) {
+        Ok(d) => match serde_json::to_value(&d) {
+            Ok(json) => Analysis::Done {
+                json,
+                summary: crate::report::text::render(&d),
+            },
+            Err(e) => Analysis::Failed(format!("cannot serialise the diagnosis: {e}")),
+        },
+        Err(e) => Analysis::Failed(e.to_string()),
+    }
 }
 
 /// The verdict name in a `diagnosis.json` value (`"verdict": "server"` or

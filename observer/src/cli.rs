@@ -223,18 +223,27 @@ fn run_lab(a: LabArgs) -> anyhow::Result<ExitCode> {
         ..LabOptions::default()
     };
     let outcome = lab::run(&opts)?;
-    if !outcome.loadgen_tail.is_empty() {
-        println!("{}", outcome.loadgen_tail);
+    match crate::analysis::diagnose(&outcome.dir) {
+        crate::analysis::Analysis::Done { summary, .. } => {
+            println!("{summary}");
+            println!(
+                "report: {}",
+                satlab_record::RunDir::new(&outcome.dir)
+                    .report_html()
+                    .display()
+            );
+        }
+        crate::analysis::Analysis::Failed(e) => {
+            if !outcome.loadgen_tail.is_empty() {
+                println!("{}", outcome.loadgen_tail);
+            }
+            eprintln!("diagnosis failed: {e}");
+        }
     }
+    println!("server events received over OTLP: {}", outcome.events);
     match outcome.ending.reason() {
         None => println!("run complete: {}", outcome.dir.display()),
         Some(r) => eprintln!("run interrupted ({r}): {}", outcome.dir.display()),
-    }
-    println!("server events received over OTLP: {}", outcome.events);
-    match crate::analysis::diagnose(&outcome.dir) {
-        crate::analysis::Analysis::Done { summary, .. } => println!("{summary}"),
-        crate::analysis::Analysis::Unavailable => {}
-        crate::analysis::Analysis::Failed(e) => eprintln!("diagnosis failed: {e}"),
     }
     Ok(ExitCode::from(outcome.ending.exit_code()))
 }

@@ -425,37 +425,53 @@ async fn run_async(opts: &LabOptions, scenario: Scenario) -> Result<LabOutcome, 
     }
 
     if ending.is_none() {
-        // loadgen
-        let mut lcmd = command(&opts.loadgen_bin, "loadgen")?;
-        lcmd.arg(format!("http://{target_addr}/api/vector/add"))
-            .arg("--out")
-            .arg(dir.loadgen().dir())
-            .args(&scenario.load.args)
-            .stdin(Stdio::null());
-        let (o, e) = log_file(&dir, "loadgen.log")?;
-        lcmd.stdout(o).stderr(e);
-        otel_env(&mut lcmd, receiver.grpc_addr, tel::SERVICE_LOADGEN);
-        children::configure(&mut lcmd, pin.client.as_deref())?;
-        let lg = children::spawn(&mut lcmd)?;
-        writer.set_pids(Some(lg.id()), None)?;
-        let targets = vec![(Role::Client, lg.id()), (Role::Server, target.id())];
-        loadgen = Some(lg);
-        let streams = SampleStreams::create(&dir)?;
-        sampler_handle = Some(sampling_thread(
-            streams,
-            targets,
-            target.id(),
-            sampler::period(opts.hz)?,
-            stop.clone(),
-            shared.clone(),
-        )?);
+        // loadgen, then sampling. A failure here still stops the target and writes the run.
+        let started_load = (|| -> Result<_, LabError> {
+            let mut lcmd = command(&opts.loadgen_bin, "loadgen")?;
+            lcmd.arg(format!("http://{target_addr}/api/vector/add"))
+                .arg("--out")
+                .arg(dir.loadgen().dir())
+                .args(&scenario.load.args)
+                .stdin(Stdio::null());
+            let (o, e) = log_file(&dir, "loadgen.log")?;
+            lcmd.stdout(o).stderr(e);
+            otel_env(&mut lcmd, receiver.grpc_addr, tel::SERVICE_LOADGEN);
+            children::configure(&mut lcmd, pin.client.as_deref())?;
+            let mut lg = children::spawn(&mut lcmd)?;
+            let targets = vec![(Role::Client, lg.id()), (Role::Server, target.id())];
+            let sampling = SampleStreams::create(&dir)
+                .map_err(LabError::from)
+                .and_then(|streams| {
+                    sampling_thread(
+                        streams,
+                        targets,
+                        target.id(),
+                        sampler::period(opts.hz)?,
+                        stop.clone(),
+                        shared.clone(),
+                    )
+                });
+            match sampling {
+                Ok(h) => Ok((lg, h)),
+                Err(e) => {
+                    children::stop(&mut lg, opts.stop_grace);
+                    Err(e)
+                }
+            }
+        })();
+        match started_load {
+            Ok((lg, h)) => {
+                writer.set_pids(Some(lg.id()), None)?;
+                loadgen = Some(lg);
+                sampler_handle = Some(h);
+            }
+            Err(e) => ending = Some(Ending::ChildFailed(format!("cannot start the load: {e}"))),
+        }
     }
 
     // Run until loadgen ends, a child dies, a signal, or the deadline.
     while ending.is_none() {
-        let lg = loadgen
-            .as_mut()
-            .ok_or_else(|| LabError::Env("loadgen missing".into()))?;
+        let Some(lg) = loadgen.as_mut() else { break };
         if let Ok(Some(st)) = lg.try_wait() {
             ending = Some(if st.success() {
                 Ending::Complete

@@ -351,10 +351,6 @@ fn diagnose_run(store: &Store, runs_dir: &Path, id: &str) -> Result<serde_json::
     }
     match analysis::diagnose(&root) {
         Analysis::Done { json, .. } => Ok(json),
-        Analysis::Unavailable => Err(api(
-            StatusCode::NOT_IMPLEMENTED,
-            "the run's OTLP data was written, but this observer build has no diagnosis",
-        )),
         Analysis::Failed(e) => Err(api(StatusCode::UNPROCESSABLE_ENTITY, e)),
     }
 }

@@ -236,3 +236,89 @@ fn bad_scenarios_and_flags_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--hz"));
 }
+
+#[test]
+fn netns_scenario_runs_in_a_private_namespace_with_its_sysctls() {
+    let root = unsafe { libc::geteuid() } == 0;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("ns.toml");
+    std::fs::write(
+        &p,
+        r#"name = "ns-test"
+summary = "test: private namespace with a narrow port range"
+[target]
+args = ["--workers", "1"]
+[load]
+args = ["--stages", "4:2s", "--settle", "0s"]
+[netns]
+sysctls = { "net.ipv4.ip_local_port_range" = "40000 40099" }
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let mut c = lab(&p, &out);
+    let st = wait_exit(&mut c, Duration::from_secs(40));
+    let err = stderr_of(&mut c);
+    if !root {
+        assert_eq!(st.code(), Some(1));
+        assert!(err.contains("needs root"), "{err}");
+        if common_require_all() {
+            panic!("SATLAB_REQUIRE_ALL=1 and the namespace test needs root");
+        }
+        println!("skipped: needs root (run the tests as root)");
+        return;
+    }
+    assert!(st.success(), "{err}");
+    let dir = RunDir::new(&out);
+    let kernel: Vec<KernelSample> = fsio::read_jsonl(&dir.kernel_samples()).unwrap();
+    assert!(!kernel.is_empty());
+    assert!(
+        kernel.iter().all(|k| k.port_range == Some((40000, 40099))),
+        "{kernel:?}"
+    );
+    // The host's own range is untouched.
+    let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    assert_ne!(
+        observer::kernel::parse_port_range(&host),
+        Some((40000, 40099))
+    );
+    let events: Vec<ServerEvent> = fsio::read_jsonl(&dir.events()).unwrap();
+    assert!(events.is_empty(), "no faults configured");
+    assert!(
+        dir.received().is_file(),
+        "OTLP reached the receiver inside the namespace"
+    );
+    let received: serde_json::Value = fsio::read_json(&dir.received()).unwrap();
+    assert!(received["services"]["target-api"].is_object(), "{received}");
+}
+
+fn common_require_all() -> bool {
+    std::env::var("SATLAB_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn a_loadgen_that_cannot_start_stops_the_target_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = scenario(tmp.path(), "10:60s");
+    let out = tmp.path().join("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_observer"))
+        .args([
+            "lab",
+            "--quiet",
+            "--loadgen-bin",
+            "/nonexistent/loadgen",
+            "--scenario",
+        ])
+        .arg(&sc)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let m: Manifest = fsio::read_json(&RunDir::new(&out).manifest()).unwrap();
+    assert_eq!(m.status, RunStatus::Interrupted);
+    let reason = m.interrupt_reason.unwrap();
+    assert!(reason.contains("/nonexistent/loadgen"), "{reason}");
+    let server = m.server_pid.unwrap();
+    assert!(!alive(server), "target-api {server} left behind");
+}
