@@ -399,32 +399,42 @@ impl Telemetry {
         local: Option<std::net::SocketAddr>,
     ) -> RequestTelemetry {
         let started = Instant::now();
-        let method_kv = KeyValue::new("http.request.method", method.as_str().to_string());
-        let route_kv = route.map(|r| KeyValue::new("http.route", r.to_string()));
+        let method_kv = KeyValue::new("http.request.method", static_method(method));
+        let route_kv = route.map(|r| KeyValue::new("http.route", static_route(r)));
         let mut cx = None;
         if let Some(tracer) = &self.tracer {
             let parent = self.propagator.extract(&HeaderExtractor(headers));
-            let name = match route {
-                Some(r) => format!("{} {r}", method.as_str()),
-                None => method.as_str().to_string(),
+            let name: std::borrow::Cow<'static, str> = match route {
+                Some(crate::api::VECTOR_ADD) if method == http::Method::POST => {
+                    "POST /api/vector/add".into()
+                }
+                Some(r) => format!("{} {r}", method.as_str()).into(),
+                None => method.as_str().to_string().into(),
             };
-            let mut attrs = Vec::with_capacity(8);
+            // The sampler sees method and route; the rest is added only to recorded spans,
+            // so unsampled requests (ratio sampling) cost little.
+            let mut attrs = Vec::with_capacity(2);
             attrs.push(method_kv.clone());
             if let Some(r) = &route_kv {
                 attrs.push(r.clone());
-            }
-            attrs.push(KeyValue::new("url.path", path.to_string()));
-            attrs.push(KeyValue::new("url.scheme", "http"));
-            if let Some(local) = local {
-                attrs.push(KeyValue::new("server.address", local.ip().to_string()));
-                attrs.push(KeyValue::new("server.port", i64::from(local.port())));
             }
             let span = tracer
                 .span_builder(name)
                 .with_kind(SpanKind::Server)
                 .with_attributes(attrs)
                 .start_with_context(tracer, &parent);
-            cx = Some(parent.with_span(span));
+            let cx_span = parent.with_span(span);
+            let span = cx_span.span();
+            if span.is_recording() {
+                span.set_attribute(KeyValue::new("url.path", path.to_string()));
+                span.set_attribute(KeyValue::new("url.scheme", "http"));
+                if let Some(local) = local {
+                    span.set_attribute(KeyValue::new("server.address", local.ip().to_string()));
+                    span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
+                }
+            }
+            drop(span);
+            cx = Some(cx_span);
         }
         if let Some(inst) = &self.inst {
             inst.active_requests
@@ -584,6 +594,33 @@ impl Telemetry {
             tracing::warn!(?limit, "telemetry flush did not finish in time; giving up");
         }
         done == n
+    }
+}
+
+fn static_method(m: &http::Method) -> opentelemetry::StringValue {
+    use http::Method;
+    let s: &'static str = match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        // Semantic conventions: unknown methods are reported as _OTHER.
+        _ => "_OTHER",
+    };
+    s.into()
+}
+
+fn static_route(r: &str) -> opentelemetry::StringValue {
+    match r {
+        crate::api::VECTOR_ADD => crate::api::VECTOR_ADD.into(),
+        "/healthz" => "/healthz".into(),
+        "/readyz" => "/readyz".into(),
+        "/admin/config" => "/admin/config".into(),
+        "/admin/events" => "/admin/events".into(),
+        other => other.to_string().into(),
     }
 }
 

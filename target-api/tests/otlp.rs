@@ -88,6 +88,13 @@ async fn spans_carry_the_callers_trace_and_pauses_arrive_as_log_records() {
         assert_eq!(hex(&s.parent_span_id), parent_hex);
         assert_eq!(s.kind, 2, "SPAN_KIND_SERVER");
         assert_eq!(int(&s.attributes, "http.response.status_code"), Some(200));
+        assert_eq!(
+            int(&s.attributes, "server.port"),
+            Some(i64::from(addr.port()))
+        );
+        assert!(
+            matches!(attr(&s.attributes, "url.path"), Some(Value::StringValue(p)) if p == "/api/vector/add")
+        );
         assert!(
             matches!(attr(&s.attributes, "http.route"), Some(Value::StringValue(r)) if r == "/api/vector/add")
         );
