@@ -27,12 +27,16 @@ fn open(spec: &str, settle_ms: u64) -> Plan {
     .unwrap()
 }
 
+/// Timing-sensitive tests run one at a time so a CPU-heavy neighbour cannot skew them.
+static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn opts(url: &str) -> Options {
     Options::new(RequestSpec::new(url, "GET", &[], bytes::Bytes::new()).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p50_is_within_5_percent_of_a_20ms_server_delay() {
+    let _one_at_a_time = EXCLUSIVE.lock().await;
     let server = ThreadedServer::start(Duration::from_millis(20)).unwrap();
     let out = run(
         closed("10:3s", 500),
@@ -141,6 +145,7 @@ async fn shedding_statuses_are_counted_by_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_p99_exposes_a_pause_that_closed_loop_hides() {
+    let _one_at_a_time = EXCLUSIVE.lock().await;
     // Every 200th request stalls the whole server for 500 ms.
     let pausing = || Behaviour {
         pause_every: 200,
@@ -268,6 +273,7 @@ async fn cancel_stops_early_and_marks_interrupted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_work_makes_the_client_the_bottleneck() {
+    let _one_at_a_time = EXCLUSIVE.lock().await;
     let server = TestServer::start(Behaviour::default()).await.unwrap();
     let mut o = opts(&server.url("/"));
     o.client_work = Duration::from_millis(2);
