@@ -292,3 +292,31 @@ async fn client_work_makes_the_client_the_bottleneck() {
     // The starved client shows in its own record: its timer fires late.
     assert!(s.sched_lag.p99_us >= 1_500, "{:?}", s.sched_lag);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_listen_queue_gives_connect_timeouts() {
+    // A listener that never accepts, with the smallest backlog: once its queue is full the
+    // kernel drops further SYNs and the client's connect hangs.
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut o = opts(&format!("http://{addr}/"));
+    o.client.connect_timeout = Duration::from_millis(200);
+    o.client.request_timeout = Duration::from_millis(300);
+    o.drain_timeout = Duration::from_secs(1);
+    let out = run(closed("4:1s", 0), o, CancellationToken::new())
+        .await
+        .unwrap();
+    let e = &out.summary.overall.errors;
+    assert!(e.get("connect_timeout").copied().unwrap_or(0) >= 4, "{e:?}");
+    assert_eq!(out.summary.overall.ok, 0);
+    drop(sock);
+}
