@@ -424,16 +424,17 @@ impl Telemetry {
                 .with_attributes(attrs)
                 .start_with_context(tracer, &parent);
             let cx_span = parent.with_span(span);
-            let span = cx_span.span();
-            if span.is_recording() {
-                span.set_attribute(KeyValue::new("url.path", path.to_string()));
-                span.set_attribute(KeyValue::new("url.scheme", "http"));
-                if let Some(local) = local {
-                    span.set_attribute(KeyValue::new("server.address", local.ip().to_string()));
-                    span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
+            {
+                let span = cx_span.span();
+                if span.is_recording() {
+                    span.set_attribute(KeyValue::new("url.path", path.to_string()));
+                    span.set_attribute(KeyValue::new("url.scheme", "http"));
+                    if let Some(local) = local {
+                        span.set_attribute(KeyValue::new("server.address", local.ip().to_string()));
+                        span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
+                    }
                 }
             }
-            drop(span);
             cx = Some(cx_span);
         }
         if let Some(inst) = &self.inst {
