@@ -248,3 +248,39 @@ fn server_cpu_busy_on_a_shared_machine() {
     assert_eq!(d.verdict.kind, VerdictKind::Server, "{:#?}", d.verdict);
     assert_eq!(d.verdict.server_bound, Some(ServerBound::Cpu));
 }
+
+/// A CPU-bound server on a saturated machine gets only half its CPU: the machine-wide CPU
+/// says it is short of CPU; a pool-bound server on the same busy machine stays pool/I/O.
+#[test]
+fn server_cpu_contended_vs_pool_on_a_busy_machine() {
+    let cpu = run(NS
+        .iter()
+        .map(|&n| {
+            let x = (1000.0 * n).min(2000.0);
+            SynthStep::new(n, x, n / x * 1000.0)
+                .server_cpu(Some((x / 2000.0 * 0.5).min(0.5)))
+                .system_cpu(1.0)
+        })
+        .collect());
+    assert_eq!(
+        cpu.verdict.server_bound,
+        Some(ServerBound::Cpu),
+        "{:#?}",
+        cpu.verdict
+    );
+    let pool = run(NS
+        .iter()
+        .map(|&n| {
+            let x = (100.0 * n).min(800.0);
+            SynthStep::new(n, x, (n / x * 1000.0).max(10.0))
+                .server_cpu(Some(0.03))
+                .system_cpu(1.0)
+        })
+        .collect());
+    assert_eq!(
+        pool.verdict.server_bound,
+        Some(ServerBound::PoolIo),
+        "{:#?}",
+        pool.verdict
+    );
+}

@@ -2,7 +2,7 @@
 
 use super::DiagnosisError;
 use satlab_record::manifest::Manifest;
-use satlab_record::samples::{KernelSample, ProcessSample};
+use satlab_record::samples::{KernelSample, ProcessSample, SystemSample};
 use satlab_record::series::SecondSample;
 use satlab_record::summary::LoadgenSummary;
 use satlab_record::{RequestLogReader, RequestRecord, RunDir, ServerEvent};
@@ -33,6 +33,8 @@ pub struct DiagnosisInput {
     pub processes: Vec<ProcessSample>,
     /// `samples/kernel.jsonl`.
     pub kernel: Vec<KernelSample>,
+    /// `samples/system.jsonl`: machine-wide CPU.
+    pub system: Vec<SystemSample>,
     /// `otlp/events.jsonl`.
     pub events: Vec<ServerEvent>,
     /// `loadgen/requests.bin`.
@@ -51,6 +53,7 @@ impl DiagnosisInput {
             seconds: Vec::new(),
             processes: Vec::new(),
             kernel: Vec::new(),
+            system: Vec::new(),
             events: Vec::new(),
             requests: RequestSource::None,
             manifest: None,
@@ -99,6 +102,7 @@ pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
     input.seconds = read_lines(&lg.seconds(), &mut input.notes)?;
     input.processes = read_lines(&run.process_samples(), &mut input.notes)?;
     input.kernel = read_lines(&run.kernel_samples(), &mut input.notes)?;
+    input.system = read_lines(&run.system_samples(), &mut input.notes)?;
     input.events = read_lines(&run.events(), &mut input.notes)?;
     let req = lg.requests();
     input.requests = if req.is_file() {

@@ -240,6 +240,9 @@ pub struct StepRow {
     pub client_cpu: Option<f64>,
     /// Server CPU, 0–1 of its capacity (`None` without samples).
     pub server_cpu: Option<f64>,
+    /// Machine-wide CPU busy, 0–1 (`None` without samples).
+    #[serde(default)]
+    pub system_cpu: Option<f64>,
     /// Client scheduler lag p99, ms.
     pub sched_lag_p99_ms: f64,
     /// Failures by kind (`http_<code>` for statuses ≥ 400).

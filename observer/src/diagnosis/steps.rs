@@ -71,6 +71,13 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         cpu_mean(Role::Client)
     };
 
+    let sys: Vec<f64> = input
+        .system
+        .iter()
+        .filter(|p| p.t_unix_ns > ws && p.t_unix_ns <= we && p.cpu_util.is_finite())
+        .map(|p| p.cpu_util)
+        .collect();
+    let system_cpu = (!sys.is_empty()).then(|| sys.iter().sum::<f64>() / sys.len() as f64);
     let mut kernel = KernelStep::default();
     for k in input
         .kernel
@@ -125,6 +132,7 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         load_ratio,
         client_cpu,
         server_cpu,
+        system_cpu,
         sched_lag_p99_ms: ms(st.sched_lag.p99_us),
         errors,
         error_share: failed as f64 / requests,

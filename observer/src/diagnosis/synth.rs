@@ -3,7 +3,7 @@
 
 use super::input::{DiagnosisInput, RequestSource};
 use super::rng::SplitMix64;
-use satlab_record::samples::{KernelSample, ProcessSample, Role};
+use satlab_record::samples::{KernelSample, ProcessSample, Role, SystemSample};
 use satlab_record::summary::{LagSummary, LatencySummary, LoadgenSummary, StepSummary};
 use satlab_record::{ErrorKind, EventKind, RecordError, RequestRecord, RunDir, ServerEvent};
 use std::collections::BTreeMap;
@@ -39,6 +39,8 @@ pub struct SynthStep {
     pub time_wait: Option<(u64, (u32, u32))>,
     /// Open loop: share of sends late.
     pub late: f64,
+    /// Machine-wide CPU busy (`None`: no system samples).
+    pub system_cpu: Option<f64>,
 }
 
 impl SynthStep {
@@ -88,6 +90,11 @@ impl SynthStep {
         self.time_wait = Some((tw, range));
         self
     }
+    /// Set the machine-wide CPU.
+    pub fn system_cpu(mut self, u: f64) -> Self {
+        self.system_cpu = Some(u);
+        self
+    }
     /// Open loop: share of late sends.
     pub fn late(mut self, share: f64) -> Self {
         self.late = share;
@@ -130,6 +137,7 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
     let mut sums = Vec::new();
     let mut processes = Vec::new();
     let mut kernel = Vec::new();
+    let mut system = Vec::new();
     for (i, s) in steps.iter().enumerate() {
         let start_us = i as u64 * STEP_S * 1_000_000;
         let end_us = start_us + STEP_S * 1_000_000;
@@ -202,6 +210,13 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
             if let Some(u) = s.server_cpu {
                 processes.push(sample(Role::Server, 2, u));
             }
+            if let Some(u) = s.system_cpu {
+                system.push(SystemSample {
+                    t_unix_ns: t,
+                    cpu_util: u,
+                    per_cpu: vec![u, u],
+                });
+            }
         }
         let mut ks = KernelSample {
             t_unix_ns: T0_NS + end_us * 1000,
@@ -220,6 +235,7 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
     let mut input = DiagnosisInput::new(base_summary(open, sums));
     input.processes = processes;
     input.kernel = kernel;
+    input.system = system;
     input
 }
 
@@ -437,6 +453,7 @@ pub fn write_run(dir: &Path, input: &DiagnosisInput) -> Result<(), RecordError> 
     fsio::write_json(&run.loadgen().summary(), &input.summary)?;
     fsio::write_jsonl(&run.process_samples(), &input.processes)?;
     fsio::write_jsonl(&run.kernel_samples(), &input.kernel)?;
+    fsio::write_jsonl(&run.system_samples(), &input.system)?;
     fsio::write_jsonl(&run.events(), &input.events)?;
     if let RequestSource::Memory(v) = &input.requests {
         let mut w = satlab_record::RequestLogWriter::create(&run.loadgen().requests())?;

@@ -12,6 +12,10 @@ pub const CPU_HEADROOM: f64 = 0.60;
 /// costs almost no CPU (a pool-bound server reads a few percent), while a CPU-bound server
 /// on a shared machine may read only 70–85% because other processes take the rest.
 pub const CPU_BUSY: f64 = 0.60;
+/// A server using at least this share of its CPU while the whole machine is saturated
+/// (≥ [`CPU_SATURATED`]) is short of CPU: it competes with other processes for the cores it
+/// may use. A pool-bound server stays far below it.
+pub const CPU_CONTENDED: f64 = 0.30;
 /// N_eff/N below this: workers spend over 30% of their time not waiting on the server, so
 /// the client itself is the limit.
 pub const CLIENT_NEFF_RATIO: f64 = 0.70;
@@ -376,6 +380,23 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
             ));
         }
         return match row.server_cpu {
+            Some(us)
+                if us >= CPU_CONTENDED && row.system_cpu.is_some_and(|m| m >= CPU_SATURATED) =>
+            {
+                let m = row.system_cpu.unwrap_or(1.0);
+                evidence.push(ev(
+                    "system_cpu",
+                    m,
+                    CPU_SATURATED,
+                    ">=",
+                    format!(
+                        "the machine's CPUs are {} busy while requests queue and the server uses {} of its CPU: it is short of CPU, shared with other processes",
+                        pct(m),
+                        pct(us)
+                    ),
+                ));
+                class(VerdictKind::Server, Some(ServerBound::Cpu), evidence, 0.6)
+            }
             Some(us) if us >= CPU_BUSY => {
                 evidence.push(ev(
                     "server_cpu",
