@@ -1,6 +1,6 @@
 //! The final table: per step and overall, the figures people know from wrk and oha.
 
-use satlab_record::summary::{LoadgenSummary, StepSummary};
+use satlab_record::summary::{ConnectionMode, LoadMode, LoadgenSummary, StepSummary};
 use std::fmt::Write;
 
 /// Format µs as a short human duration (`850µs`, `12.3ms`, `1.20s`).
@@ -61,11 +61,17 @@ pub fn table(s: &LoadgenSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} {} — {:?} loop, {:?}, {}{}",
+        "{} {} — {}, {}, {}{}",
         s.method,
         s.url,
-        s.mode,
-        s.connection,
+        match s.mode {
+            LoadMode::Closed => "closed loop",
+            LoadMode::Open => "open loop (latency from the intended send time)",
+        },
+        match s.connection {
+            ConnectionMode::KeepAlive => "keep-alive",
+            ConnectionMode::NewConnection => "new connection per request",
+        },
         s.http_version,
         if s.interrupted {
             " — INTERRUPTED"
