@@ -12,6 +12,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Print a line to stdout; a closed pipe (`| head`) is not an error worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// satlab observer: watch both sides of a load test and say why throughput stopped growing.
 #[derive(Debug, Parser)]
 #[command(name = "observer", version, about, long_about = None)]
@@ -205,8 +213,8 @@ fn run_lab(a: LabArgs) -> anyhow::Result<ExitCode> {
     if a.list {
         for s in Scenario::builtins() {
             match s {
-                Ok(s) => println!("{}", s.list_line()),
-                Err(e) => println!("(broken) {e}"),
+                Ok(s) => say!("{}", s.list_line()),
+                Err(e) => say!("(broken) {e}"),
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -225,8 +233,8 @@ fn run_lab(a: LabArgs) -> anyhow::Result<ExitCode> {
     let outcome = lab::run(&opts)?;
     match crate::analysis::diagnose(&outcome.dir) {
         crate::analysis::Analysis::Done { summary, .. } => {
-            println!("{summary}");
-            println!(
+            say!("{summary}");
+            say!(
                 "report: {}",
                 satlab_record::RunDir::new(&outcome.dir)
                     .report_html()
@@ -235,14 +243,14 @@ fn run_lab(a: LabArgs) -> anyhow::Result<ExitCode> {
         }
         crate::analysis::Analysis::Failed(e) => {
             if !outcome.loadgen_tail.is_empty() {
-                println!("{}", outcome.loadgen_tail);
+                say!("{}", outcome.loadgen_tail);
             }
             eprintln!("diagnosis failed: {e}");
         }
     }
-    println!("server events received over OTLP: {}", outcome.events);
+    say!("server events received over OTLP: {}", outcome.events);
     match outcome.ending.reason() {
-        None => println!("run complete: {}", outcome.dir.display()),
+        None => say!("run complete: {}", outcome.dir.display()),
         Some(r) => eprintln!("run interrupted ({r}): {}", outcome.dir.display()),
     }
     Ok(ExitCode::from(outcome.ending.exit_code()))
@@ -337,7 +345,7 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<ExitCode> {
         }
         let url = format!("{base}/api/runs/{id}/diagnose");
         let (status, body) = client.send_bytes("POST", &url, Vec::new()).await?;
-        println!("{body}");
+        say!("{body}");
         anyhow::Ok(if (200..300).contains(&status) {
             ExitCode::SUCCESS
         } else {

@@ -117,7 +117,11 @@ pub async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max);
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    // Requests are decoded before a handler sees them, so bound the streams each
+    // connection may have open at once as well (memory ≈ streams × message limit).
     let result = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(cfg.max_concurrent.clamp(1, 16))
+        .max_concurrent_streams(Some(cfg.max_concurrent.clamp(1, 16) as u32))
         .add_service(traces)
         .add_service(metrics)
         .add_service(logs)
