@@ -556,3 +556,154 @@ fn metric_points(
         None => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Histogram, HistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics,
+    };
+
+    fn kv(k: &str, v: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
+    }
+
+    fn logs(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn pause(seq: i64) -> LogRecord {
+        LogRecord {
+            time_unix_nano: 77,
+            attributes: vec![
+                kv(
+                    "event.name",
+                    any_value::Value::StringValue("satlab.gc_pause".into()),
+                ),
+                kv("satlab.event.seq", any_value::Value::IntValue(seq)),
+                kv(
+                    "satlab.event.duration_ns",
+                    any_value::Value::StringValue("5".into()),
+                ),
+                kv("thread", any_value::Value::StringValue("main".into())),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn event_name_attribute_string_values_and_time_fallback() {
+        let s = Store::new(StoreLimits::default());
+        let r = s.ingest_logs(&logs(vec![pause(1), LogRecord::default()]));
+        assert_eq!((r.accepted, r.rejected), (2, 0));
+        let e = &s.events()[0];
+        assert_eq!(e.start_unix_ns, 77, "record time when no start attribute");
+        assert_eq!(e.duration_ns, 5);
+        assert_eq!(e.service, "unknown_service");
+        assert_eq!(e.attributes.get("thread").map(String::as_str), Some("main"));
+        assert!(!e.attributes.contains_key("satlab.event.seq"));
+    }
+
+    #[test]
+    fn event_without_duration_is_rejected_with_a_reason() {
+        let s = Store::new(StoreLimits::default());
+        let mut rec = pause(1);
+        rec.attributes
+            .retain(|a| a.key != "satlab.event.duration_ns");
+        let r = s.ingest_logs(&logs(vec![rec]));
+        assert_eq!(r.rejected, 1);
+        assert!(r.message.contains("duration_ns"), "{}", r.message);
+        assert_eq!(s.stats().rejected[&("logs", "invalid".to_string())], 1);
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_newest() {
+        let s = Store::new(StoreLimits {
+            max_events: 2,
+            overflow: Overflow::DropOldest,
+            ..StoreLimits::default()
+        });
+        let r = s.ingest_logs(&logs((1..=5).map(pause).collect()));
+        assert_eq!(r.rejected, 0);
+        let seqs: Vec<u64> = s.events().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![4, 5]);
+    }
+
+    #[test]
+    fn histograms_are_flattened_and_unselected_names_only_listed() {
+        let hist = |name: &str| Metric {
+            name: name.into(),
+            data: Some(metric::Data::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    time_unix_nano: 9,
+                    count: 3,
+                    sum: Some(0.5),
+                    explicit_bounds: vec![0.1, 1.0],
+                    bucket_counts: vec![1, 2, 0],
+                    ..Default::default()
+                }],
+                aggregation_temporality: 2,
+            })),
+            ..Default::default()
+        };
+        let req = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        hist(tel::HTTP_SERVER_REQUEST_DURATION),
+                        hist("other.metric"),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let s = Store::new(StoreLimits::default());
+        assert_eq!(s.ingest_metrics(&req).accepted, 2);
+        let p = s.points();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].kind, "histogram");
+        assert_eq!(p[0].temporality, "cumulative");
+        assert_eq!(p[0].bucket_counts, vec![1, 2, 0]);
+        let names = &s.received().services["unknown_service"].metrics;
+        assert!(
+            names.contains("other.metric") && names.contains(tel::HTTP_SERVER_REQUEST_DURATION)
+        );
+    }
+
+    #[test]
+    fn write_to_respects_the_window() {
+        let s = Store::new(StoreLimits::default());
+        let mut a = pause(1);
+        a.time_unix_nano = 100;
+        let mut b = pause(2);
+        b.time_unix_nano = 900;
+        s.ingest_logs(&logs(vec![b, a]));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::new(tmp.path());
+        s.write_to(&dir, None).unwrap();
+        let all: Vec<ServerEvent> = fsio::read_jsonl(&dir.events()).unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2],
+            "sorted by start"
+        );
+        s.write_to(&dir, Some((0, 500))).unwrap();
+        let some: Vec<ServerEvent> = fsio::read_jsonl(&dir.events()).unwrap();
+        assert_eq!(some.len(), 1);
+        assert!(dir.received().is_file() && dir.spans().is_file() && dir.metrics().is_file());
+    }
+}
