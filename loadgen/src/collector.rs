@@ -106,8 +106,10 @@ impl Collector {
         self.in_flight.push((t_us, in_flight));
         let dropped_total = self.stats.dropped_total();
         let sched = self.stats.schedule();
+        // The step running at the end of this nominal second (the tick fires just after it).
+        let second_end = ((self.next_t_s as u64 + 1) * 1_000_000).min(t_us);
         let step = sched
-            .step_at(t_us.saturating_sub(1))
+            .step_at(second_end.saturating_sub(1))
             .unwrap_or(sched.steps.len().saturating_sub(1));
         let h = &self.sec.hist;
         let q = |p: f64| {
