@@ -442,9 +442,11 @@ fn timeline_chart(d: &Diagnosis) -> String {
         }
     }
     let mut kinds: Vec<&str> = Vec::new();
+    // Many events: thinner lines so the latency stays readable.
+    let width = if t.events.len() > 40 { 0.5 } else { 1.0 };
     for e in &t.events {
         let col = event_color(&e.kind);
-        c.vline(e.t_s, col, 1.0, None, None);
+        c.vline(e.t_s, col, width, None, None);
         if !kinds.contains(&e.kind.as_str()) {
             kinds.push(&e.kind);
         }
@@ -453,6 +455,8 @@ fn timeline_chart(d: &Diagnosis) -> String {
     let md: Vec<(f64, f64)> = t.points.iter().map(|p| (p.t_s, p.p50_ms)).collect();
     c.line(&mx, "#93c5fd", 1.5, None);
     c.line(&md, BLUE, 2.0, None);
+    // Undetected spikes are noise: drawn small and grey.
+    let spike_color = if d.spikes.detected { RED } else { GREY };
     c.points(
         &d.spikes
             .marks
@@ -476,13 +480,18 @@ fn timeline_chart(d: &Diagnosis) -> String {
                 )
             })
             .collect::<Vec<_>>(),
-        RED,
-        3.5,
+        spike_color,
+        if d.spikes.detected { 3.5 } else { 2.5 },
     );
     c.legend("median", BLUE, false);
     c.legend("max per bucket", "#93c5fd", false);
     if !d.spikes.marks.is_empty() {
-        c.legend("spike", RED, true);
+        let label = if d.spikes.detected {
+            "spike"
+        } else {
+            "slow burst"
+        };
+        c.legend(label, spike_color, true);
     }
     for k in kinds {
         c.legend(k, event_color(k), false);
@@ -509,6 +518,7 @@ fn errors_chart(d: &Diagnosis) -> String {
         Axis::linear(0.0, max * 1.15, "requests"),
     );
     if errs.is_empty() {
+        c.x_categories(Vec::new());
         c.text(0.0, max * 0.5, "no failed requests", GREEN, "middle");
     } else {
         c.x_categories(
