@@ -31,8 +31,14 @@ fn lab(scenario: &str) -> (tempfile::TempDir, Diagnosis) {
         String::from_utf8_lossy(&out.stderr)
     );
     let d = diagnose_dir(&run).expect("diagnosis");
-    // The lab writes the same diagnosis into the run directory.
-    assert!(run.join("diagnosis.json").is_file() || run.join("loadgen/summary.json").is_file());
+    // The lab writes all three reports, and the recomputed diagnosis matches its own.
+    for f in ["diagnosis.json", "report.txt", "report.html"] {
+        assert!(run.join(f).is_file(), "observer lab did not write {f}");
+    }
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("diagnosis.json")).unwrap()).unwrap();
+    assert_eq!(written["verdict"]["kind"], d.verdict.kind.name());
+    assert_eq!(written["spikes"]["count"], d.spikes.count);
     (dir, d)
 }
 
@@ -53,10 +59,21 @@ fn gc_pause_run_reports_period_and_cause() {
 }
 
 /// Compute per request on one pinned server worker: judged server (CPU).
+///
+/// On a shared machine a neighbour's burst can flatten a whole run's throughput curve into
+/// noise (no plateau at all); such a run is repeated once, printing why. A run that does
+/// plateau must be judged server (CPU).
 #[test]
 fn cpu_bound_run_is_judged_server_cpu() {
-    let (_dir, d) = lab("cpu-bound");
-    assert!(d.plateau.detected, "{}", d.plateau.text);
+    let (mut _dir, mut d) = lab("cpu-bound");
+    if !d.plateau.detected {
+        eprintln!(
+            "cpu-bound run without a plateau (machine busy?), repeating once:\n{}",
+            observer::report::text::render(&d)
+        );
+        (_dir, d) = lab("cpu-bound");
+    }
+    assert!(d.plateau.detected, "{}", observer::report::text::render(&d));
     assert_eq!(d.verdict.kind, VerdictKind::Server, "{:#?}", d.verdict);
     assert_eq!(
         d.verdict.server_bound,

@@ -9,8 +9,9 @@ pub const PLATEAU_MAX_GROWTH: f64 = 1.10;
 /// over N_{i+1}/N_i − 1): "well below the load ratio". Linear scaling is 1; contention in a
 /// scaling system keeps it well above 0.3 until the knee.
 pub const PLATEAU_MAX_EFFICIENCY: f64 = 0.30;
-/// After the knee, no later step may exceed the knee's throughput by more than this factor,
-/// or throughput was only pausing, not plateauing.
+/// After the knee, a later step exceeding the knee's throughput by more than this factor
+/// (with efficient growth, see [`PLATEAU_MAX_EFFICIENCY`]) means throughput was only
+/// pausing, not plateauing.
 pub const PLATEAU_RESUME_GROWTH: f64 = 1.15;
 
 /// Step rows in order of offered load (the plan's order among equal loads).
@@ -33,13 +34,54 @@ pub(crate) fn detect(rows: &[StepRow]) -> Option<usize> {
         let rn = b.load / a.load;
         let eff = (rx - 1.0) / (rn - 1.0);
         if rx <= PLATEAU_MAX_GROWTH && eff <= PLATEAU_MAX_EFFICIENCY {
-            let resumes = order[w + 1..]
-                .iter()
-                .any(|&k| rows[k].ok_rps > a.ok_rps * PLATEAU_RESUME_GROWTH);
+            // Scaling resumes only when a later step beats the knee by a clear margin AND
+            // turns the extra load into throughput efficiently; a noisy step that is 20%
+            // higher at 16× the load is still the plateau.
+            let resumes = order[w + 1..].iter().any(|&k| {
+                let r = &rows[k];
+                let gx = r.ok_rps / a.ok_rps;
+                let gn = r.load / a.load;
+                gx > PLATEAU_RESUME_GROWTH
+                    && gn > 1.0
+                    && (gx - 1.0) / (gn - 1.0) > PLATEAU_MAX_EFFICIENCY
+            });
             if !resumes {
                 return Some(order[w]);
             }
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::synth::{SynthStep, steps_run};
+
+    fn rows(xs: &[(f64, f64)]) -> Vec<StepRow> {
+        let steps: Vec<SynthStep> = xs
+            .iter()
+            .map(|&(n, x)| SynthStep::new(n, x, n / x * 1000.0))
+            .collect();
+        crate::diagnosis::steps::build_rows(&steps_run(&steps, false))
+    }
+
+    #[test]
+    fn knee_noise_and_resumed_growth() {
+        // Flat from N = 1 with a noisy last step: still a plateau at the first step.
+        let r = rows(&[
+            (1.0, 631.0),
+            (2.0, 669.0),
+            (4.0, 661.0),
+            (8.0, 531.0),
+            (16.0, 775.0),
+        ]);
+        assert_eq!(detect(&r), Some(0));
+        // A pause in growth followed by efficient growth is no plateau.
+        let r = rows(&[(1.0, 100.0), (2.0, 105.0), (4.0, 380.0), (8.0, 760.0)]);
+        assert_eq!(detect(&r), None);
+        // Linear growth: none.
+        let r = rows(&[(1.0, 100.0), (2.0, 200.0), (4.0, 400.0)]);
+        assert_eq!(detect(&r), None);
+    }
 }
