@@ -288,7 +288,7 @@ fn sampling_thread(
             let mut tick: u32 = 0;
             let mut next = Instant::now();
             while !stop.load(Ordering::Relaxed) {
-                let (procs, system) = sampler.sample();
+                let (procs, system) = sampler.sample_records();
                 streams.processes(&procs)?;
                 streams.system(&system)?;
                 let mut snap_k = None;
@@ -308,7 +308,7 @@ fn sampling_thread(
                     streams.flush()?;
                 }
                 if let Ok(mut g) = shared.lock() {
-                    for p in &procs {
+                    for p in procs.iter().map(|r| &r.sample) {
                         let v = Some((p.cpu_cores, p.cpu_capacity));
                         match p.role {
                             Role::Client => g.snapshot.client_cpu = v,

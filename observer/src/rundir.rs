@@ -6,10 +6,11 @@
 //! ends: a crash leaves a `.part` file and a manifest saying `running`, never a file that
 //! looks complete.
 
+use crate::sampler::ProcessRecord;
 use crate::scenario::Scenario;
 use satlab_record::fsio::{self, JsonlAppender};
 use satlab_record::manifest::{Manifest, RunStatus};
-use satlab_record::samples::{KernelSample, ProcessSample, SystemSample};
+use satlab_record::samples::{KernelSample, SystemSample};
 use satlab_record::{RecordError, RunDir};
 use std::path::{Path, PathBuf};
 
@@ -148,7 +149,7 @@ impl SampleStreams {
     }
 
     /// Append process samples.
-    pub fn processes(&mut self, samples: &[ProcessSample]) -> Result<(), RecordError> {
+    pub fn processes(&mut self, samples: &[ProcessRecord]) -> Result<(), RecordError> {
         samples.iter().try_for_each(|s| self.processes.append(s))
     }
 
@@ -190,7 +191,7 @@ impl SampleStreams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use satlab_record::samples::Role;
+    use satlab_record::samples::{ProcessSample, Role};
 
     #[test]
     fn manifest_goes_running_then_interrupted_and_parts_are_renamed() {
@@ -213,7 +214,11 @@ mod tests {
             open_fds: 3,
             fd_limit: 1024,
         };
-        s.processes(std::slice::from_ref(&sample)).unwrap();
+        let rec = ProcessRecord {
+            sample: sample.clone(),
+            cpu_wait_cores: 0.25,
+        };
+        s.processes(std::slice::from_ref(&rec)).unwrap();
         s.flush().unwrap();
         assert!(part_path(&w.dir().process_samples()).exists());
         assert!(
@@ -222,7 +227,13 @@ mod tests {
         );
         s.finish().unwrap();
         let back: Vec<ProcessSample> = fsio::read_jsonl(&w.dir().process_samples()).unwrap();
-        assert_eq!(back, vec![sample]);
+        assert_eq!(
+            back,
+            vec![sample],
+            "readers of plain ProcessSample still parse the lines"
+        );
+        let back: Vec<ProcessRecord> = fsio::read_jsonl(&w.dir().process_samples()).unwrap();
+        assert_eq!(back, vec![rec]);
         w.set_pids(Some(1), Some(2)).unwrap();
         w.finish(Some("SIGINT".into())).unwrap();
         let m: Manifest = fsio::read_json(&w.dir().manifest()).unwrap();

@@ -33,6 +33,39 @@ struct Target {
     capacity: f64,
     capacity_at: Option<Instant>,
     prev: Option<(Instant, u64)>,
+    prev_wait_ns: Option<u64>,
+}
+
+/// A line of `samples/processes.jsonl`: the [`ProcessSample`] plus the time the process
+/// spent runnable but waiting for a CPU.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessRecord {
+    /// The sample.
+    #[serde(flatten)]
+    pub sample: ProcessSample,
+    /// Run-queue wait since the previous sample, in cores (summed over threads, from
+    /// `/proc/PID/task/*/schedstat`). High while `cpu_util` is below 1 means the process
+    /// is starved of CPU by other work, not waiting on I/O.
+    #[serde(default)]
+    pub cpu_wait_cores: f64,
+}
+
+/// Run-queue wait of all threads of `pid`, ns (second field of each thread's schedstat).
+pub fn run_delay_ns(pid: u32) -> Option<u64> {
+    let rd = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for e in rd.flatten() {
+        let Ok(t) = std::fs::read_to_string(e.path().join("schedstat")) else {
+            continue;
+        };
+        total += parse_schedstat_wait(&t).unwrap_or(0);
+    }
+    Some(total)
+}
+
+/// The run-queue wait (second field, ns) of a `schedstat` line.
+pub fn parse_schedstat_wait(text: &str) -> Option<u64> {
+    text.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Samples a set of processes and the whole machine.
@@ -69,6 +102,7 @@ impl Sampler {
                     capacity: 1.0,
                     capacity_at: None,
                     prev: None,
+                    prev_wait_ns: None,
                 })
                 .collect(),
         };
@@ -80,6 +114,12 @@ impl Sampler {
     /// Take one sample of every live target and of the system. Processes that have exited
     /// are left out; the first call returns no process samples (it sets the baselines).
     pub fn sample(&mut self) -> (Vec<ProcessSample>, SystemSample) {
+        let (records, system) = self.sample_records();
+        (records.into_iter().map(|r| r.sample).collect(), system)
+    }
+
+    /// Like [`Sampler::sample`], with each process's run-queue wait.
+    pub fn sample_records(&mut self) -> (Vec<ProcessRecord>, SystemSample) {
         let pids: Vec<Pid> = self.targets.iter().map(|t| Pid::from_u32(t.pid)).collect();
         self.sys.refresh_processes_specifics(
             ProcessesToUpdate::Some(&pids),
@@ -104,6 +144,8 @@ impl Sampler {
                 t.capacity_at = Some(now);
             }
             let cpu_ms = p.accumulated_cpu_time();
+            let wait_ns = run_delay_ns(t.pid);
+            let prev_wait = std::mem::replace(&mut t.prev_wait_ns, wait_ns);
             let prev = t.prev.replace((now, cpu_ms));
             let Some((t0, ms0)) = prev else { continue };
             let wall = now.duration_since(t0).as_secs_f64();
@@ -112,7 +154,11 @@ impl Sampler {
             }
             let cpu_cores = cpu_ms.saturating_sub(ms0) as f64 / 1000.0 / wall;
             let status = read_status(t.pid);
-            out.push(ProcessSample {
+            let cpu_wait_cores = match (wait_ns, prev_wait) {
+                (Some(w), Some(w0)) => w.saturating_sub(w0) as f64 / 1e9 / wall,
+                _ => 0.0,
+            };
+            let sample = ProcessSample {
                 t_unix_ns,
                 role: t.role,
                 pid: t.pid,
@@ -123,6 +169,10 @@ impl Sampler {
                 threads: status.threads,
                 open_fds: count_fds(t.pid),
                 fd_limit: soft_nofile(t.pid).unwrap_or(0),
+            };
+            out.push(ProcessRecord {
+                sample,
+                cpu_wait_cores,
             });
         }
         let per_cpu: Vec<f64> = self
@@ -229,6 +279,13 @@ mod tests {
         );
         assert_eq!(parse_soft_nofile("Max processes 1 1\n"), None);
         assert_eq!(parse_status(&fixture("proc-status")).threads, 1);
+    }
+
+    #[test]
+    fn schedstat_wait_field() {
+        assert_eq!(parse_schedstat_wait("837448 1968364 6\n"), Some(1_968_364));
+        assert_eq!(parse_schedstat_wait("1"), None);
+        assert!(run_delay_ns(std::process::id()).is_some());
     }
 
     #[test]

@@ -109,6 +109,12 @@ fn short_gc_scenario_leaves_a_complete_run_directory() {
             .iter()
             .all(|p| p.cpu_capacity >= 1.0 && p.fd_limit > 0)
     );
+    let recs: Vec<observer::sampler::ProcessRecord> =
+        fsio::read_jsonl(&dir.process_samples()).unwrap();
+    assert!(
+        recs.iter()
+            .all(|r| r.cpu_wait_cores >= 0.0 && r.cpu_wait_cores.is_finite())
+    );
     let kernel: Vec<KernelSample> = fsio::read_jsonl(&dir.kernel_samples()).unwrap();
     assert!(kernel.len() >= 2, "kernel deltas: {}", kernel.len());
     assert!(
