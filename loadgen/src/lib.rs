@@ -5,6 +5,7 @@
 //! The binary is a thin wrapper around [`cli::run`]; programs embed it through
 //! [`run`] with a [`Plan`] and [`Options`].
 
+pub mod classes;
 pub mod classify;
 pub mod cli;
 pub mod client;

@@ -1,9 +1,12 @@
-//! Optional OTLP export of sampled client spans and the `http.client.request.duration`
-//! metric. Configured by the standard `OTEL_*` variables; with no endpoint there is no
+//! Optional OTLP export of sampled client spans, the `http.client.request.duration`
+//! metric (per request class: method, status or `error.type`, step; see
+//! [`crate::classes`] for how it stays off the request path) and the loadgen's own
+//! `process.cpu.utilization` gauge (the per-second value of `seconds.jsonl`). Configured by the standard `OTEL_*` variables; with no endpoint there is no
 //! exporter. Workers only `try_send` finished-span records into a bounded queue (dropped
 //! and counted when full); a separate thread with its own runtime builds and exports
 //! the spans in batches, so export never runs on, or blocks, the request path.
 
+use crate::classes::{ClassAgg, ClassKey};
 use satlab_record::ErrorKind;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -119,12 +122,11 @@ impl OtelConfig {
     }
 }
 
-/// One second of latencies for the client duration metric.
+/// One second for the metrics: latencies by request class and the loadgen's CPU.
 struct MetricBatch {
-    step: u32,
-    /// (seconds, count) pairs.
-    values: Vec<(f64, u64)>,
-    status: Option<u16>,
+    classes: Vec<ClassAgg>,
+    /// CPU used in the second, 0–1 of the CPUs the loadgen may use.
+    cpu: f64,
 }
 
 /// The export thread and its queues.
@@ -177,34 +179,15 @@ impl Exporter {
         }
     }
 
-    /// A per-second callback for the collector: hands the second's latencies to the
+    /// A per-second callback for the collector: hands the second's latencies by request
+    /// class (see [`crate::stats::Stats::with_classes`]) and its CPU utilisation to the
     /// export thread (dropped if its queue is full).
     pub fn metrics_hook(&self) -> crate::collector::SecondHook {
         let tx = self.metrics.clone();
         Box::new(move |s, acc| {
-            if acc.is_empty() {
-                return;
-            }
-            let values = acc
-                .hist
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to() as f64 / 1e6, v.count_at_value()))
-                .collect();
-            // The status attribute is set when the whole second had one status and no errors.
-            let mut codes = acc
-                .counts
-                .status
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0);
-            let status = match (codes.next(), codes.next()) {
-                (Some((c, n)), None) if *n == acc.counts.requests => Some(c as u16),
-                _ => None,
-            };
             let _ = tx.try_send(MetricBatch {
-                step: s.step,
-                values,
-                status,
+                classes: acc.classes.iter().copied().collect(),
+                cpu: s.cpu,
             });
         })
     }
@@ -220,6 +203,38 @@ impl Exporter {
             .await;
         }
     }
+}
+
+/// The duration metric's attributes for a request class (semantic conventions:
+/// `error.type` is the failure kind when no response arrived, the status code for
+/// statuses >= 400, and `_OTHER` for the classes folded together).
+fn class_attributes(key: ClassKey, method: &'static str) -> Vec<opentelemetry::KeyValue> {
+    use opentelemetry::KeyValue;
+    use satlab_record::telemetry::ATTR_STEP;
+    // `method_name` gives "HTTP" (the span name) for methods semconv does not know.
+    let method = if method == "HTTP" { "_OTHER" } else { method };
+    let mut attrs = vec![KeyValue::new("http.request.method", method)];
+    match key {
+        ClassKey::Request {
+            status,
+            error,
+            step,
+        } => {
+            if status > 0 {
+                attrs.push(KeyValue::new("http.response.status_code", status as i64));
+            }
+            if error != ErrorKind::None {
+                attrs.push(KeyValue::new("error.type", error.name()));
+            } else if status >= 400 {
+                attrs.push(KeyValue::new("error.type", status.to_string()));
+            } else if status == 0 {
+                attrs.push(KeyValue::new("error.type", "_OTHER"));
+            }
+            attrs.push(KeyValue::new(ATTR_STEP, step as i64));
+        }
+        ClassKey::Overflow => attrs.push(KeyValue::new("error.type", "_OTHER")),
+    }
+    attrs
 }
 
 fn span_data(r: &SpanRecord, name: &'static str, url: &str) -> opentelemetry_sdk::trace::SpanData {
@@ -334,10 +349,9 @@ fn export_thread(
     stop: Arc<AtomicBool>,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
-    use opentelemetry::KeyValue;
     use opentelemetry::metrics::MeterProvider;
     use opentelemetry_sdk::trace::SpanExporter as _;
-    use satlab_record::telemetry::{ATTR_STEP, HTTP_CLIENT_REQUEST_DURATION};
+    use satlab_record::telemetry::{HTTP_CLIENT_REQUEST_DURATION, PROCESS_CPU_UTILIZATION};
     let rt = if cfg.grpc {
         match tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -380,6 +394,14 @@ fn export_thread(
         .with_description("Duration of HTTP client requests, from the intended send time")
         .with_boundaries(DURATION_BOUNDARIES.to_vec())
         .build();
+    let cpu = provider
+        .meter("loadgen")
+        .f64_gauge(PROCESS_CPU_UTILIZATION)
+        .with_unit("1")
+        .with_description(
+            "CPU used by the load generator, 0-1 of the CPUs it may use (affinity, cgroup quota)",
+        )
+        .build();
     let _ = ready.send(Ok(()));
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -399,15 +421,16 @@ fn export_thread(
             Err(RecvTimeoutError::Disconnected) => true,
         };
         while let Ok(m) = mrx.try_recv() {
-            let mut attrs = vec![KeyValue::new(ATTR_STEP, m.step as i64)];
-            if let Some(s) = m.status {
-                attrs.push(KeyValue::new("http.response.status_code", s as i64));
-            }
-            for (v, n) in m.values {
-                for _ in 0..n {
-                    hist.record(v, &attrs);
+            // One `record` per request (the API has no weights): see `crate::classes`.
+            for class in &m.classes {
+                let attrs = class_attributes(class.key, name);
+                for (v, n) in class.replay() {
+                    for _ in 0..n {
+                        hist.record(v, &attrs);
+                    }
                 }
             }
+            cpu.record(m.cpu.clamp(0.0, 1.0), &[]);
         }
         if stopping || closed {
             while let Ok(r) = rx.try_recv() {

@@ -132,7 +132,12 @@ pub async fn run(
     } else {
         (threads * 4).max(4)
     };
-    let stats = Arc::new(Stats::new(schedule.clone(), shards, log_sink));
+    let mut stats = Stats::new(schedule.clone(), shards, log_sink);
+    if opts.otel.is_some() {
+        // Per-class latencies for the exported duration metric's attributes.
+        stats = stats.with_classes();
+    }
+    let stats = Arc::new(stats);
     let work_iterations = calibrate_client_work(opts.client_work);
     let cap = capacity();
 

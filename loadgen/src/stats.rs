@@ -5,6 +5,7 @@
 //! no lock is shared by all workers. The collector drains the shards every second into the
 //! run's per-step totals and the per-second series.
 
+use crate::classes::{ClassKey, Classes};
 use crate::plan::Schedule;
 use crate::reqlog::LogSink;
 use hdrhistogram::Histogram;
@@ -123,6 +124,9 @@ pub struct Acc {
     pub hist: Histogram<u64>,
     /// Outcomes.
     pub counts: Counts,
+    /// Latencies by request class, for the OTel duration metric (filled only in the
+    /// per-second windows, and only when [`Stats::with_classes`] asked for it).
+    pub classes: Classes,
 }
 
 impl Default for Acc {
@@ -130,6 +134,7 @@ impl Default for Acc {
         Acc {
             hist: new_latency_histogram(),
             counts: Counts::default(),
+            classes: Classes::default(),
         }
     }
 }
@@ -146,12 +151,14 @@ impl Acc {
         // Same bounds by construction: cannot fail.
         let _ = self.hist.add(&o.hist);
         self.counts.merge(&o.counts);
+        self.classes.merge(&o.classes);
     }
 
     /// Empty it, keeping the allocation.
     pub fn reset(&mut self) {
         self.hist.reset();
         self.counts.reset();
+        self.classes.reset();
     }
 
     /// True when nothing was recorded.
@@ -197,6 +204,7 @@ pub struct Stats {
     dropped: Box<[AtomicU64]>,
     late: Box<[AtomicU64]>,
     dropped_total: AtomicU64,
+    classes: bool,
 }
 
 impl Stats {
@@ -217,9 +225,17 @@ impl Stats {
             dropped: (0..n).map(|_| AtomicU64::new(0)).collect(),
             late: (0..n).map(|_| AtomicU64::new(0)).collect(),
             dropped_total: AtomicU64::new(0),
+            classes: false,
             schedule,
             log,
         }
+    }
+
+    /// Also keep the per-second latencies by request class (status, error kind, step) in
+    /// [`Acc::classes`], for the OTel duration metric.
+    pub fn with_classes(mut self) -> Self {
+        self.classes = true;
+        self
     }
 
     /// The schedule the stats are kept against.
@@ -238,6 +254,18 @@ impl Stats {
         let located = self.schedule.locate(rec.start_us);
         let mut d = shard.lock();
         d.sec.add(rec.latency_us as u64, rec.status, rec.error);
+        if self.classes {
+            let key = ClassKey::Request {
+                status: if rec.error == ErrorKind::None {
+                    rec.status
+                } else {
+                    0
+                },
+                error: rec.error,
+                step: located.map_or(rec.step as u32, |(s, _)| s as u32),
+            };
+            d.sec.classes.add(key, rec.latency_us as u64);
+        }
         if let Some((step, true)) = located
             && let Some(slot) = d.steps.get_mut(step)
         {
@@ -384,10 +412,53 @@ mod tests {
         assert_eq!(f.get("http_503"), Some(&1));
         assert_eq!(f.get("connect_refused"), Some(&1));
         assert_eq!(steps[1].counts.status_map().get("503"), Some(&1));
+        // Without `with_classes` nothing is kept by class.
+        assert_eq!(sec.classes.requests(), 0);
         // Drained: a second drain adds nothing.
         let mut sec2 = Acc::default();
         stats.drain(&mut sec2, &mut steps, true);
         assert!(sec2.is_empty());
         assert_eq!(steps[1].counts.requests, 2);
+    }
+
+    #[test]
+    fn classes_are_kept_per_status_error_and_step() {
+        use crate::classes::ClassKey;
+        let plan = Plan::new(
+            Load::Closed(parse_stages("1:1s,2:1s").unwrap()),
+            Duration::from_millis(200),
+            "x",
+        )
+        .unwrap();
+        let stats = Stats::new(plan.schedule(), 2, None).with_classes();
+        let rec = |start_us, status, error| RequestRecord {
+            start_us,
+            latency_us: 7,
+            status,
+            error,
+            step: 0,
+        };
+        stats.record(stats.shard(0), rec(100_000, 200, ErrorKind::None));
+        stats.record(stats.shard(1), rec(300_000, 200, ErrorKind::None));
+        stats.record(stats.shard(0), rec(1_500_000, 200, ErrorKind::None));
+        stats.record(stats.shard(1), rec(1_600_000, 0, ErrorKind::ConnectRefused));
+        let mut sec = Acc::default();
+        let mut steps = vec![Acc::default(), Acc::default()];
+        stats.drain(&mut sec, &mut steps, true);
+        let got: Vec<(ClassKey, u64)> = sec.classes.iter().map(|c| (c.key, c.count)).collect();
+        let key = |status, error, step| ClassKey::Request {
+            status,
+            error,
+            step,
+        };
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got.contains(&(key(200, ErrorKind::None, 0), 2)));
+        assert!(got.contains(&(key(200, ErrorKind::None, 1), 1)));
+        assert!(got.contains(&(key(0, ErrorKind::ConnectRefused, 1), 1)));
+        assert_eq!(
+            steps[1].classes.requests(),
+            0,
+            "only the per-second windows"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! A small in-process HTTP server (HTTP/1.1 and h2c) with scripted behaviour, for the
-//! loadgen's tests and benchmarks: a fixed delay, a fixed status, or a stop-the-world
-//! pause every N requests (the GC analogue). Binds loopback only.
+//! loadgen's tests and benchmarks: a fixed delay, a fixed status (or another one every N
+//! requests), or a stop-the-world pause every N requests (the GC analogue). Binds
+//! loopback only.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -30,6 +31,10 @@ pub struct Behaviour {
     pub pause_every: u64,
     /// Length of each pause.
     pub pause: Duration,
+    /// Every `other_status_every`-th request is answered with `other_status` instead.
+    pub other_status_every: u64,
+    /// The status of those requests.
+    pub other_status: u16,
 }
 
 struct State {
@@ -163,7 +168,12 @@ async fn handle(
         tokio::time::sleep(until - now).await;
     }
     let mut resp = Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}")));
-    if let Some(s) = b.status.and_then(|s| hyper::StatusCode::from_u16(s).ok()) {
+    let status = if b.other_status_every > 0 && n.is_multiple_of(b.other_status_every) {
+        Some(b.other_status)
+    } else {
+        b.status
+    };
+    if let Some(s) = status.and_then(|s| hyper::StatusCode::from_u16(s).ok()) {
         *resp.status_mut() = s;
     }
     Ok(resp)

@@ -1,6 +1,8 @@
-//! OTLP export: sampled client spans carry the ids sent in `traceparent`, and
-//! `http.client.request.duration` counts every request. A tiny OTLP/HTTP receiver stands
-//! in for the Collector.
+//! OTLP export: sampled client spans carry the ids sent in `traceparent`,
+//! `http.client.request.duration` counts every request under its class's attributes
+//! (status code, `error.type`, method, step), and the loadgen's own
+//! `process.cpu.utilization` arrives. A tiny OTLP/HTTP receiver stands in for the
+//! Collector.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -12,8 +14,11 @@ use loadgen::testserver::{Behaviour, TestServer};
 use loadgen::{CancellationToken, Options, RequestSpec, run};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,10 +77,93 @@ fn config_comes_from_the_standard_variables() {
     assert!(g.grpc && g.endpoint.is_none());
 }
 
+/// Attributes as `key → value` text.
+fn attrs(kv: &[KeyValue]) -> BTreeMap<String, String> {
+    kv.iter()
+        .map(|a| {
+            let v = match a.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(Value::StringValue(s)) => s.clone(),
+                Some(Value::IntValue(i)) => i.to_string(),
+                other => format!("{other:?}"),
+            };
+            (a.key.clone(), v)
+        })
+        .collect()
+}
+
+/// What the metric exports of one service held.
+#[derive(Default, Debug)]
+struct Metrics {
+    /// Client duration histogram: per attribute set, the largest (cumulative, so the last)
+    /// count.
+    duration: BTreeMap<BTreeMap<String, String>, u64>,
+    /// Count of every export's duration points together, per export.
+    duration_totals: Vec<u64>,
+    /// `process.cpu.utilization` values.
+    cpu: Vec<f64>,
+}
+
+fn metrics_of(got: &[(String, Bytes)], service: &str) -> Metrics {
+    let mut m = Metrics::default();
+    for (path, body) in got {
+        if path != "/v1/metrics" {
+            continue;
+        }
+        let req = ExportMetricsServiceRequest::decode(body.as_ref()).unwrap();
+        for rm in req.resource_metrics {
+            let res = attrs(&rm.resource.unwrap().attributes);
+            if res.get("service.name").map(String::as_str) != Some(service) {
+                continue;
+            }
+            for sm in rm.scope_metrics {
+                for metric in sm.metrics {
+                    if metric.name == satlab_record::telemetry::HTTP_CLIENT_REQUEST_DURATION {
+                        assert_eq!(metric.unit, "s");
+                        let Some(Data::Histogram(h)) = metric.data else {
+                            panic!("{} is not a histogram", metric.name)
+                        };
+                        m.duration_totals
+                            .push(h.data_points.iter().map(|p| p.count).sum());
+                        for p in h.data_points {
+                            let n = m.duration.entry(attrs(&p.attributes)).or_default();
+                            *n = (*n).max(p.count);
+                        }
+                    } else if metric.name == satlab_record::telemetry::PROCESS_CPU_UTILIZATION {
+                        assert_eq!(metric.unit, "1");
+                        let Some(Data::Gauge(g)) = metric.data else {
+                            panic!("{} is not a gauge", metric.name)
+                        };
+                        for p in g.data_points {
+                            use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as N;
+                            match p.value {
+                                Some(N::AsDouble(v)) => m.cpu.push(v),
+                                other => panic!("cpu value {other:?}"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    m
+}
+
+fn otel(endpoint: String, service: &str) -> OtelConfig {
+    OtelConfig {
+        service_name: service.into(),
+        grpc: false,
+        endpoint: Some(endpoint),
+        metric_interval: Duration::from_millis(500),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sampled_client_spans_and_the_duration_metric_are_exported() {
+    // Every third request is answered 503: two request classes.
     let server = TestServer::start(Behaviour {
         delay: Duration::from_millis(2),
+        other_status_every: 3,
+        other_status: 503,
         ..Default::default()
     })
     .await
@@ -91,12 +179,7 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
         .unwrap(),
     );
     o.trace_sample = 0.5;
-    o.otel = Some(OtelConfig {
-        service_name: "loadgen-test".into(),
-        grpc: false,
-        endpoint: Some(endpoint),
-        metric_interval: Duration::from_millis(500),
-    });
+    o.otel = Some(otel(endpoint, "loadgen-test"));
     let plan = Plan::new(
         Load::Closed(parse_stages("2:1500ms").unwrap()),
         Duration::from_millis(100),
@@ -106,6 +189,14 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
     let out = run(plan, o, CancellationToken::new()).await.unwrap();
     assert_eq!(out.summary.spans_dropped, 0);
     let total: u64 = out.seconds.iter().map(|s| s.requests).sum();
+    let ok: u64 = out.seconds.iter().map(|s| s.ok).sum();
+    let unavailable: u64 = out
+        .seconds
+        .iter()
+        .filter_map(|s| s.errors.get("http_503"))
+        .sum();
+    assert!(ok > 0 && unavailable > 0, "ok {ok}, 503 {unavailable}");
+    assert_eq!(ok + unavailable, total);
 
     let sampled: std::collections::HashSet<(String, String)> = server
         .traceparents()
@@ -120,7 +211,6 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
 
     let got = got.lock().unwrap().clone();
     let mut spans = Vec::new();
-    let mut metric_counts = Vec::new();
     for (path, body) in &got {
         if path == "/v1/traces" {
             let req = ExportTraceServiceRequest::decode(body.as_ref()).unwrap();
@@ -130,21 +220,6 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
                     && format!("{:?}", a.value).contains("loadgen-test")));
                 for ss in rs.scope_spans {
                     spans.extend(ss.spans);
-                }
-            }
-        } else if path == "/v1/metrics" {
-            let req = ExportMetricsServiceRequest::decode(body.as_ref()).unwrap();
-            for rm in req.resource_metrics {
-                for sm in rm.scope_metrics {
-                    for m in sm.metrics {
-                        if m.name == satlab_record::telemetry::HTTP_CLIENT_REQUEST_DURATION {
-                            assert_eq!(m.unit, "s");
-                            if let Some(Data::Histogram(h)) = m.data {
-                                metric_counts
-                                    .push(h.data_points.iter().map(|p| p.count).sum::<u64>());
-                            }
-                        }
-                    }
                 }
             }
         }
@@ -161,10 +236,97 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
         assert!(s.end_time_unix_nano > s.start_time_unix_nano);
         assert!(sampled.contains(&(hex(&s.trace_id), hex(&s.span_id))));
     }
+
+    let m = metrics_of(&got, "loadgen-test");
     // Cumulative temporality: the last export counts every request.
     assert_eq!(
-        metric_counts.iter().max().copied(),
+        m.duration_totals.iter().max().copied(),
         Some(total),
-        "{metric_counts:?}"
+        "{:?}",
+        m.duration_totals
     );
+    // Each request class has its own attributes.
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    for (a, n) in &m.duration {
+        assert_eq!(
+            a.get("http.request.method").map(String::as_str),
+            Some("POST")
+        );
+        assert_eq!(a.get("satlab.step").map(String::as_str), Some("0"), "{a:?}");
+        let status = a
+            .get("http.response.status_code")
+            .unwrap_or_else(|| panic!("a response arrived: {a:?}"));
+        match status.as_str() {
+            "200" => assert!(!a.contains_key("error.type"), "{a:?}"),
+            "503" => assert_eq!(a.get("error.type").map(String::as_str), Some("503")),
+            other => panic!("unexpected status {other}"),
+        }
+        *by_status.entry(status.clone()).or_default() += n;
+    }
+    assert_eq!(by_status.get("200"), Some(&ok), "{:?}", m.duration);
+    assert_eq!(by_status.get("503"), Some(&unavailable), "{:?}", m.duration);
+    // The loadgen's own CPU, for the client-vs-server CPU panel.
+    assert!(
+        !m.cpu.is_empty(),
+        "no {}",
+        satlab_record::telemetry::PROCESS_CPU_UTILIZATION
+    );
+    assert!(m.cpu.iter().all(|v| (0.0..=1.0).contains(v)), "{:?}", m.cpu);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_response_carry_their_error_type() {
+    // A port nothing listens on: every connect is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (endpoint, got) = receiver().await;
+    let mut o = Options::new(
+        RequestSpec::new(
+            &format!("http://127.0.0.1:{port}/api/vector/add"),
+            "POST",
+            &[],
+            Bytes::from("{}"),
+        )
+        .unwrap(),
+    );
+    o.trace_sample = 0.0;
+    o.otel = Some(otel(endpoint, "loadgen-refused"));
+    let plan = Plan::new(
+        Load::Closed(parse_stages("1:600ms").unwrap()),
+        Duration::from_millis(100),
+        "1:600ms",
+    )
+    .unwrap();
+    let out = run(plan, o, CancellationToken::new()).await.unwrap();
+    let total: u64 = out.seconds.iter().map(|s| s.requests).sum();
+    let refused: u64 = out
+        .seconds
+        .iter()
+        .filter_map(|s| s.errors.get("connect_refused"))
+        .sum();
+    assert!(refused > 0);
+    assert_eq!(refused, total);
+
+    let m = metrics_of(&got.lock().unwrap(), "loadgen-refused");
+    assert!(!m.duration.is_empty(), "no duration points");
+    let mut counted = 0;
+    for (a, n) in &m.duration {
+        assert_eq!(
+            a.get("error.type").map(String::as_str),
+            Some("connect_refused"),
+            "{a:?}"
+        );
+        assert!(!a.contains_key("http.response.status_code"), "{a:?}");
+        assert_eq!(
+            a.get("http.request.method").map(String::as_str),
+            Some("POST")
+        );
+        assert!(a.contains_key("satlab.step"), "{a:?}");
+        counted += n;
+    }
+    assert_eq!(counted, total);
+    assert!(!m.cpu.is_empty());
 }
