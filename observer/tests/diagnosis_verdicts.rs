@@ -284,3 +284,28 @@ fn server_cpu_contended_vs_pool_on_a_busy_machine() {
         pool.verdict
     );
 }
+
+/// Port exhaustion with the client's CPU at capacity: every connect fails at once with
+/// EADDRNOTAVAIL and the closed loop spins on the failures. The sockets are the cause.
+#[test]
+fn socket_when_the_client_spins_on_failed_connects() {
+    let d = run(NS
+        .iter()
+        .map(|&n| {
+            let s = SynthStep::new(n, 1500.0, 0.6 * n / 1500.0 * 1000.0).server_cpu(Some(0.01));
+            if n >= 2.0 {
+                s.client_cpu(0.95)
+                    .error(ErrorKind::AddrNotAvailable, 1.0)
+                    .time_wait(7_990, (40000, 47999))
+            } else {
+                s.client_cpu(0.5)
+            }
+        })
+        .collect());
+    assert_eq!(d.verdict.kind, VerdictKind::Socket, "{:#?}", d.verdict);
+    let s = signals(&d);
+    assert!(
+        s.contains(&"socket_error_share") && s.contains(&"client_cpu"),
+        "{s:?}"
+    );
+}

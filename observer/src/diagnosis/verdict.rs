@@ -43,6 +43,10 @@ pub const KERNEL_DROPS_MIN: u64 = 5;
 /// TIME_WAIT sockets as a share of the ephemeral port range: above 80% new connections
 /// are about to fail with EADDRNOTAVAIL.
 pub const TIME_WAIT_PORT_SHARE: f64 = 0.80;
+/// Share of requests failing in the connection phase above which the socket verdict stands
+/// even with the client's CPU at capacity: such failures return at once, so a closed loop
+/// spins on them and the client's CPU is a consequence, not the cause.
+pub const SOCKET_ERRORS_DOMINANT: f64 = 0.50;
 
 /// Context a step is judged in.
 #[derive(Debug, Clone, Copy)]
@@ -199,14 +203,29 @@ pub(crate) fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
     }
 
     let sockets = socket_signals(row, ctx);
-    let headroom = !server_sat && !client_cpu_sat;
+    let spinning_on_failures = client_cpu_sat && row.socket_error_share >= SOCKET_ERRORS_DOMINANT;
+    let headroom = !server_sat && (!client_cpu_sat || spinning_on_failures);
     if !sockets.is_empty()
         && headroom
         && (ctx.saturated || row.socket_error_share >= SOCKET_ERROR_SHARE)
     {
         let n = sockets.len();
         evidence.extend(sockets);
-        evidence.push(cpu_headroom_evidence(row));
+        if spinning_on_failures {
+            evidence.push(ev(
+                "client_cpu",
+                cs,
+                CPU_SATURATED,
+                ">=",
+                format!(
+                    "client CPU at {} spent on connections that fail at once ({} of requests)",
+                    pct(cs),
+                    pct(row.socket_error_share)
+                ),
+            ));
+        } else {
+            evidence.push(cpu_headroom_evidence(row));
+        }
         let conf = (0.6 + 0.1 * (n as f64 - 1.0)).min(0.9)
             * if row.server_cpu.is_some() { 1.0 } else { 0.85 };
         return class(VerdictKind::Socket, None, evidence, conf);
