@@ -280,27 +280,22 @@ impl EventTimes {
         (hits, ev_hit.iter().filter(|h| **h).count())
     }
 
-    /// The permutation statistic: for each spike, the distance from its end to the nearest
-    /// event end (where a stall releases the held requests) or from its start to the
-    /// nearest event start (where a slowdown such as a CPU burst begins to queue requests,
-    /// which then drain after the event), whichever is closer; summed, capped. Lower is
-    /// closer.
+    /// The permutation statistic: summed distance from each spike's end (where a stall
+    /// releases the held requests) to the nearest event end, capped. Lower is closer.
     fn distance(&self, clusters: &[Cluster]) -> i64 {
-        fn nearest(sorted: &[i64], a: i64) -> i64 {
-            let k = sorted.partition_point(|&e| e < a);
-            let mut d = MAX_ANCHOR_DISTANCE_US;
-            if k < sorted.len() {
-                d = d.min(sorted[k] - a);
-            }
-            if k > 0 {
-                d = d.min(a - sorted[k - 1]);
-            }
-            d
-        }
         clusters
             .iter()
             .map(|c| {
-                nearest(&self.ends, c.end_us as i64).min(nearest(&self.start, c.start_us as i64))
+                let a = c.end_us as i64;
+                let k = self.ends.partition_point(|&e| e < a);
+                let mut d = MAX_ANCHOR_DISTANCE_US;
+                if k < self.ends.len() {
+                    d = d.min(self.ends[k] - a);
+                }
+                if k > 0 {
+                    d = d.min(a - self.ends[k - 1]);
+                }
+                d
             })
             .sum()
     }
