@@ -359,23 +359,15 @@ scenario_tests! {
     variant_shedding_503 => "shedding-503",
 }
 
-/// `cron` on a quiet machine finds 8 spikes every 2.00 s by time (by requests cv 0.35),
-/// 88% matched to cpu_burst, but p = 0.024 (cron-3s: 2.99 s, 88%, p = 0.021): the
-/// spike/event statistic anchors on spike ends, and a burst's spike ends only when the
-/// queue it built has drained, tens of ms after the burst, which caps p near
-/// 2·lag/period. Anchoring on starts too fixed cron but weakened short-period stalls
-/// (pool-recycle-500: p 0.003 → 0.014), so it is ignored until the statistic handles
-/// slowdowns. On a busy machine the server is also overloaded and the bursts vanish.
+/// `cron`: a CPU burst every 2 s; the spikes are periodic by time, not by request count.
 #[test]
-#[ignore = "p = 0.024 > 0.01: the spike statistic anchors on spike ends, which lag a burst by the drain (see the doc comment)"]
 fn cron() {
     let _one_at_a_time = serial();
     check("cron");
 }
 
-/// `cron` with a burst every 3 s instead of 2 s (ignored for the same reason).
+/// `cron` with a burst every 3 s instead of 2 s.
 #[test]
-#[ignore = "p = 0.021 > 0.01, as cron (see cron)"]
 fn variant_cron_every_3s() {
     let _one_at_a_time = serial();
     check("cron-3s");

@@ -74,6 +74,10 @@ pub(crate) struct Cluster {
     pub start_us: u64,
     pub end_us: u64,
     pub peak_us: u32,
+    /// When the slowest request of the spike completed: where a stall or a burst lets go
+    /// of the work it held. Later completions are the queue draining, whose length depends
+    /// on load, not on the event.
+    pub peak_end_us: u64,
     pub size: u64,
 }
 
@@ -146,7 +150,10 @@ pub(crate) fn cluster(reqs: &[Req], outliers: &[(usize, f64)]) -> Vec<Cluster> {
             Some(c) if r.start_us <= c.end_us => {
                 c.last = i;
                 c.end_us = c.end_us.max(end);
-                c.peak_us = c.peak_us.max(r.lat_us);
+                if r.lat_us > c.peak_us {
+                    c.peak_us = r.lat_us;
+                    c.peak_end_us = end;
+                }
                 c.size += 1;
                 c.ratio = c.ratio.max(ratio);
             }
@@ -157,6 +164,7 @@ pub(crate) fn cluster(reqs: &[Req], outliers: &[(usize, f64)]) -> Vec<Cluster> {
                 start_us: r.start_us,
                 end_us: end,
                 peak_us: r.lat_us,
+                peak_end_us: end,
                 size: 1,
             }),
         }
@@ -280,13 +288,15 @@ impl EventTimes {
         (hits, ev_hit.iter().filter(|h| **h).count())
     }
 
-    /// The permutation statistic: summed distance from each spike's end (where a stall
-    /// releases the held requests) to the nearest event end, capped. Lower is closer.
+    /// The permutation statistic: summed distance from the completion of each spike's
+    /// slowest request (where a stall or a burst releases the work it held) to the nearest
+    /// event end, capped. Lower is closer. The spike's last completion would add the queue's
+    /// drain time, which grows with load and blurs the match for bursts.
     fn distance(&self, clusters: &[Cluster]) -> i64 {
         clusters
             .iter()
             .map(|c| {
-                let a = c.end_us as i64;
+                let a = c.peak_end_us as i64;
                 let k = self.ends.partition_point(|&e| e < a);
                 let mut d = MAX_ANCHOR_DISTANCE_US;
                 if k < self.ends.len() {
@@ -645,6 +655,7 @@ mod tests {
             start_us: 0,
             end_us: 0,
             peak_us,
+            peak_end_us: 0,
             size: 20,
         };
         let mut c: Vec<Cluster> = (0..40).map(|i| mk(2000 + i * 100)).collect();
