@@ -113,6 +113,11 @@ pub struct LabArgs {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Network for the run: `auto` uses a private network namespace when run as root, so
+    /// the kernel's TCP counters count only the lab's own sockets; `host` shares the
+    /// machine's network (counters then include unrelated traffic).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub network: crate::lab::NetworkChoice,
 }
 
 /// `observer serve`.
@@ -228,6 +233,7 @@ fn run_lab(a: LabArgs) -> anyhow::Result<ExitCode> {
         max_duration: a.max_duration,
         ready_timeout: a.ready_timeout,
         progress: !a.quiet,
+        network: a.network,
         ..LabOptions::default()
     };
     let outcome = lab::run(&opts)?;

@@ -47,6 +47,22 @@ pub struct LabOptions {
     pub otlp_grace: Duration,
     /// Show progress on stderr.
     pub progress: bool,
+    /// Which network the run uses.
+    pub network: NetworkChoice,
+}
+
+/// Which network a lab run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum NetworkChoice {
+    /// A private network namespace when running as root (so the kernel's TCP counters
+    /// count only the lab's sockets), the host's network otherwise.
+    #[default]
+    Auto,
+    /// Always a private namespace (needs root).
+    Private,
+    /// The host's network: kernel counters are machine-wide and may include other traffic.
+    /// Scenarios with `[netns]` cannot run this way.
+    Host,
 }
 
 impl Default for LabOptions {
@@ -62,6 +78,7 @@ impl Default for LabOptions {
             stop_grace: Duration::from_secs(5),
             otlp_grace: Duration::from_secs(3),
             progress: true,
+            network: NetworkChoice::Auto,
         }
     }
 }
@@ -147,15 +164,35 @@ pub struct LabOutcome {
 pub fn run(opts: &LabOptions) -> Result<LabOutcome, LabError> {
     let scenario = Scenario::find(&opts.scenario)?;
     sampler::period(opts.hz)?;
-    if let Some(ns) = &scenario.netns {
-        crate::netns::enter_private(&ns.sysctls)?;
-    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let private = match (&scenario.netns, opts.network) {
+        (Some(_), NetworkChoice::Host) => {
+            return Err(LabError::Env(format!(
+                "scenario {:?} needs its own network namespace ([netns]); drop --network host",
+                scenario.name
+            )));
+        }
+        (Some(ns), _) => {
+            crate::netns::enter_private(&ns.sysctls)?;
+            true
+        }
+        (None, NetworkChoice::Private) => {
+            crate::netns::enter_private(&Default::default())?;
+            true
+        }
+        (None, NetworkChoice::Auto) if root => {
+            crate::netns::enter_private(&Default::default())?;
+            true
+        }
+        (None, _) => false,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| LabError::Env(format!("cannot start the async runtime: {e}")))?;
-    let out = rt.block_on(run_async(opts, scenario));
+    let out = rt.block_on(run_async(opts, scenario, private));
     rt.shutdown_timeout(Duration::from_secs(1));
     out
 }
@@ -341,7 +378,11 @@ fn otlp_items(store: &Store) -> u64 {
     store.stats().received.values().sum()
 }
 
-async fn run_async(opts: &LabOptions, scenario: Scenario) -> Result<LabOutcome, LabError> {
+async fn run_async(
+    opts: &LabOptions,
+    scenario: Scenario,
+    private: bool,
+) -> Result<LabOutcome, LabError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigint = signal(SignalKind::interrupt())
         .map_err(|e| LabError::Env(format!("cannot handle SIGINT: {e}")))?;
@@ -353,6 +394,7 @@ async fn run_async(opts: &LabOptions, scenario: Scenario) -> Result<LabOutcome, 
         .clone()
         .unwrap_or_else(|| default_out(&scenario.name));
     let mut writer = RunWriter::create(&root, "observer lab", Some(&scenario))?;
+    writer.set_network(if private { "private" } else { "host" })?;
     let dir = writer.dir().clone();
     let store = Arc::new(Store::new(StoreLimits::default()));
     let loopback0: SocketAddr = ([127, 0, 0, 1], 0).into();

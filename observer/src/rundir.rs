@@ -67,6 +67,7 @@ impl RunWriter {
             client_pid: None,
             server_pid: None,
             host_cpus: host_cpus(),
+            network: None,
         };
         if let Some(s) = scenario {
             fsio::write_json(&dir.scenario(), s)?;
@@ -93,6 +94,12 @@ impl RunWriter {
     ) -> Result<(), RecordError> {
         self.manifest.client_pid = client.or(self.manifest.client_pid);
         self.manifest.server_pid = server.or(self.manifest.server_pid);
+        fsio::write_json(&self.dir.manifest(), &self.manifest)
+    }
+
+    /// Record where the lab's traffic ran (`private` or `host`).
+    pub fn set_network(&mut self, network: &str) -> Result<(), RecordError> {
+        self.manifest.network = Some(network.to_string());
         fsio::write_json(&self.dir.manifest(), &self.manifest)
     }
 

@@ -96,6 +96,14 @@ fn short_gc_scenario_leaves_a_complete_run_directory() {
     let dir = RunDir::new(&out);
     let m: Manifest = fsio::read_json(&dir.manifest()).unwrap();
     assert_eq!(m.status, RunStatus::Complete, "{m:?}");
+    // As root the lab isolates its traffic so the kernel counters are the lab's own.
+    // SAFETY: geteuid has no preconditions.
+    let expected = if unsafe { libc::geteuid() } == 0 {
+        "private"
+    } else {
+        "host"
+    };
+    assert_eq!(m.network.as_deref(), Some(expected), "{m:?}");
     assert!(dir.scenario().is_file());
     assert!(dir.loadgen().summary().is_file(), "loadgen record");
     assert!(dir.loadgen().requests().is_file());

@@ -39,6 +39,11 @@ pub struct Manifest {
     pub server_pid: Option<u32>,
     /// The host's CPU count, for the reader's context.
     pub host_cpus: usize,
+    /// Where the lab's traffic ran: `private` (a network namespace of its own, so the
+    /// kernel counters count only the lab's sockets) or `host` (they are machine-wide and
+    /// may include unrelated traffic). `None` when unknown.
+    #[serde(default)]
+    pub network: Option<String>,
 }
 
 impl Manifest {

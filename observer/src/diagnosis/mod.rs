@@ -196,6 +196,18 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
         ));
         verdict.confidence *= 0.9;
     }
+    if !input.kernel.is_empty()
+        && input
+            .manifest
+            .as_ref()
+            .is_some_and(|m| m.network.as_deref() == Some("host"))
+    {
+        limitations.push(
+            "the run shared the host's network: kernel TCP counters are machine-wide and may \
+             include other programs' traffic (run as root for a private namespace)"
+                .into(),
+        );
+    }
     if open {
         limitations.push(
             "open-loop run: the offered rate (requests/s) is the load axis instead of concurrency"
