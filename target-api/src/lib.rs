@@ -6,6 +6,8 @@
 //! OpenTelemetry export ([`telemetry`]). [`cli::run`] is the binary; [`server::serve`] and
 //! [`server::ServerHandle`] run the service in-process.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod api;
 pub mod cli;

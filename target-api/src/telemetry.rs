@@ -11,9 +11,7 @@
 
 use crate::limits;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
-use opentelemetry::metrics::{
-    Counter, Histogram, Meter, MeterProvider as _, ObservableGauge, UpDownCounter,
-};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _, ObservableGauge};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -25,7 +23,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 use satlab_record::ServerEvent;
 use satlab_record::telemetry as names;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -218,7 +216,10 @@ impl Extractor for HeaderExtractor<'_> {
 
 struct Instruments {
     request_duration: Histogram<f64>,
-    active_requests: UpDownCounter<i64>,
+    /// Active requests per method slot ([`ACTIVE_METHODS`]): plain atomics on the request
+    /// path, read by an observable up-down counter at export time.
+    active: Arc<[AtomicI64; ACTIVE_METHODS.len()]>,
+    _active_requests: opentelemetry::metrics::ObservableUpDownCounter<i64>,
     pool_wait: Histogram<f64>,
     event_duration: Histogram<f64>,
     shed: Counter<u64>,
@@ -438,14 +439,14 @@ impl Telemetry {
             cx = Some(cx_span);
         }
         if let Some(inst) = &self.inst {
-            inst.active_requests
-                .add(1, &[method_kv.clone(), KeyValue::new("url.scheme", "http")]);
+            inst.active[method_slot(method)].fetch_add(1, Ordering::Relaxed);
         }
         RequestTelemetry {
             started,
             start_unix_ns: satlab_record::now_unix_ns(),
             cx,
             method_kv,
+            method_slot: method_slot(method),
             route_kv,
         }
     }
@@ -471,10 +472,7 @@ impl Telemetry {
             span.end();
         }
         if let Some(inst) = &self.inst {
-            inst.active_requests.add(
-                -1,
-                &[req.method_kv.clone(), KeyValue::new("url.scheme", "http")],
-            );
+            inst.active[req.method_slot].fetch_sub(1, Ordering::Relaxed);
             let mut attrs = vec![
                 req.method_kv,
                 status_kv,
@@ -598,6 +596,20 @@ impl Telemetry {
     }
 }
 
+/// Methods `http.server.active_requests` is split by (`_OTHER` for the rest).
+const ACTIVE_METHODS: [&str; 5] = ["GET", "POST", "PUT", "HEAD", "_OTHER"];
+
+fn method_slot(m: &http::Method) -> usize {
+    use http::Method;
+    match *m {
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::HEAD => 3,
+        _ => 4,
+    }
+}
+
 fn static_method(m: &http::Method) -> opentelemetry::StringValue {
     use http::Method;
     let s: &'static str = match *m {
@@ -653,6 +665,8 @@ fn clone_sampler(s: &Sampler) -> Sampler {
 }
 
 fn instruments(meter: &Meter, spans: Arc<Flow>, logs: Arc<Flow>) -> Instruments {
+    let active: Arc<[AtomicI64; ACTIVE_METHODS.len()]> = Arc::new(Default::default());
+    let active_cb = active.clone();
     let capacity = limits::cpu_capacity();
     let last = Mutex::new((Instant::now(), limits::process_cpu_seconds()));
     let cpu = meter
@@ -690,11 +704,23 @@ fn instruments(meter: &Meter, spans: Arc<Flow>, logs: Arc<Flow>) -> Instruments 
             .with_description("Duration of HTTP server requests")
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build(),
-        active_requests: meter
-            .i64_up_down_counter(names::HTTP_SERVER_ACTIVE_REQUESTS)
+        _active_requests: meter
+            .i64_observable_up_down_counter(names::HTTP_SERVER_ACTIVE_REQUESTS)
             .with_unit("{request}")
             .with_description("Number of active HTTP server requests")
+            .with_callback(move |obs| {
+                for (m, n) in ACTIVE_METHODS.iter().zip(active_cb.iter()) {
+                    obs.observe(
+                        n.load(Ordering::Relaxed),
+                        &[
+                            KeyValue::new("http.request.method", *m),
+                            KeyValue::new("url.scheme", "http"),
+                        ],
+                    );
+                }
+            })
             .build(),
+        active,
         pool_wait: meter
             .f64_histogram(names::POOL_WAIT_DURATION)
             .with_unit("s")
@@ -727,6 +753,7 @@ pub struct RequestTelemetry {
     /// The context holding the server span (when tracing is on).
     pub cx: Option<Context>,
     method_kv: KeyValue,
+    method_slot: usize,
     route_kv: Option<KeyValue>,
 }
 
