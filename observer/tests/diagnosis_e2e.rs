@@ -50,7 +50,14 @@ fn gc_pause_run_reports_period_and_cause() {
     let s = &d.spikes;
     assert!(s.detected, "{}", s.text);
     let p = s.period.as_ref().expect("a period");
-    assert_eq!(p.by, "requests", "{p:?}");
+    // Under a steady closed loop a pause every 1000 requests is also nearly periodic in
+    // time, so either axis may come out a little sharper; what must hold is that the
+    // request axis is sharp and its period is right. Telling the axes apart when
+    // throughput varies is covered by the synthetic tests in diagnosis_spikes.rs.
+    assert!(
+        p.cv_requests <= observer::diagnosis::spikes::PERIOD_MAX_CV,
+        "{p:?}"
+    );
     assert!((p.requests - 1000.0).abs() <= 100.0, "{p:?}");
     let c = s.cause.as_ref().expect("a cause");
     assert_eq!(c.kind, "gc_pause", "{c:?}");
