@@ -11,6 +11,7 @@ pub mod compose;
 pub mod dashboard;
 pub mod emitted;
 pub mod instruments;
+pub mod modgraph;
 pub mod prom_names;
 pub mod promql;
 pub mod tools;

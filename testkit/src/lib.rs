@@ -1,0 +1,4 @@
+//! Test-only helpers shared by satlab's test suites and benchmarks, kept out of the
+//! shipped libraries: crates take this one as a dev-dependency only.
+
+#![warn(missing_docs)]
