@@ -1,6 +1,6 @@
 //! Atomic file writes and JSON / JSON-lines helpers.
 
-use crate::RecordError;
+use crate::error::RecordError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fs::File;

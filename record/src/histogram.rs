@@ -1,7 +1,7 @@
 //! HdrHistograms (µs, 3 significant digits) serialised so runs can be merged exactly:
 //! the V2 + DEFLATE encoding of HdrHistogram, base64 in JSON.
 
-use crate::RecordError;
+use crate::error::RecordError;
 use base64::Engine;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};

@@ -4,6 +4,7 @@
 //! timestamp is Unix nanoseconds from the wall clock, so client requests and server events
 //! line up. Files are written atomically ([`fsio::write_atomic`]).
 
+pub mod error;
 pub mod error_kind;
 pub mod events;
 pub mod fsio;
@@ -16,49 +17,11 @@ pub mod series;
 pub mod summary;
 pub mod telemetry;
 
+pub use error::RecordError;
 pub use error_kind::ErrorKind;
 pub use events::{EventKind, MetricPoint, ServerEvent};
 pub use layout::RunDir;
 pub use request_log::{RequestLogReader, RequestLogWriter, RequestRecord};
-
-/// Errors reading or writing run-directory files.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: std::path::PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A file's content did not match its schema.
-    #[error("{path}: {message}")]
-    Format {
-        /// The file involved.
-        path: std::path::PathBuf,
-        /// What was wrong, with the line number where it applies.
-        message: String,
-    },
-    /// A histogram could not be encoded or decoded.
-    #[error("histogram: {0}")]
-    Histogram(String),
-}
-
-impl RecordError {
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        RecordError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-    pub(crate) fn format(path: &std::path::Path, message: impl Into<String>) -> Self {
-        RecordError::Format {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Current Unix time in nanoseconds.
 pub fn now_unix_ns() -> u64 {

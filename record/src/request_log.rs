@@ -12,7 +12,8 @@
 //! | 14 | `error` u8 | [`ErrorKind`] code |
 //! | 15 | `step` u8 | the load step's index (saturates at 255) |
 
-use crate::{ErrorKind, RecordError};
+use crate::error::RecordError;
+use crate::error_kind::ErrorKind;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
