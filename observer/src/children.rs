@@ -1,7 +1,12 @@
-//! Child processes of the lab: their own process group, killed with the observer
-//! (`PR_SET_PDEATHSIG`), optionally pinned to CPUs, stopped with SIGTERM then SIGKILL.
+//! Child processes of the lab: their own process group, sent SIGTERM when the observer
+//! dies (`PR_SET_PDEATHSIG`), optionally pinned to CPUs, stopped with SIGTERM then SIGKILL.
+//!
+//! SIGTERM rather than SIGKILL on the observer's death: loadgen then writes its record
+//! (marked interrupted) and target-api drains its in-flight requests (bounded by its
+//! `--drain-timeout`) before both exit. A child that ignored SIGTERM would outlive a
+//! killed observer; the lab's own stop ([`stop`]) still ends with SIGKILL.
 
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -21,8 +26,8 @@ pub enum ChildError {
     Cpu(usize),
 }
 
-/// Prepare `cmd` so the child leads its own process group, dies with the observer, and
-/// (when `cpus` is given) runs only on those CPUs.
+/// Prepare `cmd` so the child leads its own process group, gets SIGTERM when the observer
+/// dies, and (when `cpus` is given) runs only on those CPUs.
 pub fn configure(cmd: &mut Command, cpus: Option<&[usize]>) -> Result<(), ChildError> {
     // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -49,7 +54,7 @@ pub fn configure(cmd: &mut Command, cpus: Option<&[usize]>) -> Result<(), ChildE
             }
             if libc::prctl(
                 libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
+                libc::SIGTERM as libc::c_ulong,
                 0,
                 0,
                 0,
@@ -77,6 +82,15 @@ pub fn spawn(cmd: &mut Command) -> Result<Child, ChildError> {
         program: cmd.get_program().to_string_lossy().into_owned(),
         source,
     })
+}
+
+/// How a child ended, in words: `exit status 1`, `signal 9`.
+pub fn describe(st: ExitStatus) -> String {
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "unknown status".into(),
+    }
 }
 
 /// Send `sig` to the process group led by `pid`.
@@ -131,7 +145,10 @@ mod tests {
         cmd.arg("5");
         configure(&mut cmd, Some(&[0])).unwrap();
         let mut child = spawn(&mut cmd).unwrap();
-        assert_eq!(crate::capacity::affinity_count(child.id()).unwrap(), 1);
+        assert_eq!(
+            satlab_common::capacity::affinity_count(child.id()).unwrap(),
+            1
+        );
         stop(&mut child, Duration::from_millis(500));
         let mut cmd = Command::new("true");
         assert!(matches!(

@@ -6,6 +6,8 @@ use crate::scenario::Scenario;
 use crate::serve::{self, ServeOptions};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use satlab_common::duration::parse_positive_duration;
+use satlab_common::exit;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,31 +47,6 @@ pub enum Command {
     Diagnose(crate::diagnosis::cli::DiagnoseArgs),
 }
 
-/// Parse a duration: `500ms`, `20s`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration: write e.g. 500ms, 20s or 2m"))?;
-    let secs = v * mult;
-    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-        return Err(format!(
-            "{s:?} is out of range: give a duration between 1ms and 24h"
-        ));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 fn parse_hz(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -105,10 +82,10 @@ pub struct LabArgs {
     #[arg(long, default_value = "10", value_parser = parse_hz)]
     pub hz: f64,
     /// Interrupt the run if it takes longer than this (e.g. 10m).
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = parse_positive_duration)]
     pub max_duration: Duration,
     /// How long to wait for target-api's /readyz.
-    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    #[arg(long, default_value = "20s", value_parser = parse_positive_duration)]
     pub ready_timeout: Duration,
     /// No progress line.
     #[arg(long)]
@@ -166,7 +143,7 @@ pub struct SampleArgs {
     #[arg(long, default_value = "10", value_parser = parse_hz)]
     pub hz: f64,
     /// How long to sample.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
     pub duration: Duration,
 }
 
@@ -180,22 +157,15 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             _ => {}
         }
     }
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match exit::parse_or_exit::<Cli, _, _>(args) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit::FAILURE)
         }
     }
 }
@@ -356,7 +326,7 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         } else {
             eprintln!("diagnose: HTTP {status}");
-            ExitCode::from(1)
+            ExitCode::from(exit::FAILURE)
         })
     })?;
     Ok(code)
@@ -396,13 +366,26 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn lab_max_duration(value: &str) -> Result<Duration, String> {
+        match Cli::try_parse_from(["observer", "lab", "--max-duration", value]) {
+            Ok(Cli {
+                command: Command::Lab(a),
+            }) => Ok(a.max_duration),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("soon").unwrap_err().contains("500ms"));
-        assert!(parse_duration("0s").is_err());
+        assert_eq!(lab_max_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(lab_max_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(lab_max_duration("1m30s"), Ok(Duration::from_secs(90)));
+        // A bare number could mean seconds or milliseconds: refused, naming the forms.
+        let e = lab_max_duration("3").unwrap_err();
+        assert!(e.contains("no unit") && e.contains("1m30s"), "{e}");
+        assert!(lab_max_duration("soon").unwrap_err().contains("250ms"));
+        assert!(lab_max_duration("0s").unwrap_err().contains("above zero"));
     }
 
     #[test]

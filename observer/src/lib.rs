@@ -2,10 +2,10 @@
 //! the embedded lab (`observer lab`) and the long-running consumer (`observer serve`).
 
 pub mod analysis;
-pub mod capacity;
 pub mod children;
 pub mod cli;
 pub mod diagnosis;
+pub mod error;
 pub mod kernel;
 pub mod lab;
 pub mod netns;

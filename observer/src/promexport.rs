@@ -8,7 +8,7 @@
 //! `satlab_observer_verdict{run,verdict}` (1 per diagnosed run),
 //! `satlab_observer_runs_total`.
 
-use crate::otlp::store::Stats;
+use crate::otlp::stats::Stats;
 use std::fmt::Write;
 
 /// Metric names exported, in order.

@@ -1,6 +1,6 @@
 //! Process and system CPU sampling with sysinfo, normalised by each process's capacity.
 
-use crate::capacity;
+use satlab_common::capacity;
 use satlab_record::samples::{ProcessSample, Role, SystemSample};
 use std::time::{Duration, Instant};
 use sysinfo::{CpuRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};

@@ -3,6 +3,7 @@
 
 use satlab_record::manifest::{Manifest, RunStatus};
 use satlab_record::samples::{KernelSample, ProcessSample, Role};
+use satlab_record::summary::LoadgenSummary;
 use satlab_record::{EventKind, RunDir, ServerEvent, fsio};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -220,6 +221,10 @@ fn killing_the_observer_takes_its_children_down() {
         !alive(client) && !alive(server),
         "PR_SET_PDEATHSIG must take the children down"
     );
+    // The parent-death signal is SIGTERM: loadgen wrote its record on the way out.
+    let summary: LoadgenSummary = fsio::read_json(&RunDir::new(&out).loadgen().summary())
+        .unwrap_or_else(|e| panic!("loadgen's record after the observer was killed: {e}"));
+    assert!(summary.interrupted, "{:?}", summary.interrupt_reason);
     let m: Manifest = fsio::read_json(&RunDir::new(&out).manifest()).unwrap();
     assert_eq!(
         m.status,

@@ -1,6 +1,8 @@
 //! OTLP over gRPC: the trace, metrics and logs collector services (tonic), gzip accepted.
 
-use super::{ReceiverConfig, Signal, Store};
+use super::config::ReceiverConfig;
+use super::signal::Signal;
+use super::store::Store;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };

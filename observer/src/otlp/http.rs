@@ -5,7 +5,9 @@
 //! encodings 415, all with a JSON error body. Success is the protobuf export response,
 //! with `partial_success` when some items were refused.
 
-use super::{ReceiverConfig, Signal, Store};
+use super::config::ReceiverConfig;
+use super::signal::Signal;
+use super::store::Store;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;

@@ -1,137 +1,28 @@
 //! The OTLP receiver: gRPC (tonic) and HTTP/protobuf (axum) in front of one bounded store.
+//!
+//! - [`receiver`] binds both listeners and runs them ([`config`] holds their settings);
+//! - [`grpc`] and [`http`] are the two transports;
+//! - [`store`] is what they write into, with its bounds; [`traces`], [`metrics`] and
+//!   [`logs`] convert each signal's export request once, at this boundary, into the run
+//!   directory's types ([`attributes`], [`metric_points`] help); [`ingest`] and [`stats`]
+//!   count what was taken and refused; [`persist`] writes the `otlp/` files.
 
+pub mod attributes;
+pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod ingest;
+pub mod logs;
+pub mod metric_points;
+pub mod metrics;
+pub mod persist;
+pub mod receiver;
+pub mod signal;
+pub mod stats;
 pub mod store;
+pub mod traces;
 
-pub use store::{Store, StoreLimits};
-
-use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-/// Default largest accepted export request (also after decompression), bytes.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-/// Default number of export requests processed at once; more wait (gRPC) or get 503 (HTTP).
-pub const DEFAULT_MAX_CONCURRENT: usize = 64;
-
-/// An OTLP signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Signal {
-    /// Spans.
-    Traces,
-    /// Metric data points.
-    Metrics,
-    /// Log records.
-    Logs,
-}
-
-impl Signal {
-    /// `traces`, `metrics` or `logs`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "logs",
-        }
-    }
-}
-
-/// Receiver settings.
-#[derive(Debug, Clone, Copy)]
-pub struct ReceiverConfig {
-    /// Largest request body, bytes, before and after decompression.
-    pub max_message_bytes: usize,
-    /// Requests processed at once, across both protocols.
-    pub max_concurrent: usize,
-}
-
-impl Default for ReceiverConfig {
-    fn default() -> Self {
-        ReceiverConfig {
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            max_concurrent: DEFAULT_MAX_CONCURRENT,
-        }
-    }
-}
-
-/// Errors starting the receiver.
-#[derive(Debug, thiserror::Error)]
-pub enum ReceiverError {
-    /// A listening address could not be bound.
-    #[error("cannot listen on {addr} ({what}): {source}; pick another address or free the port")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Which listener.
-        what: &'static str,
-        /// The OS error.
-        source: std::io::Error,
-    },
-}
-
-/// A running receiver.
-#[derive(Debug)]
-pub struct Receiver {
-    /// The gRPC listener's address.
-    pub grpc_addr: SocketAddr,
-    /// The HTTP listener's address.
-    pub http_addr: SocketAddr,
-    cancel: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-async fn bind(
-    addr: SocketAddr,
-    what: &'static str,
-) -> Result<tokio::net::TcpListener, ReceiverError> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ReceiverError::Bind { addr, what, source })
-}
-
-/// Start the gRPC and HTTP receivers (port 0 picks a free port; see the returned addresses).
-pub async fn start(
-    store: Arc<Store>,
-    grpc_addr: SocketAddr,
-    http_addr: SocketAddr,
-    cfg: ReceiverConfig,
-) -> Result<Receiver, ReceiverError> {
-    let grpc_l = bind(grpc_addr, "OTLP gRPC").await?;
-    let http_l = bind(http_addr, "OTLP HTTP").await?;
-    let grpc_addr = grpc_l.local_addr().unwrap_or(grpc_addr);
-    let http_addr = http_l.local_addr().unwrap_or(http_addr);
-    let cancel = CancellationToken::new();
-    let limit = Arc::new(tokio::sync::Semaphore::new(cfg.max_concurrent.max(1)));
-    let g = tokio::spawn(grpc::serve(
-        store.clone(),
-        grpc_l,
-        cfg,
-        limit.clone(),
-        cancel.clone(),
-    ));
-    let router = http::router(store, cfg, limit);
-    let c = cancel.clone();
-    let h = tokio::spawn(async move {
-        let _ = axum::serve(http_l, router)
-            .with_graceful_shutdown(async move { c.cancelled().await })
-            .await;
-    });
-    Ok(Receiver {
-        grpc_addr,
-        http_addr,
-        cancel,
-        tasks: vec![g, h],
-    })
-}
-
-impl Receiver {
-    /// Stop listening and wait (bounded) for the servers to finish.
-    pub async fn shutdown(self) {
-        self.cancel.cancel();
-        for t in self.tasks {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), t).await;
-        }
-    }
-}
+pub use config::{DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_MESSAGE_BYTES, ReceiverConfig};
+pub use receiver::{Receiver, ReceiverError, start};
+pub use signal::Signal;
+pub use store::{Overflow, Store, StoreLimits};
