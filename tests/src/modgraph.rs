@@ -468,7 +468,9 @@ fn inline_paths(text: &str) -> Vec<(usize, String)> {
             let end = tail
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
                 .unwrap_or(tail.len());
-            if ok_before {
+            // `crate::{…}` is a grouped `use`, read whole by `use_statements`.
+            let grouped = tail[end..].starts_with('{');
+            if ok_before && !grouped {
                 out.push((at, tail[..end].trim_end_matches(':').to_string()));
             }
             from = at + end.max(1);
@@ -603,7 +605,7 @@ mod tests {
         write(
             d.path(),
             "lib.rs",
-            "pub mod a;\npub mod b;\npub use a::Thing;\n",
+            "pub mod a;\npub mod b;\npub mod c;\npub use a::Thing;\n",
         );
         write(
             d.path(),
@@ -615,9 +617,17 @@ mod tests {
             "b.rs",
             "pub struct B; pub struct C;\nfn f(_: crate::Thing) {}\n",
         );
+        write(
+            d.path(),
+            "c.rs",
+            "use crate::{a, b::B};\nfn g(_: a::Thing, _: B) {}\n",
+        );
         let g = read_crate(d.path()).unwrap();
         let a = &g.edges[&PathBuf::from("a.rs")];
         assert!(a.contains(&PathBuf::from("b.rs")), "{a:?}");
+        // A grouped `use crate::{…}` names its items' files, not the crate root.
+        let c = &g.edges[&PathBuf::from("c.rs")];
+        assert!(!c.contains(&PathBuf::from("lib.rs")), "{c:?}");
         // b names crate::Thing, which lib.rs re-exports from a: a cycle a <-> b.
         assert_eq!(g.cycles().len(), 1);
     }
