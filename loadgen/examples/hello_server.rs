@@ -1,7 +1,8 @@
-//! A minimal HTTP server for benchmarks: `hello_server [ADDR] [DELAY_MS]`.
+//! A minimal HTTP server for benchmarks and for the namespace test of `tests/cli.rs`:
+//! `hello_server [ADDR] [DELAY_MS]`.
 //! Answers every request with a small JSON body (HTTP/1.1 and h2c).
 
-use loadgen::testserver::{Behaviour, TestServer};
+use satlab_testkit::http_server::{Behaviour, TestServer};
 use std::time::Duration;
 
 fn main() -> std::io::Result<()> {

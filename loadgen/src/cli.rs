@@ -1,19 +1,49 @@
 //! The command line: parses flags (each with a message naming the fix), builds its own
 //! tokio runtime, runs the plan, prints the table or JSON, and maps outcomes to exit codes.
 
-use crate::client::{ClientConfig, RequestSpec};
+use crate::client::{ClientConfig, RequestSpec, TargetError};
+use crate::otel::config::OtelConfig;
 use crate::plan::{self, Load, Plan};
-use crate::runner::Options;
-use anyhow::Context;
+use crate::runner::{Options, run as run_plan};
 use bytes::Bytes;
 use clap::{ArgGroup, Parser};
+use satlab_common::exit;
+use satlab_common::otel_env::OtelEnvError;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Largest `--body @file` accepted.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Options the flags and the environment cannot make into a run (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    /// `--body @FILE` cannot be read.
+    #[error("--body @{path}: cannot read the file: {source}")]
+    BodyUnreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `--body @FILE` is larger than [`MAX_BODY_BYTES`].
+    #[error("--body @{path} is {size} bytes; the cap is {MAX_BODY_BYTES} bytes")]
+    BodyTooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// The URL, method or a header is invalid.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// An `OTEL_*` variable cannot be used.
+    #[error("{0}")]
+    Otel(#[from] OtelEnvError),
+}
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -31,9 +61,11 @@ Sends that find --max-in-flight requests outstanding are dropped and counted.
 --client-work simulates an expensive client (e.g. signing each payload): a fixed amount
 of CPU work before each request, to build a client-bound scenario.
 
-OpenTelemetry: when OTEL_EXPORTER_OTLP_ENDPOINT is set, sampled client spans (the span id
-sent in traceparent) and http.client.request.duration are exported (OTEL_SERVICE_NAME,
-default loadgen; OTEL_EXPORTER_OTLP_PROTOCOL grpc or http/protobuf).
+OpenTelemetry: when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) is set and OTEL_SDK_DISABLED is not true, sampled
+client spans (the span id sent in traceparent) and http.client.request.duration are
+exported (OTEL_SERVICE_NAME, default loadgen; OTEL_EXPORTER_OTLP_PROTOCOL grpc or
+http/protobuf). A variable that cannot be used is a usage error.
 
 Exit codes: 0 run completed (even with request errors), 1 runtime failure,
 2 usage error (bad flag, plan or limit), 130 interrupted (Ctrl-C/SIGTERM; the record
@@ -209,30 +241,31 @@ impl Cli {
         Plan::new(load, settle, spec)
     }
 
-    fn body(&self) -> anyhow::Result<Bytes> {
+    fn body(&self) -> Result<Bytes, OptionsError> {
         match self.body.as_deref() {
             None => Ok(Bytes::new()),
             Some(b) => match b.strip_prefix('@') {
                 Some(path) => {
-                    let meta = std::fs::metadata(path)
-                        .with_context(|| format!("--body @{path}: cannot read the file"))?;
+                    let unreadable = |source| OptionsError::BodyUnreadable {
+                        path: path.to_string(),
+                        source,
+                    };
+                    let meta = std::fs::metadata(path).map_err(unreadable)?;
                     if meta.len() > MAX_BODY_BYTES {
-                        anyhow::bail!(
-                            "--body @{path} is {} bytes; the cap is {MAX_BODY_BYTES} bytes",
-                            meta.len()
-                        );
+                        return Err(OptionsError::BodyTooLarge {
+                            path: path.to_string(),
+                            size: meta.len(),
+                        });
                     }
-                    Ok(Bytes::from(std::fs::read(path).with_context(|| {
-                        format!("--body @{path}: cannot read the file")
-                    })?))
+                    Ok(Bytes::from(std::fs::read(path).map_err(unreadable)?))
                 }
                 None => Ok(Bytes::from(b.to_string())),
             },
         }
     }
 
-    /// The run options these flags describe.
-    pub fn options(&self) -> anyhow::Result<Options> {
+    /// The run options these flags and the `OTEL_*` environment describe.
+    pub fn options(&self) -> Result<Options, OptionsError> {
         let body = self.body()?;
         let method = self
             .method
@@ -252,7 +285,7 @@ impl Cli {
         o.out = self.out.clone();
         o.progress = !self.quiet;
         o.drain_timeout = self.drain_timeout;
-        o.otel = crate::otel::OtelConfig::from_env();
+        o.otel = OtelConfig::from_env()?;
         o.interrupt_reason = "stopped by a signal (SIGINT or SIGTERM)".into();
         Ok(o)
     }
@@ -260,16 +293,13 @@ impl Cli {
 
 /// Run the loadgen command line `args` (program name first). Builds its own runtime.
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match exit::parse_or_exit::<Cli, _, _>(args) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
-        }
+        Err(code) => return code,
     };
     let usage = |msg: String| {
         eprintln!("error: {msg}");
-        ExitCode::from(2)
+        ExitCode::from(exit::USAGE)
     };
     let plan = match cli.plan() {
         Ok(p) => p,
@@ -277,11 +307,11 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     let opts = match cli.options() {
         Ok(o) => o,
-        Err(e) => return usage(format!("{e:#}")),
+        Err(e) => return usage(e.to_string()),
     };
     let threads = cli
         .threads
-        .unwrap_or_else(|| crate::cpu::capacity().ceil().max(1.0) as usize);
+        .unwrap_or_else(|| satlab_common::capacity::own_cpus().ceil().max(1.0) as usize);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("loadgen")
@@ -291,13 +321,13 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(exit::FAILURE);
         }
     };
     let json = cli.json;
     let quiet = cli.quiet;
     let result = rt.block_on(async move {
-        let cancel = crate::CancellationToken::new();
+        let cancel = CancellationToken::new();
         let c2 = cancel.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
@@ -313,7 +343,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             }
             c2.cancel();
         });
-        crate::run(plan, opts, cancel).await
+        run_plan(plan, opts, cancel).await
     });
     rt.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -324,14 +354,14 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                     Ok(j) => println!("{j}"),
                     Err(e) => {
                         eprintln!("error: cannot serialise the summary: {e}");
-                        return ExitCode::from(1);
+                        return ExitCode::from(exit::FAILURE);
                     }
                 }
                 if !quiet {
-                    eprint!("{}", crate::report::table(s));
+                    eprint!("{}", crate::table::table(s));
                 }
             } else if !quiet {
-                print!("{}", crate::report::table(s));
+                print!("{}", crate::table::table(s));
             }
             if let Some(f) = &outcome.files
                 && !quiet
@@ -339,15 +369,15 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                 eprintln!("record written to {}", f.dir().display());
             }
             if s.interrupted {
-                ExitCode::from(130)
+                ExitCode::from(exit::INTERRUPTED)
             } else {
-                ExitCode::SUCCESS
+                ExitCode::from(exit::OK)
             }
         }
         Err(e) if e.is_usage() => usage(e.to_string()),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            ExitCode::from(exit::FAILURE)
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn spawn(ctx: &Arc<Ctx>, set: &mut JoinSet<()>) {
 
 async fn worker(ctx: Arc<Ctx>, index: usize) {
     let mut w = Worker::new(&ctx, index);
-    let shard = ctx.stats.shard(index);
+    let shard = ctx.recorder.shard(index);
     loop {
         if ctx.stop.is_cancelled() {
             break;
@@ -44,6 +44,6 @@ async fn worker(ctx: Arc<Ctx>, index: usize) {
                 _ = tokio::time::sleep_until(at.into()) => continue,
             }
         }
-        w.exchange(&ctx, shard, None).await;
+        w.exchange(&ctx, shard, None, false).await;
     }
 }

@@ -1,12 +1,12 @@
-//! What every executor shares: the run context and the code that sends one request and
-//! records it.
+//! What every executor shares: the run context and the code that sends one request,
+//! places it in its step (once, here) and hands it to the recorder.
 
 use crate::client::{Client, Session};
-use crate::cpu::client_work;
-use crate::otel::{SpanRecord, SpanSink};
+use crate::client_work::client_work;
+use crate::otel::spans::{SpanRecord, SpanSink};
 use crate::plan::Schedule;
-use crate::stats::{Shard, Stats};
-use crate::trace::TraceGen;
+use crate::record::recorder::{Recorder, Shard};
+use crate::trace::{TraceGen, os_seeded};
 use satlab_record::RequestRecord;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Ctx {
     /// The HTTP client.
     pub client: Arc<Client>,
-    /// The accumulators.
-    pub stats: Arc<Stats>,
+    /// Where finished requests are recorded.
+    pub recorder: Arc<Recorder>,
     /// The run's zero.
     pub start: Instant,
     /// Wall-clock of `start`, Unix ns.
@@ -62,38 +62,47 @@ impl Worker {
         Worker {
             index,
             session: Session::new(ctx.client.clone(), index),
-            trace: TraceGen::new(crate::trace::Rng::seeded(index as u64), ctx.trace_sample),
+            trace: TraceGen::new(os_seeded(index as u64), ctx.trace_sample),
         }
     }
 
     /// Do the client work, send one request and record it. Latency is measured from
-    /// `intended` (open loop) or from the actual send (closed loop, `intended = None`).
-    pub async fn exchange(&mut self, ctx: &Ctx, shard: &Shard, intended: Option<Instant>) {
+    /// `intended` (open loop) or from the actual send (closed loop, `intended = None`);
+    /// `late` (open loop) says the send started late. The request's step is found here,
+    /// once, and handed to the recorder.
+    pub async fn exchange(
+        &mut self,
+        ctx: &Ctx,
+        shard: &Shard,
+        intended: Option<Instant>,
+        late: bool,
+    ) {
         if ctx.work_iterations > 0 {
             client_work(ctx.work_iterations, self.index as u64);
         }
         let tc = self.trace.next_context();
         let sent = Instant::now();
         let from = intended.unwrap_or(sent);
+        let start_us = ctx.offset_us(from);
+        let at = ctx.schedule.place(start_us);
+        if late {
+            ctx.recorder.count_late(at);
+        }
         shard.begin();
         let out = self.session.request(tc.header()).await;
         shard.end();
         let end = Instant::now();
-        let start_us = ctx.offset_us(from);
         let latency_us = end.saturating_duration_since(from).as_micros() as u64;
-        let step = ctx
-            .schedule
-            .step_at(start_us)
-            .unwrap_or(ctx.schedule.steps.len().saturating_sub(1));
-        ctx.stats.record(
+        ctx.recorder.record(
             shard,
             RequestRecord {
                 start_us,
                 latency_us: latency_us.min(u32::MAX as u64) as u32,
                 status: out.status,
                 error: out.error,
-                step: step.min(255) as u8,
+                step: at.step.min(255) as u8,
             },
+            at,
         );
         if tc.sampled
             && let Some(sink) = &ctx.spans
@@ -107,7 +116,7 @@ impl Worker {
                 end_unix_ns: ctx.started_unix_ns + end_us * 1000,
                 status: out.status,
                 error: out.error,
-                step: step as u32,
+                step: at.step as u32,
             });
         }
     }

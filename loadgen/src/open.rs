@@ -6,6 +6,7 @@
 //! intended time is counted late.
 
 use crate::exec::{Ctx, Worker};
+use crate::plan::Placement;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, set: &mut JoinSet<()>
     let mut slots: Vec<Arc<Slot>> = Vec::new();
     let mut idle: Vec<usize> = Vec::new();
     let mut burst = 0u32;
-    'steps: for step in ctx.schedule.steps.clone() {
+    'steps: for (index, step) in ctx.schedule.steps.clone().into_iter().enumerate() {
         let Some(rate) = step.rate else { continue };
         let mut k = 0u64;
         loop {
@@ -81,7 +82,10 @@ pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, set: &mut JoinSet<()>
                     slots[i].job.store(intended_us, Ordering::Release);
                     slots[i].notify.notify_one();
                 }
-                None => ctx.stats.count_dropped(intended_us),
+                None => ctx.recorder.count_dropped(Placement {
+                    step: index,
+                    measured: intended_us >= step.measure_start_us,
+                }),
             }
         }
     }
@@ -94,16 +98,14 @@ pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, set: &mut JoinSet<()>
 
 async fn worker(ctx: Arc<Ctx>, index: usize, slot: Arc<Slot>, done: mpsc::UnboundedSender<usize>) {
     let mut w = Worker::new(&ctx, index);
-    let shard = ctx.stats.shard(index);
+    let shard = ctx.recorder.shard(index);
     loop {
         slot.notify.notified().await;
         let job = slot.job.swap(IDLE, Ordering::AcqRel);
         if job != IDLE {
             let intended = ctx.start + Duration::from_micros(job);
-            if ctx.now_us() > job + LATE_US {
-                ctx.stats.count_late(job);
-            }
-            w.exchange(&ctx, shard, Some(intended)).await;
+            let late = ctx.now_us() > job + LATE_US;
+            w.exchange(&ctx, shard, Some(intended), late).await;
             // The dispatcher may be gone at the end of the run: nothing to report then.
             let _ = done.send(index);
         }

@@ -21,32 +21,10 @@ fn err(msg: impl Into<String>) -> PlanError {
     PlanError(msg.into())
 }
 
-/// Parse a duration such as `30s`, `500ms`, `2m`, `1h` or `1.5s`.
+/// Parse a duration with satlab's one grammar (`30s`, `500ms`, `1m30s`, `1h`, `1.5s`; see
+/// [`satlab_common::duration`]); its error, with the accepted forms, becomes a [`PlanError`].
 pub fn parse_duration(s: &str) -> Result<Duration, PlanError> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let bad = || {
-        err(format!(
-            "invalid duration '{s}': expected a number followed by ms, s, m or h (e.g. 30s, 500ms)"
-        ))
-    };
-    let value: f64 = num.parse().map_err(|_| bad())?;
-    let scale = match unit {
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "us" | "µs" => 1e-6,
-        _ => return Err(bad()),
-    };
-    let secs = value * scale;
-    if !secs.is_finite() || secs > MAX_TOTAL.as_secs_f64() * 24.0 {
-        return Err(err(format!("duration '{s}' is too long")));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    satlab_common::duration::parse_duration(s).map_err(|e| err(e.to_string()))
 }
 
 /// Parse a rate such as `2000`, `2000/s` or `600/m`, in requests per second.
@@ -312,6 +290,16 @@ pub struct StepWindow {
     pub rate: Option<f64>,
 }
 
+/// Where a moment falls in the schedule, found once per request where it is issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The step (the last one for a moment after the schedule ended).
+    pub step: usize,
+    /// Inside the schedule and past the step's settle time: only then does a request count
+    /// in the step's statistics.
+    pub measured: bool,
+}
+
 /// The planned steps, back to back from time 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
@@ -332,6 +320,18 @@ impl Schedule {
             .map(|i| (i, t_us >= self.steps[i].measure_start_us))
     }
 
+    /// The step of `t_us` (the last step after the schedule ends) and whether `t_us` is
+    /// measured.
+    pub fn place(&self, t_us: u64) -> Placement {
+        match self.locate(t_us) {
+            Some((step, measured)) => Placement { step, measured },
+            None => Placement {
+                step: self.steps.len().saturating_sub(1),
+                measured: false,
+            },
+        }
+    }
+
     /// The end of the last step, µs.
     pub fn end_us(&self) -> u64 {
         self.steps.last().map(|s| s.end_us).unwrap_or(0)
@@ -350,8 +350,23 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         for bad in ["", "30", "s", "3x", "-1s", "1..2s"] {
             let e = parse_duration(bad).unwrap_err().to_string();
-            assert!(e.contains("expected a number followed by"), "{bad}: {e}");
+            assert!(e.contains(satlab_common::duration::FORMS), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn compound_durations_and_the_common_grammar() {
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        let s = parse_stages("10:1m30s,20:1s500ms").unwrap();
+        assert_eq!(s[0].duration, Duration::from_secs(90));
+        assert_eq!(s[1].duration, Duration::from_millis(1500));
+        let r = parse_rate_stages("500:2m30s").unwrap();
+        assert_eq!(r[0].duration, Duration::from_secs(150));
+        // A bare number other than 0 could mean seconds or milliseconds: refused.
+        let e = parse_stages("10:1m30").unwrap_err().to_string();
+        assert!(e.contains("no unit") && e.contains("1m30s"), "{e}");
     }
 
     #[test]
@@ -393,7 +408,7 @@ mod tests {
             ("x:30s", "not a whole number"),
             ("0:30s", "at least 1"),
             ("200000:1s", "exceeds the cap"),
-            ("10:30", "expected a number followed by"),
+            ("10:30", satlab_common::duration::FORMS),
             ("10:0s", "above 0"),
             ("10:61m", "cap is 3600s"),
         ];
@@ -442,5 +457,19 @@ mod tests {
         assert_eq!(s.locate(2_000_000), Some((1, false)));
         assert_eq!(s.locate(2_500_000), Some((1, true)));
         assert_eq!(s.locate(5_000_000), None);
+        assert_eq!(
+            s.place(2_500_000),
+            Placement {
+                step: 1,
+                measured: true
+            }
+        );
+        assert_eq!(
+            s.place(5_000_000),
+            Placement {
+                step: 1,
+                measured: false
+            }
+        );
     }
 }

@@ -36,7 +36,7 @@ impl Progress {
             s.step + 1,
             self.steps,
             s.requests,
-            crate::report::fmt_us(s.p99_us),
+            crate::table::fmt_us(s.p99_us),
             s.in_flight,
             errors_total,
         )

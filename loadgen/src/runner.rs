@@ -1,17 +1,25 @@
-//! Runs a plan: sets up the client, the accumulators and the record files, drives the
+//! Runs a plan: sets up the client, the recorder and the record files, drives the
 //! closed- or open-loop executor, waits (bounded) for in-flight requests, and writes the
 //! record — also when interrupted.
 
 use crate::client::{Client, ClientConfig, RequestSpec};
-use crate::collector::Collector;
-use crate::cpu::{LagMonitor, calibrate_client_work, capacity};
+use crate::client_work::calibrate_client_work;
+use crate::closed;
+use crate::error::LoadgenError;
 use crate::exec::Ctx;
-use crate::otel::{OtelConfig, SpanSink};
+use crate::lag::LagMonitor;
+use crate::limits;
+use crate::open;
+use crate::otel::config::OtelConfig;
+use crate::otel::export::Exporter;
+use crate::otel::spans::{SPAN_QUEUE, SpanSink};
 use crate::plan::{Load, Plan};
 use crate::progress::Progress;
-use crate::stats::Stats;
-use crate::{LoadgenError, closed, limits, open, recorder, reqlog};
+use crate::record::recorder::Recorder;
+use crate::record::tick::Ticker;
+use crate::record::{log, summary, write};
 use hdrhistogram::Histogram;
+use satlab_common::capacity::own_cpus;
 use satlab_record::fsio::JsonlAppender;
 use satlab_record::layout::LoadgenFiles;
 use satlab_record::series::SecondSample;
@@ -117,7 +125,7 @@ pub async fn run(
                     source,
                 })
             })?;
-            let (sink, thread) = reqlog::start(&f.requests())?;
+            let (sink, thread) = log::start(&f.requests())?;
             (
                 Some(sink),
                 Some(thread),
@@ -132,25 +140,31 @@ pub async fn run(
     } else {
         (threads * 4).max(4)
     };
-    let mut stats = Stats::new(schedule.clone(), shards, log_sink);
-    if opts.otel.is_some() {
+    let mut recorder = Recorder::new(schedule.clone(), shards, log_sink);
+    if opts.otel.as_ref().is_some_and(|c| c.metrics.is_some()) {
         // Per-class latencies for the exported duration metric's attributes.
-        stats = stats.with_classes();
+        recorder = recorder.with_classes();
     }
-    let stats = Arc::new(stats);
+    let recorder = Arc::new(recorder);
     let work_iterations = calibrate_client_work(opts.client_work);
-    let cap = capacity();
+    let cap = own_cpus();
 
     let (spans, exporter) = match &opts.otel {
         Some(cfg) => {
-            let (sink, rx) = SpanSink::channel(crate::otel::SPAN_QUEUE);
-            let exp = crate::otel::Exporter::start(
+            let (sink, rx) = match cfg.traces {
+                Some(_) => {
+                    let (sink, rx) = SpanSink::channel(SPAN_QUEUE);
+                    (Some(sink), Some(rx))
+                }
+                None => (None, None),
+            };
+            let exp = Exporter::start(
                 cfg.clone(),
                 rx,
                 opts.request.method.as_str(),
                 &opts.request.url,
             )?;
-            (Some(sink), Some(exp))
+            (sink, Some(exp))
         }
         None => (None, None),
     };
@@ -161,7 +175,7 @@ pub async fn run(
     let aux_stop = CancellationToken::new();
     let ctx = Arc::new(Ctx {
         client,
-        stats: stats.clone(),
+        recorder: recorder.clone(),
         start,
         started_unix_ns,
         schedule: schedule.clone(),
@@ -172,18 +186,18 @@ pub async fn run(
     });
     let lag = LagMonitor::new(&schedule);
     let lag_task = tokio::spawn(lag.clone().run(schedule.clone(), start, aux_stop.clone()));
-    let mut collector = Collector::new(
-        stats.clone(),
+    let mut ticker = Ticker::new(
+        recorder.clone(),
         lag.clone(),
         start,
         cap,
         seconds_out,
         Progress::new(opts.progress, schedule.steps.len()),
     );
-    if let Some(exp) = &exporter {
-        collector.on_second(exp.metrics_hook());
+    if let Some(hook) = exporter.as_ref().and_then(Exporter::metrics_hook) {
+        ticker.on_second(hook);
     }
-    let collector_task = tokio::spawn(collector.run(aux_stop.clone()));
+    let ticker_task = tokio::spawn(ticker.run(aux_stop.clone()));
 
     let mut set = JoinSet::new();
     match &plan.load {
@@ -207,7 +221,7 @@ pub async fn run(
     })
     .await;
     let abandoned = if drained.is_err() {
-        let n = stats.in_flight();
+        let n = recorder.in_flight();
         set.abort_all();
         while set.join_next().await.is_some() {}
         n
@@ -217,11 +231,11 @@ pub async fn run(
     drop(ctx);
     aux_stop.cancel();
     let _ = lag_task.await;
-    let mut collector = collector_task
+    let mut ticker = ticker_task
         .await
-        .map_err(|e| LoadgenError::Internal(format!("collector task failed: {e}")))?;
-    collector.finish();
-    stats.close_log();
+        .map_err(|e| LoadgenError::Internal(format!("tick task failed: {e}")))?;
+    ticker.finish();
+    recorder.close_log();
     let (logged, log_dropped) = match log_thread {
         Some(t) => t.finish()?,
         None => (0, 0),
@@ -237,19 +251,12 @@ pub async fn run(
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            recorder::step_summary(
-                i as u32,
-                w,
-                &collector.steps[i],
-                &stats,
-                &collector,
-                stop_us,
-            )
+            summary::step_summary(i as u32, w, &ticker.steps[i], &recorder, &ticker, stop_us)
         })
         .collect();
-    let overall_histogram = recorder::merge_all(&collector.steps);
+    let overall_histogram = summary::merge_all(&ticker.steps);
     let overall =
-        recorder::overall_summary(&steps, &overall_histogram, &collector.steps, lag.overall());
+        summary::overall_summary(&steps, &overall_histogram, &ticker.steps, lag.overall());
     let summary = LoadgenSummary {
         schema: LoadgenSummary::SCHEMA.into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -288,16 +295,16 @@ pub async fn run(
         overall,
     };
     if let Some(f) = &files {
-        if let Some(e) = collector.write_error.take() {
+        if let Some(e) = ticker.write_error.take() {
             return Err(e.into());
         }
-        recorder::write(f, &summary, &collector.steps, &overall_histogram)?;
+        write::write_record(f, &summary, &ticker.steps, &overall_histogram)?;
     }
     Ok(RunOutcome {
         summary,
-        step_histograms: collector.steps.iter().map(|a| a.hist.clone()).collect(),
+        step_histograms: ticker.steps.iter().map(|a| a.hist.clone()).collect(),
         overall_histogram,
-        seconds: std::mem::take(&mut collector.seconds),
+        seconds: std::mem::take(&mut ticker.seconds),
         files,
     })
 }

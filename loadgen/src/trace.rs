@@ -2,30 +2,12 @@
 //! request, the sampled flag set with the configured probability.
 
 use http::HeaderValue;
+use satlab_common::rng::SplitMix64;
 
-/// A small, fast pseudo-random generator (SplitMix64), one per worker: no shared state.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// A generator seeded from the OS plus `salt` (e.g. the worker index).
-    pub fn seeded(salt: u64) -> Self {
-        Rng(rand::random::<u64>() ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+/// A generator (SplitMix64, one per worker: no shared state) seeded from the OS plus
+/// `salt` (e.g. the worker index), so two runs draw different trace ids.
+pub fn os_seeded(salt: u64) -> SplitMix64 {
+    SplitMix64::new(rand::random::<u64>() ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// The ids and flag of one request's client span.
@@ -63,14 +45,14 @@ impl TraceContext {
 /// Generates trace contexts with a sampling ratio.
 #[derive(Debug, Clone)]
 pub struct TraceGen {
-    rng: Rng,
+    rng: SplitMix64,
     threshold: u64,
     always: bool,
 }
 
 impl TraceGen {
     /// A generator sampling `ratio` (clamped to 0..=1) of requests.
-    pub fn new(rng: Rng, ratio: f64) -> Self {
+    pub fn new(rng: SplitMix64, ratio: f64) -> Self {
         let r = ratio.clamp(0.0, 1.0);
         TraceGen {
             rng,
@@ -100,7 +82,7 @@ mod tests {
 
     #[test]
     fn header_format_and_sampling_ratio() {
-        let mut g = TraceGen::new(Rng::new(7), 0.25);
+        let mut g = TraceGen::new(SplitMix64::new(7), 0.25);
         let mut sampled = 0;
         for _ in 0..10_000 {
             let c = g.next_context();
@@ -115,9 +97,9 @@ mod tests {
             sampled += c.sampled as u32;
         }
         assert!((2000..3000).contains(&sampled), "{sampled}");
-        let mut all = TraceGen::new(Rng::new(1), 1.0);
+        let mut all = TraceGen::new(SplitMix64::new(1), 1.0);
         assert!((0..100).all(|_| all.next_context().sampled));
-        let mut none = TraceGen::new(Rng::new(1), 0.0);
+        let mut none = TraceGen::new(SplitMix64::new(1), 0.0);
         assert!((0..100).all(|_| !none.next_context().sampled));
     }
 }

@@ -1,12 +1,13 @@
 //! The `loadgen` binary end to end: the run record, the per-request log, usage errors,
-//! the fd-limit refusal, Ctrl-C, and EADDRNOTAVAIL inside a private network namespace.
+//! the fd-limit refusal, Ctrl-C, and EADDRNOTAVAIL inside a private network namespace
+//! (served there by the `hello_server` example).
 
-use loadgen::testserver::{Behaviour, TestServer};
 use satlab_record::fsio::{read_json, read_jsonl};
 use satlab_record::histogram::{HistogramsFile, decode};
 use satlab_record::series::SecondSample;
 use satlab_record::summary::LoadgenSummary;
 use satlab_record::{ErrorKind, RequestLogReader};
+use satlab_testkit::http_server::{Behaviour, TestServer};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -101,7 +102,7 @@ fn run_writes_the_table_and_a_record_whose_request_log_round_trips() {
 #[test]
 fn usage_errors_name_the_flag_and_exit_2() {
     let cases: &[(&[&str], &str)] = &[
-        (&["--stages", "10:3x"], "expected a number followed by"),
+        (&["--stages", "10:3x"], satlab_common::duration::FORMS),
         (&["--stages", "10:1s", "--settle", "2s"], "--settle"),
         (&["--rate", "fast", "--duration", "1s"], "--rate"),
         (&["--rate", "100/s"], "--duration"),
@@ -191,19 +192,12 @@ fn sigint_writes_an_interrupted_record_and_exits_130() {
     assert!(dir.path().join("histograms.json").exists());
 }
 
-/// Helper process for the namespace test: serves HTTP when `SATLAB_NS_SERVE` is set.
-#[test]
-fn ns_server_helper() {
-    let Ok(addr) = std::env::var("SATLAB_NS_SERVE") else {
-        return;
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let _s = TestServer::bind(addr.parse().unwrap(), Behaviour::default())
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_secs(15)).await;
-    });
+/// The `hello_server` example (built beside the tests by `cargo test`), which the namespace
+/// test runs inside the namespace as its server.
+fn hello_server() -> Option<std::path::PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    let path = me.parent()?.parent()?.join("examples").join("hello_server");
+    path.is_file().then_some(path)
 }
 
 fn missing(program: &str, probe: &[&str]) -> bool {
@@ -225,6 +219,8 @@ fn new_connections_exhaust_a_tiny_port_range_as_addr_not_available() {
         Some("unshare (apt-get install util-linux) and permission to create network namespaces")
     } else if missing("ip", &["-V"]) {
         Some("ip (apt-get install iproute2)")
+    } else if hello_server().is_none() {
+        Some("the hello_server example (cargo build -p loadgen --example hello_server)")
     } else {
         None
     };
@@ -237,18 +233,19 @@ fn new_connections_exhaust_a_tiny_port_range_as_addr_not_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let me = std::env::current_exe().unwrap();
+    let server = hello_server().unwrap();
     let script = format!(
         r#"set -e
 ip link set lo up
 sysctl -qw net.ipv4.ip_local_port_range="40000 40009"
 sysctl -qw net.ipv4.tcp_tw_reuse=0
-SATLAB_NS_SERVE=127.0.0.1:18099 '{me}' --exact ns_server_helper --nocapture >/dev/null 2>&1 &
+'{server}' 127.0.0.1:18099 >/dev/null 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
 for i in $(seq 50); do (echo > /dev/tcp/127.0.0.1/18099) 2>/dev/null && break; sleep 0.1; done
 '{bin}' http://127.0.0.1:18099/ --new-connection --stages 2:2s --settle 0s --quiet --out '{out}'
-kill %1 2>/dev/null || true
 "#,
-        me = me.display(),
+        server = server.display(),
         bin = BIN,
         out = dir.path().display()
     );

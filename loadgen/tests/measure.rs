@@ -2,8 +2,8 @@
 //! open-loop correction for coordinated omission, HTTP/2 and trace propagation.
 
 use loadgen::plan::{Load, Plan, parse_rate_stages, parse_stages};
-use loadgen::testserver::{Behaviour, TestServer, ThreadedServer};
 use loadgen::{CancellationToken, Options, RequestSpec, run};
+use satlab_testkit::http_server::{Behaviour, TestServer, ThreadedServer};
 use std::time::Duration;
 
 fn closed(spec: &str, settle_ms: u64) -> Plan {

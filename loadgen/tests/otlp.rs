@@ -8,9 +8,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use loadgen::otel::OtelConfig;
+use loadgen::otel::config::OtelConfig;
 use loadgen::plan::{Load, Plan, parse_stages};
-use loadgen::testserver::{Behaviour, TestServer};
 use loadgen::{CancellationToken, Options, RequestSpec, run};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -18,6 +17,8 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
+use satlab_common::otel_env::Protocol;
+use satlab_testkit::http_server::{Behaviour, TestServer};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,23 +59,87 @@ async fn receiver() -> (String, Received) {
     (format!("http://{addr}"), got)
 }
 
+/// The loadgen's OTLP settings from `vars` alone.
+fn config(
+    vars: &[(&str, &str)],
+) -> Result<Option<OtelConfig>, satlab_common::otel_env::OtelEnvError> {
+    OtelConfig::from_lookup(|k| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    })
+}
+
 #[test]
 fn config_comes_from_the_standard_variables() {
-    assert_eq!(OtelConfig::from_vars(|_| None), None);
-    let c = OtelConfig::from_vars(|k| match k {
-        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".into()),
-        "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".into()),
-        _ => None,
-    })
+    assert_eq!(config(&[]).unwrap(), None);
+    let c = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ])
+    .unwrap()
     .unwrap();
-    assert!(!c.grpc);
+    assert_eq!(c.protocol, Protocol::HttpProtobuf);
     assert_eq!(c.service_name, "loadgen");
-    assert_eq!(c.endpoint.as_deref(), Some("http://collector:4318"));
-    let g = OtelConfig::from_vars(|k| {
-        (k == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").then(|| "http://c:4317".to_string())
-    })
+    assert_eq!(c.traces.as_deref(), Some("http://collector:4318/v1/traces"));
+    assert_eq!(
+        c.metrics.as_deref(),
+        Some("http://collector:4318/v1/metrics")
+    );
+    let g = config(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4317")])
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.protocol, Protocol::Grpc);
+    assert_eq!(g.traces.as_deref(), Some("http://c:4317"));
+    assert_eq!(
+        g.metrics, None,
+        "no metrics endpoint: metrics are not exported"
+    );
+}
+
+#[test]
+fn sdk_disabled_and_per_signal_endpoints_are_honoured() {
+    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
+    assert_eq!(
+        config(&[base, ("OTEL_SDK_DISABLED", "true")]).unwrap(),
+        None
+    );
+    let c = config(&[
+        base,
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://metrics:4317"),
+        ("OTEL_SERVICE_NAME", "lg-2"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+    ])
+    .unwrap()
     .unwrap();
-    assert!(g.grpc && g.endpoint.is_none());
+    assert_eq!(c.traces.as_deref(), Some("http://collector:4317"));
+    assert_eq!(c.metrics.as_deref(), Some("http://metrics:4317"));
+    assert_eq!(c.service_name, "lg-2");
+    assert_eq!(c.metric_interval, Duration::from_secs(1));
+}
+
+#[test]
+fn a_bad_otel_variable_is_refused_with_its_name() {
+    let e = config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.var, "OTEL_EXPORTER_OTLP_PROTOCOL");
+    assert!(e.to_string().contains("http/protobuf"), "{e}");
+    // The binary refuses to start: a usage error naming the variable.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["http://127.0.0.1:9/", "--stages", "1:1s", "--quiet"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && err.contains("grpc"),
+        "{err}"
+    );
 }
 
 /// Attributes as `key → value` text.
@@ -148,13 +213,16 @@ fn metrics_of(got: &[(String, Bytes)], service: &str) -> Metrics {
     m
 }
 
+/// OTLP/HTTP export of every signal to `endpoint` as `service`, metrics every 500 ms.
 fn otel(endpoint: String, service: &str) -> OtelConfig {
-    OtelConfig {
-        service_name: service.into(),
-        grpc: false,
-        endpoint: Some(endpoint),
-        metric_interval: Duration::from_millis(500),
-    }
+    config(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_SERVICE_NAME", service),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+    ])
+    .unwrap()
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,4 +397,39 @@ async fn requests_without_a_response_carry_their_error_type() {
     }
     assert_eq!(counted, total);
     assert!(!m.cpu.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_only_endpoint_exports_no_spans() {
+    let server = TestServer::start(Behaviour::default()).await.unwrap();
+    let (endpoint, got) = receiver().await;
+    let mut o = Options::new(RequestSpec::new(&server.url("/"), "GET", &[], Bytes::new()).unwrap());
+    o.otel = config(&[
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            &format!("{endpoint}/v1/metrics"),
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_SERVICE_NAME", "loadgen-metrics-only"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+    ])
+    .unwrap();
+    assert!(o.otel.as_ref().is_some_and(|c| c.traces.is_none()));
+    let plan = Plan::new(
+        Load::Closed(parse_stages("1:600ms").unwrap()),
+        Duration::from_millis(100),
+        "1:600ms",
+    )
+    .unwrap();
+    let out = run(plan, o, CancellationToken::new()).await.unwrap();
+    let total: u64 = out.seconds.iter().map(|s| s.requests).sum();
+    assert!(total > 0);
+    let got = got.lock().unwrap().clone();
+    assert!(
+        got.iter().all(|(path, _)| path == "/v1/metrics"),
+        "{:?}",
+        got.iter().map(|g| &g.0).collect::<Vec<_>>()
+    );
+    let m = metrics_of(&got, "loadgen-metrics-only");
+    assert_eq!(m.duration.values().sum::<u64>(), total);
 }

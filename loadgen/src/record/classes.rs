@@ -20,11 +20,14 @@
 //! (an attribute-set lookup and a few atomics, ~0.1–0.3 µs) per request, with the
 //! attribute set built once per class and second: a bounded fraction of one core even
 //! at 10⁵ requests/s, and it never delays a request.
-//!
-//! [`DURATION_BOUNDARIES`]: crate::otel::DURATION_BOUNDARIES
 
-use crate::otel::DURATION_BOUNDARIES;
 use satlab_record::ErrorKind;
+
+/// Semantic-convention boundaries for HTTP durations, seconds: the buckets of the
+/// exported `http.client.request.duration` histogram.
+pub const DURATION_BOUNDARIES: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// Most distinct classes kept apart in one window (per shard and per second).
 pub const MAX_CLASSES: usize = 32;

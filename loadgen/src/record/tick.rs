@@ -1,10 +1,12 @@
-//! The once-a-second collector: drains the shards into per-step totals, writes the
-//! per-second series line, samples the loadgen's CPU and scheduler lag, and updates the
-//! progress line.
+//! The once-a-second tick: drains the recorder's shards into the per-step totals and the
+//! second's tally, writes the per-second series line (`seconds.jsonl`), samples the
+//! loadgen's CPU, scheduler lag and requests in flight, and updates the progress line.
 
-use crate::cpu::{CpuTrack, LagMonitor, process_cpu_us};
+use crate::cpu::{CpuTrack, process_cpu_us};
+use crate::lag::LagMonitor;
 use crate::progress::Progress;
-use crate::stats::{Acc, Stats};
+use crate::record::recorder::Recorder;
+use crate::record::tally::Tally;
 use satlab_record::RecordError;
 use satlab_record::fsio::JsonlAppender;
 use satlab_record::series::SecondSample;
@@ -13,17 +15,17 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// A per-second callback: the second's sample and its latencies.
-pub type SecondHook = Box<dyn FnMut(&SecondSample, &Acc) + Send>;
+pub type SecondHook = Box<dyn FnMut(&SecondSample, &Tally) + Send>;
 
-/// Collector state; it ends up holding the run's per-step totals.
-pub struct Collector {
-    stats: Arc<Stats>,
+/// The tick's state; it ends up holding the run's per-step totals.
+pub struct Ticker {
+    recorder: Arc<Recorder>,
     lag: LagMonitor,
     start: Instant,
     capacity: f64,
-    sec: Acc,
+    sec: Tally,
     /// Per-step totals of the measured windows.
-    pub steps: Vec<Acc>,
+    pub steps: Vec<Tally>,
     /// The per-second series so far.
     pub seconds: Vec<SecondSample>,
     /// `(t_us, cpu_us)` at each tick.
@@ -41,27 +43,27 @@ pub struct Collector {
     observer: Option<SecondHook>,
 }
 
-impl Collector {
-    /// A collector writing the series to `out` (if any).
+impl Ticker {
+    /// A ticker writing the series to `out` (if any).
     pub fn new(
-        stats: Arc<Stats>,
+        recorder: Arc<Recorder>,
         lag: LagMonitor,
         start: Instant,
         capacity: f64,
         out: Option<JsonlAppender>,
         progress: Progress,
     ) -> Self {
-        let n = stats.schedule().steps.len();
+        let n = recorder.schedule().steps.len();
         let mut cpu = CpuTrack::default();
         let cpu0 = process_cpu_us();
         cpu.push(0, cpu0);
-        Collector {
-            stats,
+        Ticker {
+            recorder,
             lag,
             start,
             capacity,
-            sec: Acc::default(),
-            steps: (0..n).map(|_| Acc::default()).collect(),
+            sec: Tally::default(),
+            steps: (0..n).map(|_| Tally::default()).collect(),
             seconds: Vec::new(),
             cpu,
             in_flight: Vec::new(),
@@ -97,15 +99,15 @@ impl Collector {
     /// Drain and emit one second (or the final partial second).
     pub fn tick(&mut self) {
         let t_us = self.start.elapsed().as_micros() as u64;
-        self.stats.drain(&mut self.sec, &mut self.steps, true);
+        self.recorder.drain(&mut self.sec, &mut self.steps, true);
         let cpu_us = process_cpu_us();
         self.cpu.push(t_us, cpu_us);
         let wall = t_us.saturating_sub(self.last_t_us).max(1) as f64;
         let cpu = (cpu_us.saturating_sub(self.last_cpu_us)) as f64 / wall / self.capacity;
-        let in_flight = self.stats.in_flight();
+        let in_flight = self.recorder.in_flight();
         self.in_flight.push((t_us, in_flight));
-        let dropped_total = self.stats.dropped_total();
-        let sched = self.stats.schedule();
+        let dropped_total = self.recorder.dropped_total();
+        let sched = self.recorder.schedule();
         // The step running at the end of this nominal second (the tick fires just after it).
         let second_end = ((self.next_t_s as u64 + 1) * 1_000_000).min(t_us);
         let step = sched
@@ -147,7 +149,7 @@ impl Collector {
         }
         self.seconds.push(sample);
         self.sec.reset();
-        self.stats.release_steps(step.saturating_sub(1));
+        self.recorder.release_steps(step.saturating_sub(1));
         self.last_t_us = t_us;
         self.last_cpu_us = cpu_us;
         self.last_dropped = dropped_total;

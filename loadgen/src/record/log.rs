@@ -1,6 +1,7 @@
-//! The per-request log writer: a dedicated thread fed chunks of records through a bounded
-//! channel. When the writer falls behind, chunks are dropped and counted rather than
-//! blocking the workers or growing memory.
+//! The per-request log (`requests.bin`): each shard buffers records in chunks, and a
+//! dedicated thread, fed the chunks through a bounded channel, writes them. When the
+//! writer falls behind, chunks are dropped and counted rather than blocking the workers
+//! or growing memory.
 
 use satlab_record::{RecordError, RequestLogWriter, RequestRecord};
 use std::path::Path;
@@ -8,10 +9,38 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
-/// Chunks that may wait for the writer (each up to [`crate::stats::LOG_CHUNK`] records).
+/// Request-log records buffered per shard before they are handed to the writer.
+pub const LOG_CHUNK: usize = 4096;
+/// Chunks that may wait for the writer (each up to [`LOG_CHUNK`] records).
 pub const QUEUE_CHUNKS: usize = 64;
 
-/// The sending side, held by the stats.
+/// One shard's records not yet handed to the writer.
+#[derive(Debug, Default)]
+pub struct LogBuffer {
+    records: Vec<RequestRecord>,
+}
+
+impl LogBuffer {
+    /// Buffer `rec`; a full chunk goes to `sink`.
+    pub fn push(&mut self, rec: RequestRecord, sink: &LogSink) {
+        if self.records.capacity() == 0 {
+            self.records.reserve_exact(LOG_CHUNK);
+        }
+        self.records.push(rec);
+        if self.records.len() >= LOG_CHUNK {
+            sink.send(std::mem::take(&mut self.records));
+        }
+    }
+
+    /// Hand whatever is buffered to `sink`.
+    pub fn flush(&mut self, sink: &LogSink) {
+        if !self.records.is_empty() {
+            sink.send(std::mem::take(&mut self.records));
+        }
+    }
+}
+
+/// The sending side, held by the recorder.
 pub struct LogSink {
     tx: std::sync::Mutex<Option<SyncSender<Vec<RequestRecord>>>>,
     dropped: Arc<AtomicU64>,
@@ -47,7 +76,7 @@ pub struct LogThread {
     path: std::path::PathBuf,
 }
 
-/// Start writing `path`; returns the sink for the stats and the thread to finish.
+/// Start writing `path`; returns the sink for the recorder and the thread to finish.
 pub fn start(path: &Path) -> Result<(LogSink, LogThread), RecordError> {
     let writer = RequestLogWriter::create(path)?;
     let (tx, rx) = sync_channel(QUEUE_CHUNKS);

@@ -1,28 +1,26 @@
-//! The run record: builds the summary from the collector's totals and writes
-//! `histograms.json` and, last and atomically, `summary.json` (its presence means the
-//! record is complete). `seconds.jsonl` and `requests.bin` are streamed during the run.
+//! The run record's figures: per step and overall, from the tick's per-step totals, the
+//! recorder's dropped and late sends, and the CPU, lag and in-flight samples.
 
-use crate::collector::Collector;
 use crate::plan::StepWindow;
-use crate::stats::{Acc, Stats};
+use crate::record::recorder::Recorder;
+use crate::record::tally::Tally;
+use crate::record::tick::Ticker;
 use hdrhistogram::Histogram;
-use satlab_record::histogram::{HistogramsFile, StepHistogram, encode, new_latency_histogram};
-use satlab_record::layout::LoadgenFiles;
-use satlab_record::summary::{LagSummary, LatencySummary, LoadgenSummary, StepSummary};
-use satlab_record::{RecordError, fsio};
+use satlab_record::histogram::new_latency_histogram;
+use satlab_record::summary::{LagSummary, LatencySummary, StepSummary};
 
 /// Figures of one measured window.
 pub fn step_summary(
     index: u32,
     w: &StepWindow,
-    acc: &Acc,
-    stats: &Stats,
-    col: &Collector,
+    tally: &Tally,
+    recorder: &Recorder,
+    col: &Ticker,
     stop_us: u64,
 ) -> StepSummary {
     let end = w.end_us.min(stop_us);
     let window_s = end.saturating_sub(w.measure_start_us) as f64 / 1e6;
-    let c = &acc.counts;
+    let c = &tally.counts;
     let rate = |n: u64| {
         if window_s > 0.0 {
             n as f64 / window_s
@@ -30,7 +28,7 @@ pub fn step_summary(
             0.0
         }
     };
-    let latency = LatencySummary::from_histogram(&acc.hist);
+    let latency = LatencySummary::from_histogram(&tally.hist);
     let rps = rate(c.requests);
     StepSummary {
         index,
@@ -47,8 +45,8 @@ pub fn step_summary(
         latency,
         errors: c.error_map(),
         status: c.status_map(),
-        dropped: stats.dropped(index as usize),
-        late: stats.late(index as usize),
+        dropped: recorder.dropped(index as usize),
+        late: recorder.late(index as usize),
         in_flight_mean: col.in_flight_mean(w.measure_start_us, end),
         client_cpu: col.cpu.utilisation(w.measure_start_us, end, col.capacity()),
         sched_lag: col.lag().step_summary(index as usize),
@@ -59,11 +57,11 @@ pub fn step_summary(
 pub fn overall_summary(
     steps: &[StepSummary],
     hist: &Histogram<u64>,
-    accs: &[Acc],
+    tallies: &[Tally],
     lag: LagSummary,
 ) -> StepSummary {
-    let mut all = Acc::default();
-    for a in accs {
+    let mut all = Tally::default();
+    for a in tallies {
         all.merge(a);
     }
     let window_s: f64 = steps
@@ -113,37 +111,10 @@ pub fn overall_summary(
 }
 
 /// Merge the per-step histograms into the overall one.
-pub fn merge_all(accs: &[Acc]) -> Histogram<u64> {
+pub fn merge_all(tallies: &[Tally]) -> Histogram<u64> {
     let mut h = new_latency_histogram();
-    for a in accs {
+    for a in tallies {
         let _ = h.add(&a.hist);
     }
     h
-}
-
-/// Write `histograms.json` then `summary.json` (atomically, last).
-pub fn write(
-    files: &LoadgenFiles,
-    summary: &LoadgenSummary,
-    steps: &[Acc],
-    overall: &Histogram<u64>,
-) -> Result<(), RecordError> {
-    let hist = HistogramsFile {
-        schema: HistogramsFile::SCHEMA.into(),
-        unit: "us".into(),
-        significant_digits: satlab_record::histogram::SIGFIG,
-        steps: steps
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                Ok(StepHistogram {
-                    step: i as u32,
-                    latency: encode(&a.hist)?,
-                })
-            })
-            .collect::<Result<_, RecordError>>()?,
-        overall: encode(overall)?,
-    };
-    fsio::write_json(&files.histograms(), &hist)?;
-    fsio::write_json(&files.summary(), summary)
 }

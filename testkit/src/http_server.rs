@@ -1,5 +1,5 @@
 //! A small in-process HTTP server (HTTP/1.1 and h2c) with scripted behaviour, for the
-//! loadgen's tests and benchmarks: a fixed delay, a fixed status (or another one every N
+//! loadgen's tests, examples and benchmarks: a fixed delay, a fixed status (or another one every N
 //! requests), or a stop-the-world pause every N requests (the GC analogue). Binds
 //! loopback only.
 

@@ -1,0 +1,131 @@
+//! Client spans: workers only `try_send` finished, sampled requests into a bounded queue
+//! (dropped and counted when full); the export thread turns each into the client span
+//! whose ids were sent in `traceparent`.
+
+use satlab_record::ErrorKind;
+use satlab_record::telemetry::ATTR_STEP;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Duration;
+
+/// Span records that may wait for the exporter.
+pub const SPAN_QUEUE: usize = 8192;
+
+/// A finished, sampled request: enough to build its client span after the fact.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanRecord {
+    /// Trace id sent in `traceparent`.
+    pub trace_id: u128,
+    /// Span id sent in `traceparent` (the server span's parent).
+    pub span_id: u64,
+    /// Send time, Unix ns.
+    pub start_unix_ns: u64,
+    /// End of the response, Unix ns.
+    pub end_unix_ns: u64,
+    /// HTTP status, 0 when none.
+    pub status: u16,
+    /// Failure kind.
+    pub error: ErrorKind,
+    /// Load step.
+    pub step: u32,
+}
+
+/// The workers' side of the span queue.
+#[derive(Clone)]
+pub struct SpanSink {
+    tx: SyncSender<SpanRecord>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl SpanSink {
+    /// A sink and the receiver the exporter drains.
+    pub fn channel(capacity: usize) -> (SpanSink, Receiver<SpanRecord>) {
+        let (tx, rx) = sync_channel(capacity.max(1));
+        (
+            SpanSink {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
+            rx,
+        )
+    }
+
+    /// Queue a span without waiting; counts it as dropped when the queue is full.
+    pub fn offer(&self, r: SpanRecord) {
+        if self.tx.try_send(r).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Spans dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The client span of a sampled request `r` (span name and method `name`, `url.full` `url`).
+pub fn span_data(
+    r: &SpanRecord,
+    name: &'static str,
+    url: &str,
+) -> opentelemetry_sdk::trace::SpanData {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    let t = |ns: u64| std::time::UNIX_EPOCH + Duration::from_nanos(ns);
+    let mut attributes = vec![
+        KeyValue::new("http.request.method", name),
+        KeyValue::new("url.full", url.to_string()),
+        KeyValue::new(ATTR_STEP, r.step as i64),
+    ];
+    if r.status > 0 {
+        attributes.push(KeyValue::new("http.response.status_code", r.status as i64));
+    }
+    let failed = r.error != ErrorKind::None || r.status >= 500;
+    if r.error != ErrorKind::None {
+        attributes.push(KeyValue::new("error.type", r.error.name()));
+    } else if r.status >= 400 {
+        attributes.push(KeyValue::new("error.type", r.status.to_string()));
+    }
+    opentelemetry_sdk::trace::SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(r.trace_id),
+            SpanId::from(r.span_id),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Client,
+        name: name.into(),
+        start_time: t(r.start_unix_ns),
+        end_time: t(r.end_unix_ns),
+        attributes,
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status: if failed {
+            Status::error("")
+        } else {
+            Status::Unset
+        },
+        instrumentation_scope: opentelemetry::InstrumentationScope::builder("loadgen").build(),
+    }
+}
+
+/// Span names are the HTTP method (semantic conventions for clients without a route).
+pub fn method_name(m: &str) -> &'static str {
+    match m {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "HTTP",
+    }
+}
