@@ -57,6 +57,36 @@ impl Signal {
             Signal::Logs => "v1/logs",
         }
     }
+
+    /// The signal's place in [`OtelEnv::signal_endpoints`] (traces, metrics, logs).
+    pub fn index(self) -> usize {
+        match self {
+            Signal::Traces => 0,
+            Signal::Metrics => 1,
+            Signal::Logs => 2,
+        }
+    }
+}
+
+impl Protocol {
+    /// Where `signal` goes, given its own endpoint and the base one: its own as it is,
+    /// else the base (gRPC: as it is; HTTP: with `/v1/<signal>` appended), else nowhere.
+    /// [`OtelEnv::endpoint_for`] is this rule; a program that lets code set the base
+    /// endpoint applies it here, so a per-signal variable still wins.
+    pub fn signal_endpoint(
+        self,
+        signal: Signal,
+        own: Option<&str>,
+        base: Option<&str>,
+    ) -> Option<String> {
+        if let Some(ep) = own {
+            return Some(ep.to_string());
+        }
+        base.map(|base| match self {
+            Protocol::Grpc => base.to_string(),
+            Protocol::HttpProtobuf => format!("{base}/{}", signal.http_path()),
+        })
+    }
 }
 
 /// `OTEL_TRACES_SAMPLER` with its argument.
@@ -123,14 +153,6 @@ fn with_scheme(ep: &str) -> String {
         ep.to_string()
     } else {
         format!("http://{ep}")
-    }
-}
-
-fn signal_index(s: Signal) -> usize {
-    match s {
-        Signal::Traces => 0,
-        Signal::Metrics => 1,
-        Signal::Logs => 2,
     }
 }
 
@@ -222,13 +244,11 @@ impl OtelEnv {
         if self.disabled {
             return None;
         }
-        if let Some(ep) = &self.signal_endpoints[signal_index(signal)] {
-            return Some(ep.clone());
-        }
-        self.endpoint.as_ref().map(|base| match self.protocol {
-            Protocol::Grpc => base.clone(),
-            Protocol::HttpProtobuf => format!("{base}/{}", signal.http_path()),
-        })
+        self.protocol.signal_endpoint(
+            signal,
+            self.signal_endpoints[signal.index()].as_deref(),
+            self.endpoint.as_deref(),
+        )
     }
 
     /// Whether any signal is exported.

@@ -3,14 +3,15 @@
 //! server events). With `--admin-token` every call needs `Authorization: Bearer TOKEN`; a
 //! non-loopback listen address cannot start without a token.
 
-use crate::api::read_body;
+use crate::body::{json, read_body};
 use crate::config::SettingsPatch;
 use crate::error::ApiError;
 use crate::events::RECENT_EVENTS;
+use crate::routes::{ADMIN_CONFIG, ADMIN_EVENTS};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
@@ -21,8 +22,8 @@ pub const MAX_ADMIN_BODY: usize = 64 * 1024;
 /// Admin routes.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/admin/config", get(get_config).put(put_config))
-        .route("/admin/events", get(get_events))
+        .route(ADMIN_CONFIG, get(get_config).put(put_config))
+        .route(ADMIN_EVENTS, get(get_events))
 }
 
 fn authorize(app: &AppState, headers: &http::HeaderMap) -> Result<(), ApiError> {
@@ -59,12 +60,7 @@ fn config_json(app: &AppState) -> Response {
         "events": settings.events,
         "fixed": app.config.fixed_view(),
     });
-    let mut resp = (StatusCode::OK, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    json(StatusCode::OK, body.to_string())
 }
 
 async fn get_config(State(app): State<Arc<AppState>>, req: Request) -> Response {
@@ -132,10 +128,5 @@ async fn get_events(State(app): State<Arc<AppState>>, req: Request) -> Response 
         "admitted_requests": app.admission.admitted(),
         "events": app.hub.recent(limit),
     });
-    let mut resp = (StatusCode::OK, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
+    json(StatusCode::OK, body.to_string())
 }

@@ -3,11 +3,13 @@
 //! too, so it builds its own runtime instead of relying on `#[tokio::main]`.
 
 use crate::config::{Config, Events, Profile, Settings};
+use crate::count::parse_count;
 use crate::server::{bind, serve};
 use crate::telemetry::{Telemetry, TelemetryConfig};
-use crate::units::{parse_count, parse_duration};
 use anyhow::Context as _;
 use clap::Parser;
+use satlab_common::duration::parse_duration;
+use satlab_common::exit;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -26,12 +28,15 @@ API:
   GET /healthz, GET /readyz (503 while draining)
   GET|PUT /admin/config   active profile and events as JSON; PUT merges and validates (422)
   GET /admin/events?limit=N   recent server events
-Durations: 200us, 50ms, 2s, 1m. Every flag can also be set as SATLAB_TARGET_<FLAG>
+Durations: a number and a unit (ns, us, ms, s, m, h), or several in a row: 200us, 50ms,
+2s, 1m30s; a bare 0 is zero. Every flag can also be set as SATLAB_TARGET_<FLAG>
 (e.g. SATLAB_TARGET_PAUSE_EVERY=1000).
 
 Telemetry (standard variables): OTEL_EXPORTER_OTLP_ENDPOINT (unset: no export),
-OTEL_EXPORTER_OTLP_PROTOCOL=grpc|http/protobuf, OTEL_SERVICE_NAME (target-api),
-OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, OTEL_METRIC_EXPORT_INTERVAL (ms, 5000).
+OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT (per signal, used as given),
+OTEL_EXPORTER_OTLP_PROTOCOL=grpc|http/protobuf, OTEL_SERVICE_NAME (else service.name in
+OTEL_RESOURCE_ATTRIBUTES, else target-api), OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG,
+OTEL_METRIC_EXPORT_INTERVAL (ms, 5000), OTEL_SDK_DISABLED=true.
 
 Examples:
   target-api --listen 127.0.0.1:18080
@@ -42,10 +47,6 @@ Examples:
   target-api --shed-above 64 --shed-status 503             # load shedding
   target-api --backlog 8 --accept-delay 2ms                # slow accept, tiny listen queue
   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 target-api";
-
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s)
-}
 
 fn count(s: &str) -> Result<u64, String> {
     parse_count(s)
@@ -82,37 +83,37 @@ pub struct Args {
     #[arg(long, env = "SATLAB_TARGET_WORKERS", value_parser = positive_usize)]
     pub workers: Option<usize>,
     /// CPU cost per request: a deterministic compute loop calibrated to this duration at start.
-    #[arg(long, env = "SATLAB_TARGET_CPU_COST", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_CPU_COST", default_value = "0s", value_parser = parse_duration)]
     pub cpu_cost: Duration,
     /// CPU cost as compute-loop iterations (instead of --cpu-cost; machine independent).
     #[arg(long, env = "SATLAB_TARGET_CPU_ITERATIONS", default_value = "0", value_parser = count)]
     pub cpu_iterations: u64,
     /// Awaited I/O delay per request (frees the worker while waiting).
-    #[arg(long, env = "SATLAB_TARGET_IO_DELAY", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_IO_DELAY", default_value = "0s", value_parser = parse_duration)]
     pub io_delay: Duration,
     /// Downstream pool size K: every request takes one of K permits (0 = no pool).
     #[arg(long, env = "SATLAB_TARGET_POOL_SIZE", default_value = "0", value_parser = count)]
     pub pool_size: u64,
     /// How long each request holds its pool permit.
-    #[arg(long, env = "SATLAB_TARGET_POOL_HOLD", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_POOL_HOLD", default_value = "0s", value_parser = parse_duration)]
     pub pool_hold: Duration,
     /// Stop-the-world pause on every Nth admitted request (N, 2N, ...; 0 = off).
     #[arg(long, env = "SATLAB_TARGET_PAUSE_EVERY", default_value = "0", value_parser = count)]
     pub pause_every: u64,
     /// Length of each pause: all request handling stalls, in flight and new.
-    #[arg(long, env = "SATLAB_TARGET_PAUSE_DURATION", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_PAUSE_DURATION", default_value = "0s", value_parser = parse_duration)]
     pub pause_duration: Duration,
     /// Recycle the pool on every Nth pool use (needs --pool-size; 0 = off).
     #[arg(long, env = "SATLAB_TARGET_RECYCLE_EVERY", default_value = "0", value_parser = count)]
     pub recycle_every: u64,
     /// Reconnect cost of a recycle: every permit is held this long.
-    #[arg(long, env = "SATLAB_TARGET_RECYCLE_COST", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_RECYCLE_COST", default_value = "0s", value_parser = parse_duration)]
     pub recycle_cost: Duration,
     /// CPU burst period (a cron job in the process; 0 = off; at least 10ms).
-    #[arg(long, env = "SATLAB_TARGET_BURST_EVERY", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_BURST_EVERY", default_value = "0s", value_parser = parse_duration)]
     pub burst_every: Duration,
     /// CPU burst length (shorter than --burst-every).
-    #[arg(long, env = "SATLAB_TARGET_BURST_DURATION", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_BURST_DURATION", default_value = "0s", value_parser = parse_duration)]
     pub burst_duration: Duration,
     /// Shed requests when N are already in flight (0 = off).
     #[arg(long, env = "SATLAB_TARGET_SHED_ABOVE", default_value = "0", value_parser = count)]
@@ -124,7 +125,7 @@ pub struct Args {
     #[arg(long, env = "SATLAB_TARGET_BACKLOG", default_value = "1024", value_parser = count)]
     pub backlog: u64,
     /// Sleep after every accept: a slow accept loop fills the listen queue.
-    #[arg(long, env = "SATLAB_TARGET_ACCEPT_DELAY", default_value = "0s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_ACCEPT_DELAY", default_value = "0s", value_parser = parse_duration)]
     pub accept_delay: Duration,
     /// Soft limit on open files (setrlimit NOFILE) to starve the server of sockets.
     #[arg(long, env = "SATLAB_TARGET_MAX_OPEN_FILES", value_parser = count)]
@@ -139,7 +140,7 @@ pub struct Args {
     #[arg(long, env = "SATLAB_TARGET_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Longest wait for in-flight requests at shutdown.
-    #[arg(long, env = "SATLAB_TARGET_DRAIN_TIMEOUT", default_value = "10s", value_parser = duration)]
+    #[arg(long, env = "SATLAB_TARGET_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 }
 
@@ -177,19 +178,12 @@ impl Args {
     }
 }
 
-/// Run target-api with `args` (including the program name); returns the exit code:
-/// 0 after a clean shutdown, 2 for bad flags, 1 for other failures.
+/// Run target-api with `args` (including the program name); returns the exit code
+/// (`satlab_common::exit`): 0 after a clean shutdown, 2 for bad flags, 1 for other failures.
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let args = match Args::try_parse_from(args) {
+    let args = match exit::parse_or_exit::<Args, _, _>(args) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(code) => return code,
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -205,13 +199,13 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     let config = args.config();
     if let Err(e) = config.validate() {
         eprintln!("error: invalid value for {}: {}", e.flag(), e.message);
-        return ExitCode::from(2);
+        return ExitCode::from(exit::USAGE);
     }
     match run_server(&args, config) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit::FAILURE)
         }
     }
 }
@@ -220,9 +214,7 @@ fn run_server(args: &Args, config: Config) -> anyhow::Result<()> {
     if let Some(n) = args.max_open_files {
         crate::limits::set_open_files_limit(n)?;
     }
-    let workers = args
-        .workers
-        .unwrap_or_else(|| crate::limits::affinity_cpus().max(1));
+    let workers = args.workers.unwrap_or_else(default_workers);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -246,6 +238,15 @@ fn run_server(args: &Args, config: Config) -> anyhow::Result<()> {
     // Exporter threads may still hold the runtime; do not wait for them.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// One runtime worker per CPU in the process's affinity set (the quota is not counted:
+/// a worker per CPU the process may be scheduled on).
+fn default_workers() -> usize {
+    satlab_common::capacity::affinity_count(std::process::id())
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Register SIGTERM/SIGINT handlers now (before the server reports it is listening) and

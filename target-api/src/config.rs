@@ -2,7 +2,7 @@
 //! adjustable ones ([`Settings`]: work profile and server events), with their caps.
 
 use crate::error::InvalidSetting;
-use crate::units::{format_duration, serde_duration};
+use satlab_common::duration::{format_duration, serde_human};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -33,15 +33,15 @@ pub const DEFAULT_MAX_LEN: usize = 100_000;
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// CPU cost: a deterministic compute loop calibrated to this duration at start.
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub cpu_cost: Duration,
     /// Compute-loop iterations (used instead of `cpu_cost` when non-zero).
     pub cpu_iterations: u64,
     /// Awaited I/O delay.
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub io_delay: Duration,
     /// How long each request holds a downstream-pool permit (needs `pool_size` > 0).
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub pool_hold: Duration,
 }
 
@@ -52,25 +52,25 @@ pub struct Events {
     /// Stop-the-world pause on every Nth admitted request (0 = off).
     pub pause_every: u64,
     /// Pause length.
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub pause_duration: Duration,
     /// Recycle the downstream pool on every Nth pool use (0 = off).
     pub recycle_every: u64,
     /// Reconnect cost: every permit is held this long during a recycle.
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub recycle_cost: Duration,
     /// CPU burst period (0 = off).
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub burst_every: Duration,
     /// CPU burst length.
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub burst_duration: Duration,
     /// Shed requests when this many are already in flight (0 = off).
     pub shed_above: u64,
     /// Status for shed requests: 429, or 503 with `Retry-After`.
     pub shed_status: u16,
     /// Sleep between two accepts (slow accept loop).
-    #[serde(with = "serde_duration")]
+    #[serde(with = "serde_human")]
     pub accept_delay: Duration,
 }
 
@@ -104,12 +104,12 @@ pub struct Settings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     cpu_cost: Option<Duration>,
     cpu_iterations: Option<u64>,
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     io_delay: Option<Duration>,
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     pool_hold: Option<Duration>,
 }
 
@@ -118,18 +118,18 @@ pub struct ProfilePatch {
 #[serde(deny_unknown_fields)]
 pub struct EventsPatch {
     pause_every: Option<u64>,
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     pause_duration: Option<Duration>,
     recycle_every: Option<u64>,
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     recycle_cost: Option<Duration>,
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     burst_every: Option<Duration>,
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     burst_duration: Option<Duration>,
     shed_above: Option<u64>,
     shed_status: Option<u16>,
-    #[serde(default, with = "serde_duration::option")]
+    #[serde(default, with = "serde_human::option")]
     accept_delay: Option<Duration>,
 }
 

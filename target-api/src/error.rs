@@ -1,4 +1,6 @@
-//! Errors: JSON error bodies for HTTP clients, and typed errors for the library's callers.
+//! Errors: JSON error bodies for HTTP clients, and typed errors for the library's callers
+//! (settings, serving, telemetry). Every module takes its errors from here, so no child
+//! imports its parent for an error type.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -143,5 +145,22 @@ pub enum ServeError {
     },
     /// Telemetry could not be set up.
     #[error("telemetry: {0}")]
-    Telemetry(String),
+    Telemetry(#[from] TelemetryError),
+}
+
+/// Errors setting telemetry up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// An `OTEL_*` variable has a value we cannot use (the message names it and the
+    /// accepted values).
+    #[error(transparent)]
+    Env(#[from] satlab_common::otel_env::OtelEnvError),
+    /// An exporter could not be built.
+    #[error("building the OTLP {signal} exporter: {message}")]
+    Build {
+        /// traces, metrics or logs.
+        signal: &'static str,
+        /// The exporter's error.
+        message: String,
+    },
 }

@@ -1,30 +1,41 @@
 //! target-api: the satlab sample service.
 //!
-//! `POST /api/vector/add` with a selectable bottleneck ([`profile`]: CPU, I/O, downstream
-//! [`pool`]), server events ([`events`]: stop-the-world pauses, pool recycling, CPU bursts,
-//! shedding), socket limits ([`server`], [`limits`]), a run-time [`admin`] API, and
-//! OpenTelemetry export ([`telemetry`]). [`cli::run`] is the binary; [`server::serve`] and
-//! [`server::ServerHandle`] run the service in-process.
+//! `POST /api/vector/add` ([`api`]) with a selectable bottleneck ([`profile`]: CPU, I/O,
+//! downstream [`pool`]), server events recorded by the [`events`] hub (stop-the-world
+//! [`pause`]s, pool recycling, CPU [`bursts`]), load shedding ([`admission`]), socket
+//! limits ([`server`], [`limits`]), probes ([`probes`]), a run-time [`admin`] API, and
+//! OpenTelemetry export ([`telemetry`], wrapped around every route by [`observe`]).
+//! [`cli::run`] is the binary; [`server::serve`] and [`server::ServerHandle`] run the
+//! service in-process. Shared notions (durations, CPU capacity, `OTEL_*`, exit codes)
+//! come from `satlab_common`.
 
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod admission;
 pub mod api;
+pub mod body;
+pub mod bursts;
 pub mod cli;
 pub mod config;
+pub mod count;
 pub mod decode;
 pub mod error;
 pub mod events;
 pub mod limits;
 pub mod live;
+pub mod observe;
+pub mod pause;
 pub mod pool;
+pub mod probes;
 pub mod profile;
+pub mod router;
+pub mod routes;
 pub mod server;
 pub mod state;
 pub mod telemetry;
-pub mod units;
 
 pub use config::{Config, Settings};
-pub use error::{ApiError, ServeError};
+pub use error::{ApiError, ServeError, TelemetryError};
 pub use server::{ServeReport, ServerHandle, bind, serve};
 pub use telemetry::{Telemetry, TelemetryConfig};

@@ -3,9 +3,10 @@
 //! deterministic compute loop with its start-up calibration.
 
 use crate::config::{MAX_CPU_COST, MAX_CPU_ITERATIONS, MAX_DELAY};
+use crate::count::parse_count;
 use crate::error::ApiError;
 use crate::live::Live;
-use crate::units::{format_duration, parse_count, parse_duration};
+use satlab_common::duration::{format_duration, parse_duration};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -40,9 +41,10 @@ impl Work {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let bad =
                 |msg: String| ApiError::invalid_query(format!("query parameter '{key}': {msg}"));
+            let duration = |v: &str| parse_duration(v).map_err(|e| bad(e.to_string()));
             match key {
                 "cpu" => {
-                    cpu_cost = capped(key, parse_duration(value).map_err(bad)?, MAX_CPU_COST)?;
+                    cpu_cost = capped(key, duration(value)?, MAX_CPU_COST)?;
                     cpu_iters = 0;
                 }
                 "cpu_iters" => {
@@ -55,12 +57,8 @@ impl Work {
                         ));
                     }
                 }
-                "io" => {
-                    work.io_delay = capped(key, parse_duration(value).map_err(bad)?, MAX_DELAY)?
-                }
-                "pool_hold" => {
-                    work.pool_hold = capped(key, parse_duration(value).map_err(bad)?, MAX_DELAY)?
-                }
+                "io" => work.io_delay = capped(key, duration(value)?, MAX_DELAY)?,
+                "pool_hold" => work.pool_hold = capped(key, duration(value)?, MAX_DELAY)?,
                 "pool" => {
                     work.use_pool = match value {
                         "1" | "true" => true,

@@ -112,7 +112,7 @@ pub async fn serve(
     crate::profile::calibration();
     let app = Arc::new(AppState::new(config, telemetry, local));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let bursts = tokio::spawn(crate::events::run_bursts(
+    let bursts = tokio::spawn(crate::bursts::run_bursts(
         app.live.clone(),
         app.hub.clone(),
         stop_rx.clone(),
@@ -122,10 +122,11 @@ pub async fn serve(
         live: app.live.clone(),
     };
     let mut graceful_rx = stop_rx.clone();
-    let server =
-        axum::serve(listener, crate::api::router(app.clone())).with_graceful_shutdown(async move {
+    let server = axum::serve(listener, crate::router::router(app.clone())).with_graceful_shutdown(
+        async move {
             let _ = graceful_rx.wait_for(|s| *s).await;
-        });
+        },
+    );
     let mut server = std::pin::pin!(server.into_future());
     tracing::info!(listen = %local, "target-api listening");
     let drained = tokio::select! {
@@ -191,10 +192,7 @@ impl ServerHandle {
             .name("target-api".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    let telemetry = Arc::new(
-                        Telemetry::init(&telemetry)
-                            .map_err(|e| ServeError::Telemetry(e.to_string()))?,
-                    );
+                    let telemetry = Arc::new(Telemetry::init(&telemetry)?);
                     let report = serve(config, telemetry.clone(), listener, async move {
                         let _ = rx.await;
                     })

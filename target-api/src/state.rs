@@ -1,8 +1,10 @@
 //! The state shared by every request handler.
 
+use crate::admission::Admission;
 use crate::config::Config;
-use crate::events::{Admission, EventHub, PauseGate};
+use crate::events::EventHub;
 use crate::live::Live;
+use crate::pause::PauseGate;
 use crate::pool::Pool;
 use crate::telemetry::Telemetry;
 use std::net::SocketAddr;

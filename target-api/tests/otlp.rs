@@ -216,3 +216,53 @@ async fn a_dead_collector_neither_fails_nor_stalls_requests() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_signal_endpoints_and_the_resource_service_name_reach_the_exporters() {
+    let (sink_addr, got) = otlp_sink::start("127.0.0.1:0".parse().unwrap(), true).await;
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    // Traces go to the sink by their own variable; the base endpoint, set in code, points
+    // nowhere and must not take the traces away.
+    let traces = format!("http://{sink_addr}");
+    let mut telemetry = TelemetryConfig::from_lookup(|k| match k {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some(traces.clone()),
+        "OTEL_RESOURCE_ATTRIBUTES" => {
+            Some("service.name=from-resource,deployment.environment.name=lab%2C1".into())
+        }
+        _ => None,
+    })
+    .unwrap();
+    telemetry.endpoint = Some(format!("http://{refused}"));
+    telemetry.metric_interval = Duration::from_millis(200);
+    let server = ServerHandle::start(config(), telemetry, 2).unwrap();
+    let (c, addr) = (client(), server.addr());
+    for _ in 0..3 {
+        assert_eq!(add(&c, addr, "", BODY).await.status, 200);
+    }
+    tokio::task::spawn_blocking(move || server.stop().unwrap())
+        .await
+        .unwrap();
+    let spans = got.spans.lock().unwrap().clone();
+    assert_eq!(
+        spans
+            .iter()
+            .filter(|s| s.name == "POST /api/vector/add")
+            .count(),
+        3
+    );
+    let resource = got.span_resources.lock().unwrap().clone();
+    for kv in [
+        ("service.name", "from-resource"),
+        ("deployment.environment.name", "lab,1"),
+    ] {
+        assert!(
+            resource.contains(&(kv.0.to_string(), kv.1.to_string())),
+            "{kv:?} missing from {resource:?}"
+        );
+    }
+    // Metrics went to the base endpoint, not to the traces' sink.
+    assert!(got.metric_names.lock().unwrap().is_empty());
+}

@@ -2,15 +2,32 @@
 //! exporters accepted, so `ended - exported` is what the bounded queues dropped (or a
 //! failed export lost).
 
-use super::Flow;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Items that reached the processor vs. items handed to the exporter, for one signal.
+#[derive(Debug, Default)]
+pub(super) struct Flow {
+    /// Items that reached the processor (sampled spans ended, log records emitted).
+    pub(super) ended: AtomicU64,
+    /// Items the exporter accepted.
+    pub(super) exported: AtomicU64,
+}
+
+impl Flow {
+    /// Items not exported (yet): queued, dropped, or lost by a failed export.
+    pub(super) fn unexported(&self) -> u64 {
+        self.ended
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.exported.load(Ordering::Relaxed))
+    }
+}
 
 /// Counts spans the exporter accepted.
 #[derive(Debug)]

@@ -21,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ pub struct Received {
     pub logs: Mutex<Vec<LogRecord>>,
     /// Metric names seen.
     pub metric_names: Mutex<std::collections::BTreeSet<String>>,
+    /// String attributes of the resources spans came with (`service.name`, ...).
+    pub span_resources: Mutex<std::collections::BTreeSet<(String, String)>>,
     /// Span count.
     pub span_count: AtomicU64,
     /// Log record count.
@@ -56,6 +59,16 @@ impl TraceService for Sink {
         req: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         for rs in req.into_inner().resource_spans {
+            if let Some(r) = &rs.resource {
+                let mut seen = self.0.span_resources.lock().unwrap();
+                for kv in &r.attributes {
+                    if let Some(any_value::Value::StringValue(v)) =
+                        kv.value.as_ref().and_then(|v| v.value.as_ref())
+                    {
+                        seen.insert((kv.key.clone(), v.clone()));
+                    }
+                }
+            }
             for ss in rs.scope_spans {
                 self.0
                     .span_count

@@ -1,0 +1,56 @@
+//! The periodic CPU burst: a cron job or log rotation inside the process, competing for
+//! its CPUs on a fixed time grid.
+
+use crate::events::EventHub;
+use crate::live::Live;
+use crate::profile::{SPIN_CHUNK, spin};
+use satlab_record::EventKind;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Run the periodic CPU burst until `stop` fires: every `burst_every` (read live, so the
+/// admin API can change it), spin a blocking-pool thread for `burst_duration`, like a cron
+/// job or log rotation inside the process competing for its CPUs.
+pub async fn run_bursts(
+    live: Arc<Live>,
+    hub: Arc<EventHub>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    // Bursts start on a fixed grid (every T from the start), not T after the previous
+    // burst ended, so the period stays T whatever the burst length.
+    let first = match live.burst_every() {
+        d if d.is_zero() => Duration::from_millis(100),
+        d => d,
+    };
+    let mut next = tokio::time::Instant::now() + first;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.changed() => return,
+        }
+        let (every, d) = (live.burst_every(), live.burst_duration());
+        if every.is_zero() || d.is_zero() {
+            next = tokio::time::Instant::now() + Duration::from_millis(100);
+            continue;
+        }
+        next += every;
+        let start_ns = satlab_record::now_unix_ns();
+        let spun = tokio::task::spawn_blocking(move || {
+            let t0 = Instant::now();
+            let mut x = 1u64;
+            while t0.elapsed() < d {
+                x ^= spin(SPIN_CHUNK, || {});
+            }
+            std::hint::black_box(x);
+            t0.elapsed()
+        })
+        .await;
+        if let Ok(took) = spun {
+            hub.record(EventKind::CpuBurst, start_ns, took, None, None);
+        }
+        let now = tokio::time::Instant::now();
+        if next < now {
+            next = now + every;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Setting the pipelines up: one OTLP exporter per exported signal (each to
+//! [`TelemetryConfig::endpoint_for`] that signal), the providers around them, and the
+//! resource (`service.name` and `OTEL_RESOURCE_ATTRIBUTES` as `satlab_common` parsed them).
+
+use super::config::TelemetryConfig;
+use super::counting::{CountingLogExporter, CountingSpanProcessor};
+use super::handle::Telemetry;
+use super::instruments::Instruments;
+use crate::error::TelemetryError;
+use opentelemetry::KeyValue;
+use opentelemetry::logs::LoggerProvider as _;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{ExporterBuildError, WithExportConfig, WithHttpConfig as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use satlab_common::otel_env::{Protocol, Signal};
+
+/// The instrumentation scope of everything the service records.
+const SCOPE: &str = "target-api";
+
+fn build_err(signal: &'static str) -> impl Fn(ExporterBuildError) -> TelemetryError {
+    move |e| TelemetryError::Build {
+        signal,
+        message: e.to_string(),
+    }
+}
+
+/// The resource every signal carries. Built from the parsed settings only (plus the SDK's
+/// `telemetry.sdk.*`), so the SDK does not read `OTEL_*` a second time.
+fn resource(cfg: &TelemetryConfig) -> Resource {
+    Resource::builder_empty()
+        .with_detector(Box::new(TelemetryResourceDetector))
+        .with_attributes(
+            cfg.resource_attributes
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
+        .with_service_name(cfg.service_name.clone())
+        .build()
+}
+
+impl Telemetry {
+    /// Set up export per `cfg`: each signal with an endpoint gets its pipeline, the others
+    /// stay off. Must run inside a multi-thread tokio runtime (the gRPC exporter's
+    /// connection lives on it).
+    pub fn init(cfg: &TelemetryConfig) -> Result<Self, TelemetryError> {
+        let mut t = Telemetry::disabled();
+        t.service = cfg.service_name.clone();
+        let resource = resource(cfg);
+
+        if let Some(url) = cfg.endpoint_for(Signal::Traces) {
+            let exporter = match cfg.protocol {
+                Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(url)
+                    .build(),
+                Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(url)
+                    .with_headers(Default::default())
+                    .build(),
+            }
+            .map_err(build_err("traces"))?;
+            let provider = SdkTracerProvider::builder()
+                .with_span_processor(CountingSpanProcessor::new(exporter, t.spans.clone()))
+                .with_sampler(cfg.sampler.clone())
+                .with_resource(resource.clone())
+                .build();
+            t.tracer = Some(provider.tracer(SCOPE));
+            t.tracer_provider = Some(provider);
+        }
+
+        // Logs (server events).
+        if let Some(url) = cfg.endpoint_for(Signal::Logs) {
+            let exporter = match cfg.protocol {
+                Protocol::Grpc => opentelemetry_otlp::LogExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(url)
+                    .build(),
+                Protocol::HttpProtobuf => opentelemetry_otlp::LogExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(url)
+                    .build(),
+            }
+            .map_err(build_err("logs"))?;
+            let provider = SdkLoggerProvider::builder()
+                .with_batch_exporter(CountingLogExporter::new(exporter, t.logs.clone()))
+                .with_resource(resource.clone())
+                .build();
+            t.logger = Some(provider.logger(SCOPE));
+            t.logger_provider = Some(provider);
+        }
+
+        if let Some(url) = cfg.endpoint_for(Signal::Metrics) {
+            let exporter = match cfg.protocol {
+                Protocol::Grpc => opentelemetry_otlp::MetricExporter::builder()
+                    .with_tonic()
+                    .with_endpoint(url)
+                    .build(),
+                Protocol::HttpProtobuf => opentelemetry_otlp::MetricExporter::builder()
+                    .with_http()
+                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                    .with_endpoint(url)
+                    .build(),
+            }
+            .map_err(build_err("metrics"))?;
+            let reader = PeriodicReader::builder(exporter)
+                .with_interval(cfg.metric_interval)
+                .build();
+            let provider = SdkMeterProvider::builder()
+                .with_reader(reader)
+                .with_resource(resource)
+                .build();
+            let meter = provider.meter(SCOPE);
+            t.inst = Some(Instruments::new(&meter, t.spans.clone(), t.logs.clone()));
+            t.meter_provider = Some(provider);
+        }
+        Ok(t)
+    }
+}
