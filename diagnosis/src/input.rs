@@ -1,13 +1,15 @@
 //! What a diagnosis reads: in memory for tests, or loaded from a run directory.
 
-use super::DiagnosisError;
+use crate::error::DiagnosisError;
+use crate::latency::RecordedHistograms;
+use satlab_record::fsio;
+use satlab_record::histogram::HistogramsFile;
 use satlab_record::manifest::Manifest;
 use satlab_record::samples::{KernelSample, ProcessSample, SystemSample};
 use satlab_record::series::SecondSample;
 use satlab_record::summary::LoadgenSummary;
 use satlab_record::{RequestLogReader, RequestRecord, RunDir, ServerEvent};
 use serde::de::DeserializeOwned;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 /// Where the per-request log comes from.
@@ -39,6 +41,9 @@ pub struct DiagnosisInput {
     pub events: Vec<ServerEvent>,
     /// `loadgen/requests.bin`.
     pub requests: RequestSource,
+    /// `loadgen/histograms.json`, when present: per-step percentiles and the run-wide
+    /// histogram come from it (else from the summary and the per-request log).
+    pub histograms: Option<RecordedHistograms>,
     /// `manifest.json`, when present.
     pub manifest: Option<Manifest>,
     /// Limitations found while loading (a torn last line, a missing file).
@@ -56,6 +61,7 @@ impl DiagnosisInput {
             system: Vec::new(),
             events: Vec::new(),
             requests: RequestSource::None,
+            histograms: None,
             manifest: None,
             notes: Vec::new(),
         }
@@ -97,7 +103,7 @@ pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
             ),
         });
     }
-    let summary: LoadgenSummary = satlab_record::fsio::read_json(&summary_path)?;
+    let summary: LoadgenSummary = fsio::read_json(&summary_path)?;
     let mut input = DiagnosisInput::new(summary);
     input.seconds = read_lines(&lg.seconds(), &mut input.notes)?;
     input.processes = read_lines(&run.process_samples(), &mut input.notes)?;
@@ -113,66 +119,30 @@ pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
             .push("loadgen/requests.bin is missing: no spike or latency-mode analysis".into());
         RequestSource::None
     };
+    let hp = lg.histograms();
+    if hp.is_file() {
+        let file: HistogramsFile = fsio::read_json(&hp)?;
+        input.histograms = Some(RecordedHistograms::decode(&file, &hp)?);
+    }
     let mp = run.manifest();
     if mp.is_file() {
-        input.manifest = Some(satlab_record::fsio::read_json(&mp)?);
+        input.manifest = Some(fsio::read_json(&mp)?);
     }
     Ok(input)
 }
 
-/// Read JSON lines. A missing file reads as empty; a torn last line (no newline: the
-/// writer was killed mid-line) is skipped with a note; any other bad line is an error
-/// naming the file and line.
+/// Read a JSON-lines file by the record's one rule (a missing file is empty); a torn last
+/// line becomes a note.
 fn read_lines<T: DeserializeOwned>(
     path: &Path,
     notes: &mut Vec<String>,
 ) -> Result<Vec<T>, DiagnosisError> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(DiagnosisError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            });
-        }
-    };
-    let mut reader = BufReader::new(file);
-    let mut out = Vec::new();
-    let mut line = String::new();
-    let mut no = 0usize;
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| DiagnosisError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })?;
-        if n == 0 {
-            break;
-        }
-        no += 1;
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_str(text) {
-            Ok(v) => out.push(v),
-            Err(_) if !line.ends_with('\n') => {
-                notes.push(format!(
-                    "{}: line {no} is incomplete (the writer stopped mid-line); ignored",
-                    path.display()
-                ));
-            }
-            Err(e) => {
-                return Err(DiagnosisError::Malformed {
-                    path: path.to_path_buf(),
-                    line: no,
-                    message: e.to_string(),
-                });
-            }
-        }
+    let lines = fsio::read_jsonl_lines(path)?;
+    if let Some(no) = lines.torn_line {
+        notes.push(format!(
+            "{}: line {no} is incomplete (the writer stopped mid-line); ignored",
+            path.display()
+        ));
     }
-    Ok(out)
+    Ok(lines.items)
 }

@@ -1,5 +1,7 @@
 //! The diagnosis as written to `diagnosis.json` (schema [`SCHEMA`]).
 
+use satlab_record::EventKind;
+use satlab_record::summary::{ConnectionMode, LoadMode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -39,11 +41,11 @@ pub struct RunInfo {
     /// Scenario name, when known.
     pub scenario: Option<String>,
     /// `closed` or `open`.
-    pub mode: String,
+    pub mode: LoadMode,
     /// The offered-load axis: `concurrency` (closed loop) or `rate` (open loop).
-    pub load_axis: String,
+    pub load_axis: LoadAxis,
     /// `keep_alive` or `new_connection`.
-    pub connection: String,
+    pub connection: ConnectionMode,
     /// HTTP method.
     pub method: String,
     /// Target URL.
@@ -56,6 +58,16 @@ pub struct RunInfo {
     pub duration_s: f64,
     /// True when the run stopped early.
     pub interrupted: bool,
+}
+
+/// The axis offered load is measured on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadAxis {
+    /// Closed loop: workers.
+    Concurrency,
+    /// Open loop: offered requests/s.
+    Rate,
 }
 
 /// Which side limits throughput.
@@ -261,20 +273,34 @@ pub struct StepRow {
     pub verdict: StepVerdict,
 }
 
+/// The axis on which spikes are counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodAxis {
+    /// By request index: count-driven causes (GC, pool recycling).
+    Requests,
+    /// By time: timer-driven causes (cron).
+    Time,
+}
+
 /// The period of the spikes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Period {
-    /// The sharper axis: `requests` or `time`.
-    pub by: String,
+    /// The sharper axis.
+    pub by: PeriodAxis,
     /// Median gap in requests.
     pub requests: f64,
     /// Median gap in seconds.
     pub seconds: f64,
-    /// Robust coefficient of variation of the gaps on the chosen axis.
+    /// Robust coefficient of variation of the gaps on the chosen axis (infinite for gaps of
+    /// zero: `null` in JSON, read back as NaN).
+    #[serde(deserialize_with = "nullable_f64")]
     pub cv: f64,
     /// Robust CV of the gaps by request index.
+    #[serde(deserialize_with = "nullable_f64")]
     pub cv_requests: f64,
     /// Robust CV of the gaps by time.
+    #[serde(deserialize_with = "nullable_f64")]
     pub cv_seconds: f64,
 }
 
@@ -282,7 +308,7 @@ pub struct Period {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cause {
     /// `gc_pause`, `pool_recycle` or `cpu_burst`.
-    pub kind: String,
+    pub kind: EventKind,
     /// Share of spikes with an event of this kind within the match window.
     pub matched_fraction: f64,
     /// Spikes matched.
@@ -342,7 +368,7 @@ pub struct Spikes {
     pub explains: Option<Explains>,
     /// One readable sentence.
     pub text: String,
-    /// The spikes (at most [`crate::diagnosis::spikes::MAX_MARKS`]).
+    /// The spikes (at most [`crate::spikes::MAX_MARKS`]).
     pub marks: Vec<SpikeMark>,
 }
 
@@ -378,7 +404,7 @@ pub struct EventMark {
     /// Start, s since the run start.
     pub t_s: f64,
     /// `gc_pause`, `pool_recycle`, `cpu_burst`.
-    pub kind: String,
+    pub kind: EventKind,
     /// Duration, ms.
     pub duration_ms: f64,
 }
@@ -390,7 +416,7 @@ pub struct Timeline {
     pub bucket_s: f64,
     /// The buckets.
     pub points: Vec<TimelinePoint>,
-    /// Server events (at most [`crate::diagnosis::spikes::MAX_MARKS`]).
+    /// Server events (at most [`crate::spikes::MAX_MARKS`]).
     pub events: Vec<EventMark>,
     /// Step boundaries, s since the run start.
     pub step_starts_s: Vec<f64>,

@@ -1,7 +1,7 @@
 //! Latency modes at SYN-retransmit timeouts: a SYN dropped by a full listen queue is resent
 //! after 1 s, then 2 s more, then 4 s more, so such requests cluster at ≈1 s, 3 s and 7 s.
 
-use super::model::LatencyMode;
+use crate::model::LatencyMode;
 use hdrhistogram::Histogram;
 
 /// The cumulative SYN retransmission delays of Linux (initial RTO 1 s, doubling), s.

@@ -1,6 +1,7 @@
 //! Plateau detection: the step after which more offered load stops buying throughput.
 
-use super::model::StepRow;
+use crate::format::{fmt_num, load_label};
+use crate::model::{Plateau, StepRow};
 
 /// Throughput grew by at most this factor from one step to the next: "near 1". Run-to-run
 /// noise of a loopback benchmark is a few percent, so 10% separates noise from growth.
@@ -15,7 +16,7 @@ pub const PLATEAU_MAX_EFFICIENCY: f64 = 0.30;
 pub const PLATEAU_RESUME_GROWTH: f64 = 1.15;
 
 /// Step rows in order of offered load (the plan's order among equal loads).
-pub(crate) fn load_order(rows: &[StepRow]) -> Vec<usize> {
+pub fn load_order(rows: &[StepRow]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].load > 0.0).collect();
     idx.sort_by(|&a, &b| rows[a].load.total_cmp(&rows[b].load).then(a.cmp(&b)));
     idx
@@ -23,7 +24,7 @@ pub(crate) fn load_order(rows: &[StepRow]) -> Vec<usize> {
 
 /// The knee: the position (in `rows`) of the first step whose successor in load order
 /// barely grew throughput while load grew, and after which throughput never resumes.
-pub(crate) fn detect(rows: &[StepRow]) -> Option<usize> {
+pub fn detect(rows: &[StepRow]) -> Option<usize> {
     let order = load_order(rows);
     for w in 0..order.len().saturating_sub(1) {
         let (a, b) = (&rows[order[w]], &rows[order[w + 1]]);
@@ -53,35 +54,38 @@ pub(crate) fn detect(rows: &[StepRow]) -> Option<usize> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::diagnosis::synth::{SynthStep, steps_run};
-
-    fn rows(xs: &[(f64, f64)]) -> Vec<StepRow> {
-        let steps: Vec<SynthStep> = xs
-            .iter()
-            .map(|&(n, x)| SynthStep::new(n, x, n / x * 1000.0))
-            .collect();
-        crate::diagnosis::steps::build_rows(&steps_run(&steps, false))
-    }
-
-    #[test]
-    fn knee_noise_and_resumed_growth() {
-        // Flat from N = 1 with a noisy last step: still a plateau at the first step.
-        let r = rows(&[
-            (1.0, 631.0),
-            (2.0, 669.0),
-            (4.0, 661.0),
-            (8.0, 531.0),
-            (16.0, 775.0),
-        ]);
-        assert_eq!(detect(&r), Some(0));
-        // A pause in growth followed by efficient growth is no plateau.
-        let r = rows(&[(1.0, 100.0), (2.0, 105.0), (4.0, 380.0), (8.0, 760.0)]);
-        assert_eq!(detect(&r), None);
-        // Linear growth: none.
-        let r = rows(&[(1.0, 100.0), (2.0, 200.0), (4.0, 400.0)]);
-        assert_eq!(detect(&r), None);
+/// The plateau as reported: the knee (from [`detect`]) and the highest throughput at or
+/// beyond it.
+pub(crate) fn report(rows: &[StepRow], knee: Option<usize>, open: bool) -> Plateau {
+    match knee {
+        Some(k) => {
+            let r = &rows[k];
+            let max_x = rows
+                .iter()
+                .filter(|x| x.load >= r.load)
+                .map(|x| x.ok_rps)
+                .fold(r.ok_rps, f64::max);
+            Plateau {
+                detected: true,
+                step: Some(r.index),
+                concurrency: r.concurrency,
+                target_rate: r.target_rate,
+                rps: Some(max_x),
+                text: format!(
+                    "throughput plateaus at ~{} req/s from step {} ({})",
+                    fmt_num(max_x),
+                    r.index,
+                    load_label(r, open)
+                ),
+            }
+        }
+        None => Plateau {
+            detected: false,
+            step: None,
+            concurrency: None,
+            target_rate: None,
+            rps: None,
+            text: "no plateau: throughput kept growing with load".into(),
+        },
     }
 }

@@ -2,11 +2,11 @@
 //! period by request index and by time; their match to server events, tested by a
 //! circular-shift permutation; and how much of the tail they explain.
 
-use super::model::{
-    Cause, EventMark, Explains, Period, SpikeMark, Spikes, Timeline, TimelinePoint,
+use crate::model::{
+    Cause, EventMark, Explains, Period, PeriodAxis, SpikeMark, Spikes, Timeline, TimelinePoint,
 };
-use super::rng::SplitMix64;
-use satlab_record::ServerEvent;
+use satlab_common::rng::SplitMix64;
+use satlab_record::{RequestRecord, ServerEvent};
 
 /// Outlier threshold in robust standard deviations (1.4826·MAD): 6 keeps Gaussian-like
 /// noise out (a false flag per ~10⁹ requests) while a pause of a few milliseconds on a
@@ -56,14 +56,6 @@ pub const MAX_MARKS: usize = 2000;
 /// Buckets of the latency-over-time series.
 pub const TIMELINE_BUCKETS: u64 = 600;
 
-/// One request on the series, in start order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Req {
-    pub start_us: u64,
-    pub lat_us: u32,
-    pub step: u8,
-}
-
 /// A cluster of overlapping slow requests.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cluster {
@@ -83,7 +75,7 @@ pub(crate) struct Cluster {
 
 /// Flag outliers: latency above the block median + max(k·1.4826·MAD, floor). Blocks never
 /// straddle a step boundary. `reqs` must be in start order.
-pub(crate) fn outliers(reqs: &[Req]) -> Vec<(usize, f64)> {
+pub(crate) fn outliers(reqs: &[RequestRecord]) -> Vec<(usize, f64)> {
     let mut out = Vec::new();
     let mut scratch: Vec<u32> = Vec::with_capacity(BLOCK * 2);
     let mut seg_start = 0;
@@ -99,7 +91,7 @@ pub(crate) fn outliers(reqs: &[Req]) -> Vec<(usize, f64)> {
             let lo = seg_start + b * n / blocks;
             let hi = seg_start + (b + 1) * n / blocks;
             scratch.clear();
-            scratch.extend(reqs[lo..hi].iter().map(|r| r.lat_us));
+            scratch.extend(reqs[lo..hi].iter().map(|r| r.latency_us));
             let med = median_u32(&mut scratch);
             for v in scratch.iter_mut() {
                 *v = (f64::from(*v) - med).abs() as u32;
@@ -111,8 +103,8 @@ pub(crate) fn outliers(reqs: &[Req]) -> Vec<(usize, f64)> {
             let thr = med + excess;
             out.extend(
                 (lo..hi)
-                    .filter(|&i| f64::from(reqs[i].lat_us) > thr)
-                    .map(|i| (i, f64::from(reqs[i].lat_us) / thr)),
+                    .filter(|&i| f64::from(reqs[i].latency_us) > thr)
+                    .map(|i| (i, f64::from(reqs[i].latency_us) / thr)),
             );
         }
         seg_start = seg_end;
@@ -141,17 +133,17 @@ fn median_f64(v: &mut [f64]) -> f64 {
 /// Merge outliers whose [start, end] intervals overlap: one pause slows every request in
 /// flight, and they all belong to one spike.
 /// Lone slow requests barely above the threshold are dropped (see [`LONE_SPIKE_RATIO`]).
-pub(crate) fn cluster(reqs: &[Req], outliers: &[(usize, f64)]) -> Vec<Cluster> {
+pub(crate) fn cluster(reqs: &[RequestRecord], outliers: &[(usize, f64)]) -> Vec<Cluster> {
     let mut out: Vec<Cluster> = Vec::new();
     for &(i, ratio) in outliers {
         let r = reqs[i];
-        let end = r.start_us + u64::from(r.lat_us);
+        let end = r.start_us + u64::from(r.latency_us);
         match out.last_mut() {
             Some(c) if r.start_us <= c.end_us => {
                 c.last = i;
                 c.end_us = c.end_us.max(end);
-                if r.lat_us > c.peak_us {
-                    c.peak_us = r.lat_us;
+                if r.latency_us > c.peak_us {
+                    c.peak_us = r.latency_us;
                     c.peak_end_us = end;
                 }
                 c.size += 1;
@@ -163,7 +155,7 @@ pub(crate) fn cluster(reqs: &[Req], outliers: &[(usize, f64)]) -> Vec<Cluster> {
                 last: i,
                 start_us: r.start_us,
                 end_us: end,
-                peak_us: r.lat_us,
+                peak_us: r.latency_us,
                 peak_end_us: end,
                 size: 1,
             }),
@@ -234,12 +226,12 @@ pub(crate) fn period(clusters: &[Cluster]) -> Option<Period> {
     let (pi, cvi) = gap_stats(&by_idx);
     let (pt, cvt) = gap_stats(&by_time);
     let (by, cv) = if cvi <= cvt {
-        ("requests", cvi)
+        (PeriodAxis::Requests, cvi)
     } else {
-        ("time", cvt)
+        (PeriodAxis::Time, cvt)
     };
     Some(Period {
-        by: by.into(),
+        by,
         requests: pi,
         seconds: pt,
         cv,
@@ -378,7 +370,7 @@ fn best_cause(
         }
         let p = (1 + ge) as f64 / (1 + PERMUTATIONS) as f64;
         let cause = Cause {
-            kind: kind.name().into(),
+            kind,
             matched_fraction: observed as f64 / clusters.len() as f64,
             matched: observed,
             events: ev.len(),
@@ -405,7 +397,7 @@ fn best_cause(
 
 /// Spike analysis of a start-ordered series.
 pub(crate) fn analyse(
-    reqs: &[Req],
+    reqs: &[RequestRecord],
     events: &[ServerEvent],
     run_start_ns: u64,
     p99_us: u64,
@@ -421,7 +413,7 @@ pub(crate) fn analyse(
     let minor = before - clusters.len();
     let span_us = reqs
         .iter()
-        .map(|r| r.start_us + u64::from(r.lat_us))
+        .map(|r| r.start_us + u64::from(r.latency_us))
         .max()
         .unwrap_or(0) as i64
         + 1;
@@ -437,7 +429,7 @@ pub(crate) fn analyse(
                 c += 1;
             }
             let inside = c < clusters.len() && clusters[c].first <= i;
-            let lat = u64::from(r.lat_us);
+            let lat = u64::from(r.latency_us);
             if lat > p99_us {
                 a99 += 1;
                 s99 += u64::from(inside);
@@ -518,7 +510,7 @@ fn describe(
     }
     let mut parts = Vec::new();
     match period {
-        Some(p) if periodic && p.by == "requests" => parts.push(format!(
+        Some(p) if periodic && p.by == PeriodAxis::Requests => parts.push(format!(
             "{count} spikes every ~{:.0} requests (gap cv {:.2}; by time cv {:.2})",
             p.requests, p.cv_requests, p.cv_seconds
         )),
@@ -532,7 +524,7 @@ fn describe(
         parts.push(format!(
             "{:.0}% coincide with {} events ({})",
             c.matched_fraction * 100.0,
-            c.kind,
+            c.kind.name(),
             fmt_p(c.p_value)
         ));
     }
@@ -556,7 +548,11 @@ pub fn fmt_p(p: f64) -> String {
 }
 
 /// Latency over time, max and median per bucket, with server events.
-pub(crate) fn timeline(reqs: &[Req], events: &[ServerEvent], run_start_ns: u64) -> Timeline {
+pub(crate) fn timeline(
+    reqs: &[RequestRecord],
+    events: &[ServerEvent],
+    run_start_ns: u64,
+) -> Timeline {
     let Some(last) = reqs.last() else {
         return Timeline::default();
     };
@@ -572,7 +568,7 @@ pub(crate) fn timeline(reqs: &[Req], events: &[ServerEvent], run_start_ns: u64) 
             j += 1;
         }
         scratch.clear();
-        scratch.extend(reqs[i..j].iter().map(|r| r.lat_us));
+        scratch.extend(reqs[i..j].iter().map(|r| r.latency_us));
         let max = scratch.iter().copied().max().unwrap_or(0);
         let p50 = median_u32(&mut scratch);
         points.push(TimelinePoint {
@@ -588,7 +584,7 @@ pub(crate) fn timeline(reqs: &[Req], events: &[ServerEvent], run_start_ns: u64) 
         .filter(|e| e.start_unix_ns >= run_start_ns)
         .map(|e| EventMark {
             t_s: (e.start_unix_ns - run_start_ns) as f64 / 1e9,
-            kind: e.kind.name().into(),
+            kind: e.kind,
             duration_ms: e.duration_ns as f64 / 1e6,
         })
         .filter(|e| e.t_s <= span as f64 / 1e6)
@@ -606,17 +602,20 @@ pub(crate) fn timeline(reqs: &[Req], events: &[ServerEvent], run_start_ns: u64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use satlab_record::ErrorKind;
 
-    fn series(n: usize, slow_every: usize) -> Vec<Req> {
+    fn series(n: usize, slow_every: usize) -> Vec<RequestRecord> {
         let mut rng = SplitMix64::new(3);
         (0..n)
-            .map(|i| Req {
+            .map(|i| RequestRecord {
                 start_us: i as u64 * 1000,
-                lat_us: if slow_every > 0 && i % slow_every == 0 && i > 0 {
+                latency_us: if slow_every > 0 && i % slow_every == 0 && i > 0 {
                     40_000
                 } else {
                     900 + rng.below(200) as u32
                 },
+                status: 200,
+                error: ErrorKind::None,
                 step: 0,
             })
             .collect()
@@ -635,7 +634,7 @@ mod tests {
     fn overlapping_slow_requests_form_one_spike() {
         let mut r = series(100, 0);
         for x in r.iter_mut().skip(40).take(5) {
-            x.lat_us = 20_000;
+            x.latency_us = 20_000;
         }
         let c = cluster(&r, &[(40, 2.0), (41, 2.0), (42, 9.0), (43, 2.0), (44, 2.0)]);
         assert_eq!(c.len(), 1);

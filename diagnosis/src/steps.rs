@@ -1,17 +1,17 @@
 //! The per-step table: loadgen figures joined with CPU and kernel samples by time window.
 
-use super::input::DiagnosisInput;
-use super::model::{KernelStep, StepRow, StepVerdict, VerdictKind};
+use crate::input::DiagnosisInput;
+use crate::model::{KernelStep, StepRow, StepVerdict, VerdictKind};
 use satlab_record::ErrorKind;
 use satlab_record::samples::Role;
-use satlab_record::summary::{LoadMode, StepSummary};
+use satlab_record::summary::{LatencySummary, LoadMode, StepSummary};
 use std::collections::BTreeMap;
 
 /// HTTP statuses that mean the server refused work: 429 Too Many Requests, 503 Unavailable.
 pub const SHED_STATUSES: [&str; 2] = ["429", "503"];
 
 /// Build one row per step that completed requests (verdicts are filled in later).
-pub(crate) fn build_rows(input: &DiagnosisInput) -> Vec<StepRow> {
+pub fn build_rows(input: &DiagnosisInput) -> Vec<StepRow> {
     let s = &input.summary;
     let open = s.mode == LoadMode::Open;
     s.steps
@@ -114,6 +114,14 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
     } else {
         Some(n_eff / load)
     };
+    // Percentiles from the loadgen's exact per-step histogram when the run has one; else
+    // the summary's (which the loadgen computed from that same histogram).
+    let recorded = input
+        .histograms
+        .as_ref()
+        .and_then(|h| h.steps.get(&st.index))
+        .map(LatencySummary::from_histogram);
+    let lat = recorded.as_ref().unwrap_or(&st.latency);
     let ms = |us: u64| us as f64 / 1000.0;
     StepRow {
         index: st.index,
@@ -124,10 +132,10 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         ok_rps: st.ok_rps,
         requests: st.requests,
         mean_ms: st.latency.mean_us / 1000.0,
-        p50_ms: ms(st.latency.p50_us),
-        p90_ms: ms(st.latency.p90_us),
-        p99_ms: ms(st.latency.p99_us),
-        p999_ms: ms(st.latency.p999_us),
+        p50_ms: ms(lat.p50_us),
+        p90_ms: ms(lat.p90_us),
+        p99_ms: ms(lat.p99_us),
+        p999_ms: ms(lat.p999_us),
         n_eff,
         load_ratio,
         client_cpu,

@@ -1,6 +1,8 @@
 //! The Universal Scalability Law X(N) = λN / (1 + σ(N−1) + κN(N−1)), fitted by
 //! projected Levenberg–Marquardt least squares with σ, κ ≥ 0.
 
+use crate::model::{StepRow, Usl};
+
 /// Fewest distinct load levels a three-parameter fit is attempted on: with three points
 /// the curve passes through them exactly and says nothing about its fit.
 pub const MIN_POINTS: usize = 4;
@@ -236,6 +238,45 @@ fn solve_scaled(a: &[[f64; 3]; 3], g: &[f64; 3], free: &[usize], mu: f64) -> Opt
     }
     let out: Vec<f64> = x.iter().zip(&scale).map(|(v, s)| v / s).collect();
     out.iter().all(|v| v.is_finite()).then_some(out)
+}
+
+/// The fit as reported: fitted to the steps' (load, successful throughput), or why not
+/// (open-loop runs are not fitted).
+pub(crate) fn report(rows: &[StepRow], open: bool) -> Usl {
+    let none = |reason: String, points: usize| Usl {
+        sigma: None,
+        kappa: None,
+        lambda: None,
+        n_star: None,
+        x_max: None,
+        r2: None,
+        points,
+        reason: Some(reason),
+    };
+    if open {
+        return none(
+            "open-loop run: the USL models throughput against concurrency; not fitted to offered rates".into(),
+            0,
+        );
+    }
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| r.load > 0.0)
+        .map(|r| (r.load, r.ok_rps))
+        .collect();
+    match fit(&pts) {
+        Ok(f) => Usl {
+            sigma: Some(f.sigma),
+            kappa: Some(f.kappa),
+            lambda: Some(f.lambda),
+            n_star: f.n_star(),
+            x_max: Some(f.x_max()).filter(|x| x.is_finite()),
+            r2: Some(f.r2),
+            points: pts.len(),
+            reason: None,
+        },
+        Err(e) => none(e.to_string(), pts.len()),
+    }
 }
 
 #[cfg(test)]

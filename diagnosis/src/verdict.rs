@@ -1,7 +1,7 @@
 //! Verdict rules: client, server (CPU, pool/I/O, shedding), socket or still scaling, per
 //! step and for the run, each with the figures that decided it.
 
-use super::model::{Evidence, ServerBound, StepRow, StepVerdict, VerdictKind};
+use crate::model::{Evidence, ServerBound, StepRow, StepVerdict, VerdictKind};
 
 /// CPU utilisation (0–1 of capacity) at which a side counts as saturated: 1 s samples of a
 /// fully busy process read 90–100% with sampling jitter and brief idle gaps; 85% leaves room.

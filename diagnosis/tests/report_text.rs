@@ -1,9 +1,9 @@
 //! The terminal report fits 80 columns and carries the verdict, the table and the spikes.
 
-use observer::diagnosis::diagnose;
-use observer::diagnosis::synth::{Schedule, SeriesPlan, SynthStep, series_run, steps_run};
-use observer::report::text::{COLUMNS, render};
+use satlab_diagnosis::diagnose;
+use satlab_diagnosis::report::text::{COLUMNS, render};
 use satlab_record::{ErrorKind, EventKind};
+use satlab_testkit::synth::{Schedule, SeriesPlan, SynthStep, series_run, steps_run};
 
 #[test]
 fn text_report_fits_80_columns() {

@@ -1,9 +1,9 @@
 //! Spikes on synthetic per-request series: period by the right axis, events matched with
 //! significance, and no spike verdict on noise.
 
-use observer::diagnosis::synth::{Schedule, SeriesPlan, series_run};
-use observer::diagnosis::{Diagnosis, diagnose};
+use satlab_diagnosis::{Diagnosis, PeriodAxis, diagnose};
 use satlab_record::EventKind;
+use satlab_testkit::synth::{Schedule, SeriesPlan, series_run};
 
 /// Throughput changes between segments, so count-driven spikes are regular by index only
 /// and timer-driven ones by time only.
@@ -24,10 +24,10 @@ fn spikes_every_n_requests_have_a_request_period_and_a_cause() {
     let s = &d.spikes;
     assert!(s.detected, "{s:#?}");
     let p = s.period.as_ref().expect("a period");
-    assert_eq!(p.by, "requests", "{p:?}");
+    assert_eq!(p.by, PeriodAxis::Requests, "{p:?}");
     assert!((p.requests - 1000.0).abs() <= 100.0, "{p:?}");
     let c = s.cause.as_ref().expect("a cause");
-    assert_eq!(c.kind, "gc_pause");
+    assert_eq!(c.kind, EventKind::GcPause);
     assert!(c.matched_fraction >= 0.8, "{c:?}");
     assert!(c.p_value < 0.01, "{c:?}");
     assert!(s.explains.as_ref().unwrap().p999 > 0.5, "{:?}", s.explains);
@@ -42,9 +42,9 @@ fn spikes_every_t_seconds_have_a_time_period() {
     let s = &d.spikes;
     assert!(s.detected, "{s:#?}");
     let p = s.period.as_ref().expect("a period");
-    assert_eq!(p.by, "time", "{p:?}");
+    assert_eq!(p.by, PeriodAxis::Time, "{p:?}");
     assert!((p.seconds - 0.5).abs() <= 0.05, "{p:?}");
-    assert_eq!(s.cause.as_ref().unwrap().kind, "cpu_burst");
+    assert_eq!(s.cause.as_ref().unwrap().kind, EventKind::CpuBurst);
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Verdicts on synthetic step tables: each asserts the exact kind and server bound.
 
-use observer::diagnosis::synth::{SynthStep, steps_run};
-use observer::diagnosis::{Diagnosis, ServerBound, VerdictKind, diagnose};
+use satlab_diagnosis::{Diagnosis, LoadAxis, ServerBound, VerdictKind, diagnose};
 use satlab_record::ErrorKind;
+use satlab_testkit::synth::{SynthStep, steps_run};
 
 const NS: [f64; 6] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
 
@@ -207,7 +207,7 @@ fn open_loop_uses_the_rate_axis() {
         })
         .collect();
     let d = diagnose(&steps_run(&steps, true)).unwrap();
-    assert_eq!(d.run.load_axis, "rate");
+    assert_eq!(d.run.load_axis, LoadAxis::Rate);
     assert_eq!(d.verdict.kind, VerdictKind::Server, "{:#?}", d.verdict);
     assert_eq!(d.verdict.server_bound, Some(ServerBound::Cpu));
     assert!(d.limitations.iter().any(|l| l.contains("offered rate")));

@@ -42,7 +42,7 @@ pub enum Command {
     /// Sample processes by PID (CPU normalised to capacity, RSS, threads, fds) as JSON lines.
     Sample(SampleArgs),
     /// Diagnose a run directory: verdict, USL fit, spikes (text, JSON or HTML).
-    Diagnose(crate::diagnosis::cli::DiagnoseArgs),
+    Diagnose(crate::diagnose_cmd::DiagnoseArgs),
 }
 
 /// Parse a duration: `500ms`, `20s`, `2m`, or plain seconds.
@@ -210,7 +210,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => run_serve(a),
         Command::Submit(a) => run_submit(a),
         Command::Sample(a) => run_sample(a),
-        Command::Diagnose(a) => crate::diagnosis::cli::run(&a).map(|()| ExitCode::SUCCESS),
+        Command::Diagnose(a) => crate::diagnose_cmd::run(&a).map(|()| ExitCode::SUCCESS),
     }
 }
 

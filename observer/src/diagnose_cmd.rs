@@ -1,6 +1,10 @@
-//! `observer diagnose DIR [--format text|json|html] [--output FILE] [--write]`.
+//! `observer diagnose DIR [--format text|json|html] [--output FILE] [--write]`: the
+//! subcommand over the `satlab-diagnosis` library. It lives in the observer, not in the
+//! library, because it writes files (`--write`, `--output`) and reports errors the binary
+//! way (anyhow), which keeps the diagnosis crate free of clap and of file writing.
 
 use anyhow::Context;
+use satlab_diagnosis::report::{html, json, text};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -57,19 +61,15 @@ fn parse_run_dir(s: &str) -> Result<PathBuf, String> {
 /// Run `observer diagnose`.
 pub fn run(args: &DiagnoseArgs) -> anyhow::Result<()> {
     let d = if args.write {
-        super::diagnose_and_write(&args.dir)
+        crate::analysis::diagnose_and_write(&args.dir)
     } else {
-        super::diagnose_dir(&args.dir)
+        satlab_diagnosis::diagnose_dir(&args.dir)
     }
     .with_context(|| format!("diagnosing {}", args.dir.display()))?;
     let body = match args.format {
-        Format::Text => crate::report::text::render(&d),
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&d).context("serialising the diagnosis")?;
-            s.push('\n');
-            s
-        }
-        Format::Html => crate::report::html::render(&d),
+        Format::Text => text::render(&d),
+        Format::Json => json::render(&d).context("serialising the diagnosis")?,
+        Format::Html => html::render(&d),
     };
     match &args.output {
         Some(path) => satlab_record::fsio::write_atomic(path, body.as_bytes())

@@ -1,11 +1,11 @@
 //! Write a synthetic run directory for benchmarks and demos:
-//! `cargo run --release -p observer --example gen_run -- DIR [REQUESTS]`.
+//! `cargo run --release -p satlab-testkit --example gen_run -- DIR [REQUESTS]`.
 //!
 //! Six closed-loop steps whose throughput plateaus, a stop-the-world pause every 20,000
 //! requests reported as `gc_pause` events, and server CPU samples.
 
-use observer::diagnosis::synth::{Schedule, SeriesPlan, series_run, write_run};
 use satlab_record::EventKind;
+use satlab_testkit::synth::{Schedule, SeriesPlan, series_run, write_run};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -2,3 +2,5 @@
 //! shipped libraries: crates take this one as a dev-dependency only.
 
 #![warn(missing_docs)]
+
+pub mod synth;

@@ -1,8 +1,8 @@
 //! Synthetic runs for tests and benchmarks: step tables with chosen figures, and
 //! per-request series with pauses every N requests or every T seconds.
 
-use super::input::{DiagnosisInput, RequestSource};
-use super::rng::SplitMix64;
+use satlab_common::rng::SplitMix64;
+use satlab_diagnosis::{DiagnosisInput, RequestSource};
 use satlab_record::samples::{KernelSample, ProcessSample, Role, SystemSample};
 use satlab_record::summary::{LagSummary, LatencySummary, LoadgenSummary, StepSummary};
 use satlab_record::{ErrorKind, EventKind, RecordError, RequestRecord, RunDir, ServerEvent};

@@ -1,7 +1,13 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
 use super::svg::{Axis, Chart, esc};
-use crate::diagnosis::{Diagnosis, StepRow, VerdictKind, fmt_num, spikes::fmt_p, usl::UslFit};
+use crate::format::fmt_num;
+use crate::model::{Diagnosis, LoadAxis, StepRow, VerdictKind};
+use crate::spikes::fmt_p;
+use crate::usl::UslFit;
+use crate::verdict::CPU_SATURATED;
+use satlab_record::EventKind;
+use satlab_record::summary::{ConnectionMode, LoadMode};
 use std::fmt::Write;
 
 /// Titles of the charts, in page order (tests look for them).
@@ -84,8 +90,14 @@ pub fn render(d: &Diagnosis) -> String {
             .unwrap_or_default(),
         esc(&d.run.method),
         esc(&d.run.url),
-        esc(&d.run.mode),
-        esc(&d.run.connection.replace('_', "-")),
+        match d.run.mode {
+            LoadMode::Closed => "closed",
+            LoadMode::Open => "open",
+        },
+        match d.run.connection {
+            ConnectionMode::KeepAlive => "keep-alive",
+            ConnectionMode::NewConnection => "new-connection",
+        },
         esc(&d.run.plan),
         fmt_num(d.run.requests as f64),
         d.run.duration_s,
@@ -133,7 +145,7 @@ pub fn render(d: &Diagnosis) -> String {
             .filter(|c| c.matched > 0)
             .map(|c| format!(
                 " (best event match: {} {:.0}%, {})",
-                esc(&c.kind),
+                c.kind.name(),
                 c.matched_fraction * 100.0,
                 fmt_p(c.p_value)
             ))
@@ -155,12 +167,12 @@ pub fn render(d: &Diagnosis) -> String {
     let _ = write!(
         h,
         r#"<h2>Steps</h2><section class="card"><table><tr><th>#</th><th>{}</th><th>X ok/s</th><th>R ms</th><th>p50</th><th>p99</th><th>p99.9</th><th>{}</th><th>client CPU</th><th>server CPU</th><th>errors</th><th class="l">kernel</th><th class="l">verdict</th></tr>"#,
-        if d.run.load_axis == "rate" {
+        if d.run.load_axis == LoadAxis::Rate {
             "rate"
         } else {
             "N"
         },
-        if d.run.load_axis == "rate" {
+        if d.run.load_axis == LoadAxis::Rate {
             "X/rate"
         } else {
             "N<sub>eff</sub>/N"
@@ -256,7 +268,7 @@ fn num(v: f64) -> String {
 
 fn throughput_chart(d: &Diagnosis) -> String {
     let rows = &d.steps;
-    let axis = if d.run.load_axis == "rate" {
+    let axis = if d.run.load_axis == LoadAxis::Rate {
         "offered rate (req/s)"
     } else {
         "concurrency N"
@@ -385,11 +397,7 @@ fn cpu_chart(d: &Diagnosis) -> String {
             .map(|(i, r)| (i as f64, fmt_num(r.load)))
             .collect(),
     );
-    c.hline(
-        crate::diagnosis::verdict::CPU_SATURATED * 100.0,
-        RED,
-        "saturated",
-    );
+    c.hline(CPU_SATURATED * 100.0, RED, "saturated");
     for (i, r) in rows.iter().enumerate() {
         let x = i as f64;
         if let Some(u) = r.client_cpu {
@@ -441,14 +449,14 @@ fn timeline_chart(d: &Diagnosis) -> String {
             c.vline(*s, "#d1d5db", 1.0, Some("2 3"), None);
         }
     }
-    let mut kinds: Vec<&str> = Vec::new();
+    let mut kinds: Vec<EventKind> = Vec::new();
     // Many events: thinner lines so the latency stays readable.
     let width = if t.events.len() > 40 { 0.5 } else { 1.0 };
     for e in &t.events {
-        let col = event_color(&e.kind);
+        let col = event_color(e.kind);
         c.vline(e.t_s, col, width, None, None);
-        if !kinds.contains(&e.kind.as_str()) {
-            kinds.push(&e.kind);
+        if !kinds.contains(&e.kind) {
+            kinds.push(e.kind);
         }
     }
     let mx: Vec<(f64, f64)> = t.points.iter().map(|p| (p.t_s, p.max_ms)).collect();
@@ -494,16 +502,16 @@ fn timeline_chart(d: &Diagnosis) -> String {
         c.legend(label, spike_color, true);
     }
     for k in kinds {
-        c.legend(k, event_color(k), false);
+        c.legend(k.name(), event_color(k), false);
     }
     c.render()
 }
 
-fn event_color(kind: &str) -> &'static str {
+fn event_color(kind: EventKind) -> &'static str {
     match kind {
-        "gc_pause" => "#f59e0b",
-        "pool_recycle" => "#8b5cf6",
-        _ => "#10b981",
+        EventKind::GcPause => "#f59e0b",
+        EventKind::PoolRecycle => "#8b5cf6",
+        EventKind::CpuBurst => "#10b981",
     }
 }
 

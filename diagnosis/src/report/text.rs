@@ -1,6 +1,8 @@
 //! The terminal report: a verdict box, the step table, spikes and limitations, in 80 columns.
 
-use crate::diagnosis::{Diagnosis, fmt_num, spikes::fmt_p};
+use crate::format::fmt_num;
+use crate::model::{Diagnosis, LoadAxis, ServerBound, VerdictKind};
+use crate::spikes::fmt_p;
 use std::fmt::Write;
 
 /// Width of the report.
@@ -57,16 +59,16 @@ pub fn render(d: &Diagnosis) -> String {
     let mut out = String::new();
     let inner = COLUMNS - 4;
     let v = &d.verdict;
-    let kind = match (v.kind.name(), v.server_bound) {
-        ("server", Some(b)) => format!(
+    let kind = match (v.kind, v.server_bound) {
+        (VerdictKind::Server, Some(b)) => format!(
             "SERVER ({})",
-            match b.name() {
-                "cpu" => "CPU",
-                "pool_io" => "POOL/I-O",
-                _ => "SHEDDING",
+            match b {
+                ServerBound::Cpu => "CPU",
+                ServerBound::PoolIo => "POOL/I-O",
+                ServerBound::Shedding => "SHEDDING",
             }
         ),
-        (k, _) => k.to_uppercase(),
+        (k, _) => k.name().to_uppercase(),
     };
     let conf = format!("confidence {:.2}", v.confidence);
     let mut lines = vec![format!(
@@ -114,12 +116,12 @@ pub fn render(d: &Diagnosis) -> String {
     let _ = writeln!(out);
 
     // Step table: 80 columns.
-    let load_h = if d.run.load_axis == "rate" {
+    let load_h = if d.run.load_axis == LoadAxis::Rate {
         "rate"
     } else {
         "N"
     };
-    let ratio_h = if d.run.load_axis == "rate" {
+    let ratio_h = if d.run.load_axis == LoadAxis::Rate {
         "X/rate"
     } else {
         "Neff/N"
@@ -203,7 +205,7 @@ pub fn render(d: &Diagnosis) -> String {
         let _ = writeln!(
             out,
             "  (best event match: {} {:.0}%, {})",
-            c.kind,
+            c.kind.name(),
             c.matched_fraction * 100.0,
             fmt_p(c.p_value)
         );
