@@ -44,7 +44,14 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
     let syn_modes = modes::syn_modes(hist);
     let spikes = if reqs.is_empty() {
         if matches!(input.requests, RequestSource::None) && input.notes.is_empty() {
-            limitations.push("no per-request log: no spike or latency-mode analysis".into());
+            limitations.push(
+                if input.histograms.is_some() {
+                    "no per-request log: no spike analysis"
+                } else {
+                    "no per-request log: no spike or latency-mode analysis"
+                }
+                .into(),
+            );
         }
         Spikes {
             detected: false,

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 /// Where the per-request log comes from.
 #[derive(Debug, Clone, Default)]
 pub enum RequestSource {
-    /// No per-request log: spikes and latency modes cannot be analysed.
+    /// No per-request log: spikes cannot be analysed (nor latency modes, without
+    /// `histograms.json`).
     #[default]
     None,
     /// Records in memory (tests, synthetic runs).
@@ -110,20 +111,25 @@ pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
     input.kernel = read_lines(&run.kernel_samples(), &mut input.notes)?;
     input.system = read_lines(&run.system_samples(), &mut input.notes)?;
     input.events = read_lines(&run.events(), &mut input.notes)?;
-    let req = lg.requests();
-    input.requests = if req.is_file() {
-        RequestSource::File(req)
-    } else {
-        input
-            .notes
-            .push("loadgen/requests.bin is missing: no spike or latency-mode analysis".into());
-        RequestSource::None
-    };
     let hp = lg.histograms();
     if hp.is_file() {
         let file: HistogramsFile = fsio::read_json(&hp)?;
         input.histograms = Some(RecordedHistograms::decode(&file, &hp)?);
     }
+    let req = lg.requests();
+    input.requests = if req.is_file() {
+        RequestSource::File(req)
+    } else {
+        input.notes.push(
+            if input.histograms.is_some() {
+                "loadgen/requests.bin is missing: no spike analysis"
+            } else {
+                "loadgen/requests.bin is missing: no spike or latency-mode analysis"
+            }
+            .into(),
+        );
+        RequestSource::None
+    };
     let mp = run.manifest();
     if mp.is_file() {
         input.manifest = Some(fsio::read_json(&mp)?);
