@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Time and memory of `observer diagnose` on synthetic run directories.
 #
-# examples/gen_run.rs writes a six-step closed-loop run (plateau, a gc_pause every 20,000
-# requests, server CPU samples); each size is diagnosed in the same invocation so the
-# figures compare side by side. Wall time and peak RSS come from /usr/bin/time -v.
+# testkit/examples/gen_run.rs writes a six-step closed-loop run (plateau, a gc_pause every
+# 20,000 requests, server CPU samples); each size is diagnosed in the same invocation so
+# the figures compare side by side. Wall time and peak RSS come from /usr/bin/time -v.
 #
 # Usage: bench/diagnose.sh [REQUESTS...]     (default: 1000000 10000000)
 set -euo pipefail
@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)"; exit 1; }
 SIZES=("$@"); [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000000 10000000)
 
-cargo build --release -q -p observer --bin observer --example gen_run
+cargo build --release -q -p observer --bin observer
+cargo build --release -q -p satlab-testkit --example gen_run
 BIN=target/release/observer
 GEN=target/release/examples/gen_run
 WORK=$(mktemp -d)

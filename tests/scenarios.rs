@@ -14,7 +14,8 @@
 //! namespace need root; without it they print `skipped: ...` (a failure under
 //! `SATLAB_REQUIRE_ALL=1`).
 
-use observer::scenario::{Scenario, SpikeCause};
+use observer::scenario::Scenario;
+use satlab_diagnosis::Diagnosis;
 use satlab_tests::tools::require_all;
 use satlab_tests::workspace_root;
 use serde_json::Value;
@@ -96,7 +97,7 @@ fn scenario_file(name: &str) -> PathBuf {
 struct Run {
     name: String,
     dir: tempfile::TempDir,
-    diagnosis: Value,
+    diagnosis: Diagnosis,
 }
 
 impl Run {
@@ -118,35 +119,32 @@ impl Run {
     /// What a failure message shows of the diagnosis.
     fn brief(&self) -> String {
         let d = &self.diagnosis;
-        let steps: Vec<String> = d["steps"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|s| {
-                        format!(
-                            "  load {} rps {:.0} ok {:.0} mean {:.2} ms n_eff/N {:.2} cpu client {:.2} server {:.2} errors {} -> {}",
-                            s["load"],
-                            s["rps"].as_f64().unwrap_or(0.0),
-                            s["ok_rps"].as_f64().unwrap_or(0.0),
-                            s["mean_ms"].as_f64().unwrap_or(0.0),
-                            s["load_ratio"].as_f64().unwrap_or(f64::NAN),
-                            s["client_cpu"].as_f64().unwrap_or(f64::NAN),
-                            s["server_cpu"].as_f64().unwrap_or(f64::NAN),
-                            s["errors"],
-                            s["verdict"]["label"],
-                        )
-                    })
-                    .collect()
+        let steps: Vec<String> = d
+            .steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "  load {} rps {:.0} ok {:.0} mean {:.2} ms n_eff/N {:.2} cpu client {:.2} server {:.2} errors {:?} -> {}",
+                    s.load,
+                    s.rps,
+                    s.ok_rps,
+                    s.mean_ms,
+                    s.load_ratio.unwrap_or(f64::NAN),
+                    s.client_cpu.unwrap_or(f64::NAN),
+                    s.server_cpu.unwrap_or(f64::NAN),
+                    s.errors,
+                    s.verdict.label,
+                )
             })
-            .unwrap_or_default();
+            .collect();
         format!(
-            "run dir {} (kept)\nverdict {} / {}: {}\nevidence {}\nspikes: {}\nsteps:\n{}",
+            "run dir {} (kept)\nverdict {:?} / {:?}: {}\nevidence {:?}\nspikes: {}\nsteps:\n{}",
             self.path().display(),
-            d["verdict"]["kind"],
-            d["verdict"]["server_bound"],
-            d["verdict"]["headline"],
-            d["verdict"]["evidence"],
-            d["spikes"]["text"],
+            d.verdict.kind,
+            d.verdict.server_bound,
+            d.verdict.headline,
+            d.verdict.evidence,
+            d.spikes.text,
             steps.join("\n")
         )
     }
@@ -219,7 +217,7 @@ fn run_scenario(name: &str) -> Option<(Run, Scenario)> {
     }
     let text = std::fs::read_to_string(&diag_path)
         .unwrap_or_else(|e| panic!("scenario {name}: {}: {e}\n{log}", diag_path.display()));
-    let diagnosis: Value = serde_json::from_str(&text)
+    let diagnosis: Diagnosis = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("scenario {name}: diagnosis.json: {e}"));
     // The run directory is `out`; keep the TempDir alive around it.
     let run = Run {
@@ -230,14 +228,6 @@ fn run_scenario(name: &str) -> Option<(Run, Scenario)> {
     Some((run, scenario))
 }
 
-/// The serde name of a value (`"server"`, `"pool_io"`, `"gc_pause"`).
-fn name_of<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// Every way `run` misses the scenario's `[expect]` (empty when it meets it).
 fn misses(run: &Run, scenario: &Scenario) -> Vec<String> {
     let d = &run.diagnosis;
@@ -245,53 +235,51 @@ fn misses(run: &Run, scenario: &Scenario) -> Vec<String> {
     let Some(expect) = &scenario.expect else {
         return vec!["the scenario has no [expect]".into()];
     };
-    if d["run"]["interrupted"].as_bool() != Some(false) {
+    if d.run.interrupted {
         out.push("the run was interrupted".into());
     }
-    let kind = d["verdict"]["kind"].as_str().unwrap_or("");
-    let want = name_of(&expect.verdict);
-    if kind != want {
-        out.push(format!("verdict {kind:?}, expected {want:?}"));
+    let kind = d.verdict.kind;
+    if kind != expect.verdict {
+        out.push(format!("verdict {kind:?}, expected {:?}", expect.verdict));
     }
-    if let Some(b) = &expect.server_bound {
-        let got = d["verdict"]["server_bound"].as_str().unwrap_or("none");
-        let want = name_of(b);
-        if got != want {
+    if let Some(want) = expect.server_bound {
+        let got = d.verdict.server_bound;
+        if got != Some(want) {
             out.push(format!("server bound {got:?}, expected {want:?}"));
         }
     }
-    let spikes = &d["spikes"];
-    if let Some(cause) = &expect.spike_cause {
-        let want = name_of::<SpikeCause>(cause);
-        let c = &spikes["cause"];
-        let got = c["kind"].as_str().unwrap_or("none");
-        if got != want {
+    let spikes = &d.spikes;
+    if let Some(want) = expect.spike_cause {
+        let c = spikes.cause.as_ref();
+        let got = c.map(|c| c.kind);
+        if got != Some(want) {
             out.push(format!("spike cause {got:?}, expected {want:?}"));
         }
-        let matched = c["matched_fraction"].as_f64().unwrap_or(0.0);
+        let matched = c.map_or(0.0, |c| c.matched_fraction);
         if matched < MIN_MATCHED {
             out.push(format!(
-                "{:.0}% of spikes matched {want}, expected at least {:.0}%",
+                "{:.0}% of spikes matched {}, expected at least {:.0}%",
                 matched * 100.0,
+                want.name(),
                 MIN_MATCHED * 100.0
             ));
         }
-        let p = c["p_value"].as_f64().unwrap_or(1.0);
+        let p = c.map_or(1.0, |c| c.p_value);
         if p >= MAX_P {
             out.push(format!("spike/event match p = {p}, expected < {MAX_P}"));
         }
     }
-    let period = &spikes["period"];
-    for (want, field, unit) in [
+    let period = spikes.period.as_ref();
+    for (want, got, unit) in [
         (
             expect.spike_period_requests.map(|n| n as f64),
-            "requests",
+            period.map(|p| p.requests),
             "requests",
         ),
-        (expect.spike_period_seconds, "seconds", "s"),
+        (expect.spike_period_seconds, period.map(|p| p.seconds), "s"),
     ] {
         let Some(want) = want else { continue };
-        match period[field].as_f64() {
+        match got {
             Some(got) if ((got - want) / want).abs() <= PERIOD_TOLERANCE => {}
             Some(got) => out.push(format!(
                 "spike period {got:.2} {unit}, expected {want} {unit} ± {:.0}%",
@@ -317,10 +305,8 @@ fn check(name: &str) -> Option<Run> {
         );
     }
     println!(
-        "scenario {name}: verdict {} / {} — {}",
-        run.diagnosis["verdict"]["kind"],
-        run.diagnosis["verdict"]["server_bound"],
-        run.diagnosis["spikes"]["text"]
+        "scenario {name}: verdict {:?} / {:?} — {}",
+        run.diagnosis.verdict.kind, run.diagnosis.verdict.server_bound, run.diagnosis.spikes.text
     );
     Some(run)
 }

@@ -67,4 +67,23 @@ mod tests {
         let mean = (0..20_000).map(|_| r.normal()).sum::<f64>() / 20_000.0;
         assert!(mean.abs() < 0.05, "{mean}");
     }
+
+    /// Moved from the diagnosis's own copy of the generator (`diagnosis/rng.rs`).
+    #[test]
+    fn deterministic_and_in_range() {
+        let a: Vec<u64> = {
+            let mut r = SplitMix64::new(7);
+            (0..5).map(|_| r.next_u64()).collect()
+        };
+        let mut r = SplitMix64::new(7);
+        assert_eq!(a, (0..5).map(|_| r.next_u64()).collect::<Vec<_>>());
+        let mut r = SplitMix64::new(1);
+        let mut hits = [0u32; 4];
+        for _ in 0..4000 {
+            let v = r.below(4);
+            hits[v as usize] += 1;
+        }
+        assert!(hits.iter().all(|&h| (800..1200).contains(&h)), "{hits:?}");
+        assert_eq!(r.below(0), 0);
+    }
 }

@@ -1,58 +1,48 @@
-//! The hook from the lab and `observer serve` to the diagnosis of a finished run.
+//! The hook from the lab, `observer serve` and `observer diagnose --write` to the diagnosis
+//! of a finished run: diagnose it and write `diagnosis.json`, `report.txt` and
+//! `report.html` into its directory.
 
+use satlab_diagnosis::report::{html, json, text};
+use satlab_diagnosis::{Diagnosis, DiagnosisError, diagnose_dir};
+use satlab_record::{RecordError, RunDir, fsio};
 use std::path::Path;
 
 /// The outcome of diagnosing a run directory.
 #[derive(Debug, Clone)]
 pub enum Analysis {
-    /// The diagnosis ran: its JSON and a one-paragraph summary.
+    /// The diagnosis ran and its reports were written.
     Done {
-        /// `diagnosis.json` as written.
-        json: serde_json::Value,
-        /// A short summary for the terminal.
+        /// The diagnosis as written to `diagnosis.json`.
+        diagnosis: Box<Diagnosis>,
+        /// The terminal report (`report.txt`).
         summary: String,
     },
     /// The diagnosis failed.
     Failed(String),
 }
 
-/// Diagnose the run in `dir` (writes `diagnosis.json`, `report.txt`, `report.html`).
+/// Diagnose the run in `dir` and write its reports there (see [`diagnose_and_write`]).
 pub fn diagnose(dir: &Path) -> Analysis {
-    match crate::diagnosis::diagnose_and_write(dir) {
-        Ok(d) => match serde_json::to_value(&d) {
-            Ok(json) => Analysis::Done {
-                json,
-                summary: crate::report::text::render(&d),
-            },
-            Err(e) => Analysis::Failed(format!("cannot serialise the diagnosis: {e}")),
+    match diagnose_and_write(dir) {
+        Ok(d) => Analysis::Done {
+            summary: text::render(&d),
+            diagnosis: Box::new(d),
         },
         Err(e) => Analysis::Failed(e.to_string()),
     }
 }
 
-/// The verdict name in a `diagnosis.json` value (`"verdict": "server"` or
-/// `"verdict": {"kind": "server", ...}`).
-pub fn verdict_of(json: &serde_json::Value) -> Option<String> {
-    let v = json.get("verdict")?;
-    if let Some(s) = v.as_str() {
-        return Some(s.to_string());
-    }
-    ["kind", "name", "verdict"]
-        .iter()
-        .find_map(|k| v.get(*k).and_then(|x| x.as_str()))
-        .map(str::to_string)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verdict_forms() {
-        let j = serde_json::json!({"verdict": "server"});
-        assert_eq!(verdict_of(&j).as_deref(), Some("server"));
-        let j = serde_json::json!({"verdict": {"kind": "socket"}});
-        assert_eq!(verdict_of(&j).as_deref(), Some("socket"));
-        assert_eq!(verdict_of(&serde_json::json!({})), None);
-    }
+/// Diagnose a run directory and write `diagnosis.json`, `report.txt` and `report.html`
+/// into it (each atomically).
+pub fn diagnose_and_write(dir: &Path) -> Result<Diagnosis, DiagnosisError> {
+    let d = diagnose_dir(dir)?;
+    let run = RunDir::new(dir);
+    let body = json::render(&d).map_err(|e| RecordError::Format {
+        path: run.diagnosis_json(),
+        message: format!("cannot serialise: {e}"),
+    })?;
+    fsio::write_atomic(&run.diagnosis_json(), body.as_bytes())?;
+    fsio::write_atomic(&run.report_txt(), text::render(&d).as_bytes())?;
+    fsio::write_atomic(&run.report_html(), html::render(&d).as_bytes())?;
+    Ok(d)
 }

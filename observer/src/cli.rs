@@ -44,7 +44,7 @@ pub enum Command {
     /// Sample processes by PID (CPU normalised to capacity, RSS, threads, fds) as JSON lines.
     Sample(SampleArgs),
     /// Diagnose a run directory: verdict, USL fit, spikes (text, JSON or HTML).
-    Diagnose(crate::diagnosis::cli::DiagnoseArgs),
+    Diagnose(crate::diagnose_cmd::DiagnoseArgs),
 }
 
 fn parse_hz(s: &str) -> Result<f64, String> {
@@ -180,7 +180,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => run_serve(a),
         Command::Submit(a) => run_submit(a),
         Command::Sample(a) => run_sample(a),
-        Command::Diagnose(a) => crate::diagnosis::cli::run(&a).map(|()| ExitCode::SUCCESS),
+        Command::Diagnose(a) => crate::diagnose_cmd::run(&a).map(|()| ExitCode::SUCCESS),
     }
 }
 

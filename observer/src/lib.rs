@@ -4,7 +4,7 @@
 pub mod analysis;
 pub mod children;
 pub mod cli;
-pub mod diagnosis;
+pub mod diagnose_cmd;
 pub mod error;
 pub mod kernel;
 pub mod lab;
@@ -12,7 +12,6 @@ pub mod netns;
 pub mod otlp;
 pub mod progress;
 pub mod promexport;
-pub mod report;
 pub mod rundir;
 pub mod sampler;
 pub mod scenario;

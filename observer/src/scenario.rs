@@ -4,6 +4,8 @@
 //! server, an optional private network namespace with its own sysctls, and the verdict the
 //! diagnosis is expected to reach. Unknown keys are errors that name the key.
 
+use satlab_diagnosis::{ServerBound, VerdictKind};
+use satlab_record::EventKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,44 +51,6 @@ pub enum ScenarioError {
     },
 }
 
-/// The verdict a scenario expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpectedVerdict {
-    /// The load generator saturates first.
-    Client,
-    /// The service saturates first.
-    Server,
-    /// Sockets (ports, backlog, fds) saturate first.
-    Socket,
-    /// No plateau in the tested range.
-    Scaling,
-}
-
-/// What bounds a server-side verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerBound {
-    /// CPU at capacity.
-    Cpu,
-    /// Waiting on a downstream pool or I/O.
-    PoolIo,
-    /// Requests shed with 429/503.
-    Shedding,
-}
-
-/// The server event expected to explain latency spikes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpikeCause {
-    /// Stop-the-world pauses.
-    GcPause,
-    /// Pool recycling.
-    PoolRecycle,
-    /// Periodic CPU bursts.
-    CpuBurst,
-}
-
 /// `[target]`: arguments for target-api (the lab adds `--listen`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,16 +88,16 @@ pub struct NetnsSpec {
     pub sysctls: BTreeMap<String, String>,
 }
 
-/// `[expect]`: what the diagnosis must say.
+/// `[expect]`: what the diagnosis must say, in the diagnosis's own types.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     /// The verdict.
-    pub verdict: ExpectedVerdict,
+    pub verdict: VerdictKind,
     /// For server verdicts: what bounds the server.
     pub server_bound: Option<ServerBound>,
-    /// The event that explains latency spikes.
-    pub spike_cause: Option<SpikeCause>,
+    /// The server event that explains latency spikes.
+    pub spike_cause: Option<EventKind>,
     /// Spike period in requests (count-driven causes).
     pub spike_period_requests: Option<u64>,
     /// Spike period in seconds (timer-driven causes).
@@ -270,7 +234,7 @@ impl Scenario {
         let expect = self
             .expect
             .as_ref()
-            .map(|e| format!(" [expect {:?}]", e.verdict).to_lowercase())
+            .map(|e| format!(" [expect {}]", e.verdict.name()))
             .unwrap_or_default();
         format!("{:<16} {}{expect}", self.name, self.summary)
     }
@@ -289,8 +253,8 @@ mod tests {
         let s = Scenario::find("gc-spikes").unwrap();
         assert_eq!(s.name, "gc-spikes");
         let e = s.expect.unwrap();
-        assert_eq!(e.verdict, ExpectedVerdict::Server);
-        assert_eq!(e.spike_cause, Some(SpikeCause::GcPause));
+        assert_eq!(e.verdict, VerdictKind::Server);
+        assert_eq!(e.spike_cause, Some(EventKind::GcPause));
         assert!(s.target.args.contains(&"--pause-every".to_string()));
     }
 

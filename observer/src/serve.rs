@@ -20,10 +20,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use futures::StreamExt;
+use satlab_diagnosis::{Diagnosis, VerdictKind};
 use satlab_record::manifest::Manifest;
 use satlab_record::summary::LoadgenSummary;
 use satlab_record::{RunDir, fsio};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -168,7 +169,19 @@ pub struct RunInfo {
     /// Whether `diagnosis.json` exists.
     pub diagnosed: bool,
     /// The verdict, when diagnosed.
-    pub verdict: Option<String>,
+    pub verdict: Option<VerdictKind>,
+}
+
+/// What the run list reads of a `diagnosis.json`: the typed verdict kind.
+#[derive(Debug, Deserialize)]
+struct DiagnosedVerdict {
+    verdict: VerdictOnly,
+}
+
+/// The kind of a [`satlab_diagnosis::Verdict`].
+#[derive(Debug, Deserialize)]
+struct VerdictOnly {
+    kind: VerdictKind,
 }
 
 /// The runs under `runs_dir` (directories with a readable manifest), newest first.
@@ -186,7 +199,10 @@ pub fn scan_runs(runs_dir: &Path) -> Vec<RunInfo> {
         let Ok(m) = fsio::read_json::<Manifest>(&dir.manifest()) else {
             continue;
         };
-        let diag: Option<serde_json::Value> = fsio::read_json(&dir.diagnosis_json()).ok();
+        let diagnosis = dir.diagnosis_json();
+        let verdict = fsio::read_json::<DiagnosedVerdict>(&diagnosis)
+            .ok()
+            .map(|d| d.verdict.kind);
         out.push(RunInfo {
             id,
             status: serde_json::to_value(m.status)
@@ -196,8 +212,8 @@ pub fn scan_runs(runs_dir: &Path) -> Vec<RunInfo> {
             scenario: m.scenario,
             started_unix_ns: m.started_unix_ns,
             created_by: m.created_by,
-            diagnosed: diag.is_some(),
-            verdict: diag.as_ref().and_then(analysis::verdict_of),
+            diagnosed: diagnosis.is_file(),
+            verdict,
         });
     }
     out.sort_by(|a, b| {
@@ -226,7 +242,7 @@ async fn metrics(State(st): State<AppState>) -> Response {
         .filter_map(|r| {
             Some(RunVerdict {
                 run: r.id.clone(),
-                verdict: r.verdict.clone()?,
+                verdict: r.verdict?.name().to_string(),
             })
         })
         .collect();
@@ -320,7 +336,7 @@ async fn upload(
 }
 
 /// Write the OTLP data of a run's window into its `otlp/`, mark it complete, diagnose it.
-fn diagnose_run(store: &Store, runs_dir: &Path, id: &str) -> Result<serde_json::Value, ApiError> {
+fn diagnose_run(store: &Store, runs_dir: &Path, id: &str) -> Result<Box<Diagnosis>, ApiError> {
     let root = runs_dir.join(id);
     let dir = RunDir::new(&root);
     let mut manifest: Manifest = fsio::read_json(&dir.manifest()).map_err(|_| {
@@ -350,7 +366,7 @@ fn diagnose_run(store: &Store, runs_dir: &Path, id: &str) -> Result<serde_json::
             .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     }
     match analysis::diagnose(&root) {
-        Analysis::Done { json, .. } => Ok(json),
+        Analysis::Done { diagnosis, .. } => Ok(diagnosis),
         Analysis::Failed(e) => Err(api(StatusCode::UNPROCESSABLE_ENTITY, e)),
     }
 }
@@ -362,10 +378,10 @@ async fn diagnose(
     check_id(&id)?;
     let store = st.store.clone();
     let runs = st.runs_dir.clone();
-    let json = tokio::task::spawn_blocking(move || diagnose_run(&store, &runs, &id))
+    let diagnosis = tokio::task::spawn_blocking(move || diagnose_run(&store, &runs, &id))
         .await
         .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(axum::Json(json).into_response())
+    Ok(axum::Json(diagnosis).into_response())
 }
 
 async fn get_diagnosis(

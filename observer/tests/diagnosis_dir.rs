@@ -2,10 +2,9 @@
 //! malformed files name the file and line, `diagnose_and_write` writes all three outputs,
 //! and the `observer diagnose` command prints text, JSON and HTML.
 
-use observer::diagnosis::synth::{
-    Schedule, SeriesPlan, SynthStep, series_run, steps_run, write_run,
-};
-use observer::diagnosis::{DiagnosisError, diagnose_and_write, diagnose_dir};
+use observer::analysis::diagnose_and_write;
+use satlab_diagnosis::{DiagnosisError, diagnose_dir};
+use satlab_testkit::synth::{Schedule, SeriesPlan, SynthStep, series_run, steps_run, write_run};
 use std::process::Command;
 
 fn cpu_run() -> Vec<SynthStep> {
@@ -118,7 +117,7 @@ fn diagnose_and_write_and_the_command() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let again: observer::diagnosis::Diagnosis = serde_json::from_slice(&out.stdout).unwrap();
+    let again: satlab_diagnosis::Diagnosis = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(again.verdict.kind, d.verdict.kind);
     assert_eq!(again.spikes.count, d.spikes.count);
 

@@ -1,7 +1,7 @@
 //! End-to-end: real lab runs (target-api and loadgen spawned by `observer lab` on loopback)
 //! diagnosed from their run directories.
 
-use observer::diagnosis::{Diagnosis, ServerBound, VerdictKind, diagnose_dir};
+use satlab_diagnosis::{Diagnosis, ServerBound, VerdictKind, diagnose_dir};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -53,14 +53,14 @@ fn gc_pause_run_reports_period_and_cause() {
     // Under a steady closed loop a pause every 1000 requests is also nearly periodic in
     // time, so either axis may come out a little sharper; what must hold is that the
     // request axis is sharp and its period is right. Telling the axes apart when
-    // throughput varies is covered by the synthetic tests in diagnosis_spikes.rs.
+    // throughput varies is covered by the synthetic tests in diagnosis/tests/spikes.rs.
     assert!(
-        p.cv_requests <= observer::diagnosis::spikes::PERIOD_MAX_CV,
+        p.cv_requests <= satlab_diagnosis::spikes::PERIOD_MAX_CV,
         "{p:?}"
     );
     assert!((p.requests - 1000.0).abs() <= 100.0, "{p:?}");
     let c = s.cause.as_ref().expect("a cause");
-    assert_eq!(c.kind, "gc_pause", "{c:?}");
+    assert_eq!(c.kind, satlab_record::EventKind::GcPause, "{c:?}");
     assert!(c.matched_fraction >= 0.8, "{c:?}");
     assert!(c.p_value < 0.01, "{c:?}");
 }
@@ -76,11 +76,15 @@ fn cpu_bound_run_is_judged_server_cpu() {
     if !d.plateau.detected {
         eprintln!(
             "cpu-bound run without a plateau (machine busy?), repeating once:\n{}",
-            observer::report::text::render(&d)
+            satlab_diagnosis::report::text::render(&d)
         );
         (_dir, d) = lab("cpu-bound");
     }
-    assert!(d.plateau.detected, "{}", observer::report::text::render(&d));
+    assert!(
+        d.plateau.detected,
+        "{}",
+        satlab_diagnosis::report::text::render(&d)
+    );
     assert_eq!(d.verdict.kind, VerdictKind::Server, "{:#?}", d.verdict);
     assert_eq!(
         d.verdict.server_bound,

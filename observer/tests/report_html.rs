@@ -1,9 +1,9 @@
 //! The HTML report opens in headless Chromium: the screenshot is not blank and the charts
 //! are there.
 
-use observer::diagnosis::synth::{Schedule, SeriesPlan, series_run, write_run};
-use observer::report::html::CHART_TITLES;
+use satlab_diagnosis::report::html::CHART_TITLES;
 use satlab_record::EventKind;
+use satlab_testkit::synth::{Schedule, SeriesPlan, series_run, write_run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,7 +77,7 @@ fn html_report_renders_in_headless_chromium() {
     plan.schedule = Schedule::EveryRequests(1000);
     plan.event = Some(EventKind::GcPause);
     write_run(dir.path(), &series_run(&plan)).unwrap();
-    let d = observer::diagnosis::diagnose_and_write(dir.path()).unwrap();
+    let d = observer::analysis::diagnose_and_write(dir.path()).unwrap();
     let html_path = dir.path().join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
 

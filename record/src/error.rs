@@ -19,6 +19,16 @@ pub enum RecordError {
         /// What was wrong, with the line number where it applies.
         message: String,
     },
+    /// A line of a JSON-lines file did not match its schema.
+    #[error("{path}: line {line}: {message}")]
+    Line {
+        /// The file involved.
+        path: std::path::PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What was wrong.
+        message: String,
+    },
     /// A histogram could not be encoded or decoded.
     #[error("histogram: {0}")]
     Histogram(String),

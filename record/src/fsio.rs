@@ -53,25 +53,76 @@ pub fn write_jsonl<'a, T: Serialize + 'a>(
     write_atomic(path, &buf)
 }
 
-/// Read a JSON-lines file; blank lines are skipped, a bad line is an error naming it.
-/// A missing file reads as empty.
+/// A JSON-lines file as read: its items and the torn last line skipped, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonLines<T> {
+    /// The items, in file order.
+    pub items: Vec<T>,
+    /// The 1-based number of a torn last line that was skipped, if any.
+    pub torn_line: Option<usize>,
+}
+
+/// Read a JSON-lines file, dropping the report of a torn last line (see [`read_jsonl_lines`]
+/// for the rule). For readers with nowhere to say that a line was skipped.
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, RecordError> {
+    read_jsonl_lines(path).map(|l| l.items)
+}
+
+/// Read a JSON-lines file: the one reader of the run directory's `.jsonl` files. A missing
+/// file reads as empty and blank lines are skipped. The torn-line rule: a bad *last* line
+/// without a trailing newline (the writer was killed mid-line) is skipped and reported in
+/// [`JsonLines::torn_line`]; any other bad line is an error naming the file and line
+/// ([`RecordError::Line`]).
+pub fn read_jsonl_lines<T: DeserializeOwned>(path: &Path) -> Result<JsonLines<T>, RecordError> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(JsonLines {
+                items: Vec::new(),
+                torn_line: None,
+            });
+        }
         Err(e) => return Err(RecordError::io(path, e)),
     };
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| RecordError::io(path, e))?;
-        if line.trim().is_empty() {
+    let mut reader = BufReader::new(file);
+    let mut items = Vec::new();
+    let mut line = String::new();
+    let mut no = 0usize;
+    loop {
+        line.clear();
+        if reader
+            .read_line(&mut line)
+            .map_err(|e| RecordError::io(path, e))?
+            == 0
+        {
+            return Ok(JsonLines {
+                items,
+                torn_line: None,
+            });
+        }
+        no += 1;
+        let text = line.trim();
+        if text.is_empty() {
             continue;
         }
-        let item = serde_json::from_str(&line)
-            .map_err(|e| RecordError::format(path, format!("line {}: {e}", i + 1)))?;
-        out.push(item);
+        match serde_json::from_str(text) {
+            Ok(v) => items.push(v),
+            // Only the last line can lack its newline.
+            Err(_) if !line.ends_with('\n') => {
+                return Ok(JsonLines {
+                    items,
+                    torn_line: Some(no),
+                });
+            }
+            Err(e) => {
+                return Err(RecordError::Line {
+                    path: path.to_path_buf(),
+                    line: no,
+                    message: e.to_string(),
+                });
+            }
+        }
     }
-    Ok(out)
 }
 
 /// An append-only JSON-lines stream for samples taken while a run goes on. Each line is
@@ -131,5 +182,23 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn only_a_torn_last_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = dir.path().join("x.jsonl");
+        std::fs::write(&l, "1\n\n2\n{\"a\": 1").unwrap();
+        let r = read_jsonl_lines::<i32>(&l).unwrap();
+        assert_eq!((r.items, r.torn_line), (vec![1, 2], Some(4)));
+        assert_eq!(read_jsonl::<i32>(&l).unwrap(), vec![1, 2]);
+        // The same bad line with its newline was written whole: an error naming it.
+        std::fs::write(&l, "1\n2\n{\"a\": 1\n").unwrap();
+        let e = read_jsonl::<i32>(&l).unwrap_err();
+        assert!(matches!(e, RecordError::Line { line: 3, .. }), "{e}");
+        assert!(e.to_string().contains("x.jsonl: line 3"), "{e}");
+        // A bad line in the middle is an error even when the last line is torn.
+        std::fs::write(&l, "1\nnope\n2").unwrap();
+        assert!(read_jsonl::<i32>(&l).is_err());
     }
 }

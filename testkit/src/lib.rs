@@ -4,3 +4,4 @@
 #![warn(missing_docs)]
 
 pub mod http_server;
+pub mod synth;

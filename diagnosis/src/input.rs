@@ -1,0 +1,154 @@
+//! What a diagnosis reads: in memory for tests, or loaded from a run directory.
+
+use crate::error::DiagnosisError;
+use crate::latency::RecordedHistograms;
+use satlab_record::fsio;
+use satlab_record::histogram::HistogramsFile;
+use satlab_record::manifest::Manifest;
+use satlab_record::samples::{KernelSample, ProcessSample, SystemSample};
+use satlab_record::series::SecondSample;
+use satlab_record::summary::LoadgenSummary;
+use satlab_record::{RequestLogReader, RequestRecord, RunDir, ServerEvent};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// Where the per-request log comes from.
+#[derive(Debug, Clone, Default)]
+pub enum RequestSource {
+    /// No per-request log: spikes cannot be analysed (nor latency modes, without
+    /// `histograms.json`).
+    #[default]
+    None,
+    /// Records in memory (tests, synthetic runs).
+    Memory(Vec<RequestRecord>),
+    /// A `requests.bin` file, streamed.
+    File(PathBuf),
+}
+
+/// Everything a diagnosis reads.
+#[derive(Debug, Clone)]
+pub struct DiagnosisInput {
+    /// `loadgen/summary.json`.
+    pub summary: LoadgenSummary,
+    /// `loadgen/seconds.jsonl`.
+    pub seconds: Vec<SecondSample>,
+    /// `samples/processes.jsonl`.
+    pub processes: Vec<ProcessSample>,
+    /// `samples/kernel.jsonl`.
+    pub kernel: Vec<KernelSample>,
+    /// `samples/system.jsonl`: machine-wide CPU.
+    pub system: Vec<SystemSample>,
+    /// `otlp/events.jsonl`.
+    pub events: Vec<ServerEvent>,
+    /// `loadgen/requests.bin`.
+    pub requests: RequestSource,
+    /// `loadgen/histograms.json`, when present: per-step percentiles and the run-wide
+    /// histogram come from it (else from the summary and the per-request log).
+    pub histograms: Option<RecordedHistograms>,
+    /// `manifest.json`, when present.
+    pub manifest: Option<Manifest>,
+    /// Limitations found while loading (a torn last line, a missing file).
+    pub notes: Vec<String>,
+}
+
+impl DiagnosisInput {
+    /// An input with only the loadgen summary.
+    pub fn new(summary: LoadgenSummary) -> Self {
+        DiagnosisInput {
+            summary,
+            seconds: Vec::new(),
+            processes: Vec::new(),
+            kernel: Vec::new(),
+            system: Vec::new(),
+            events: Vec::new(),
+            requests: RequestSource::None,
+            histograms: None,
+            manifest: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Iterate the per-request log.
+    pub(crate) fn request_iter(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<RequestRecord, DiagnosisError>> + '_>, DiagnosisError>
+    {
+        Ok(match &self.requests {
+            RequestSource::None => Box::new(std::iter::empty()),
+            RequestSource::Memory(v) => Box::new(v.iter().copied().map(Ok)),
+            RequestSource::File(p) => {
+                Box::new(RequestLogReader::open(p)?.map(|r| r.map_err(DiagnosisError::from)))
+            }
+        })
+    }
+}
+
+/// Load a run directory. Only `loadgen/summary.json` is required; every other file may be
+/// missing or empty (a note says so). A malformed file is an error naming it and the line.
+pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
+    if !dir.is_dir() {
+        return Err(DiagnosisError::NotARunDir {
+            path: dir.to_path_buf(),
+            why: "no such directory".into(),
+        });
+    }
+    let run = RunDir::new(dir);
+    let lg = run.loadgen();
+    let summary_path = lg.summary();
+    if !summary_path.is_file() {
+        return Err(DiagnosisError::NotARunDir {
+            path: dir.to_path_buf(),
+            why: format!(
+                "{} is missing (a run directory holds the loadgen record under loadgen/)",
+                summary_path.display()
+            ),
+        });
+    }
+    let summary: LoadgenSummary = fsio::read_json(&summary_path)?;
+    let mut input = DiagnosisInput::new(summary);
+    input.seconds = read_lines(&lg.seconds(), &mut input.notes)?;
+    input.processes = read_lines(&run.process_samples(), &mut input.notes)?;
+    input.kernel = read_lines(&run.kernel_samples(), &mut input.notes)?;
+    input.system = read_lines(&run.system_samples(), &mut input.notes)?;
+    input.events = read_lines(&run.events(), &mut input.notes)?;
+    let hp = lg.histograms();
+    if hp.is_file() {
+        let file: HistogramsFile = fsio::read_json(&hp)?;
+        input.histograms = Some(RecordedHistograms::decode(&file, &hp)?);
+    }
+    let req = lg.requests();
+    input.requests = if req.is_file() {
+        RequestSource::File(req)
+    } else {
+        input.notes.push(
+            if input.histograms.is_some() {
+                "loadgen/requests.bin is missing: no spike analysis"
+            } else {
+                "loadgen/requests.bin is missing: no spike or latency-mode analysis"
+            }
+            .into(),
+        );
+        RequestSource::None
+    };
+    let mp = run.manifest();
+    if mp.is_file() {
+        input.manifest = Some(fsio::read_json(&mp)?);
+    }
+    Ok(input)
+}
+
+/// Read a JSON-lines file by the record's one rule (a missing file is empty); a torn last
+/// line becomes a note.
+fn read_lines<T: DeserializeOwned>(
+    path: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Vec<T>, DiagnosisError> {
+    let lines = fsio::read_jsonl_lines(path)?;
+    if let Some(no) = lines.torn_line {
+        notes.push(format!(
+            "{}: line {no} is incomplete (the writer stopped mid-line); ignored",
+            path.display()
+        ));
+    }
+    Ok(lines.items)
+}

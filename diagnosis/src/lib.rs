@@ -1,0 +1,30 @@
+//! The satlab diagnosis: why throughput plateaued (client, server or socket), the USL fit,
+//! and periodic latency spikes tied to server events — a pure, deterministic function of a
+//! run directory, with its reports.
+//!
+//! [`diagnose`] is the core over a [`DiagnosisInput`]; [`diagnose_dir`] loads a run
+//! directory first ([`load_dir`]); [`report`] renders the typed [`Diagnosis`] as text, JSON
+//! or HTML. Writing files into the run directory is the caller's business (the observer).
+
+#![warn(missing_docs)]
+
+pub mod diagnose;
+pub mod error;
+pub mod format;
+pub mod input;
+pub mod latency;
+pub mod model;
+pub mod modes;
+pub mod plateau;
+pub mod report;
+pub mod run_verdict;
+pub mod spikes;
+pub mod steps;
+pub mod usl;
+pub mod verdict;
+
+pub use diagnose::{diagnose, diagnose_dir};
+pub use error::DiagnosisError;
+pub use format::fmt_num;
+pub use input::{DiagnosisInput, RequestSource, load_dir};
+pub use model::*;

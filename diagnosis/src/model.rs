@@ -1,0 +1,428 @@
+//! The diagnosis as written to `diagnosis.json` (schema [`SCHEMA`]).
+
+use satlab_record::EventKind;
+use satlab_record::summary::{ConnectionMode, LoadMode};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Schema id of `diagnosis.json`.
+pub const SCHEMA: &str = "satlab.diagnosis/1";
+
+/// The whole diagnosis of one run directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// What was run.
+    pub run: RunInfo,
+    /// The run's verdict.
+    pub verdict: Verdict,
+    /// Where throughput stopped growing.
+    pub plateau: Plateau,
+    /// The Universal Scalability Law fit.
+    pub usl: Usl,
+    /// The per-step table.
+    pub steps: Vec<StepRow>,
+    /// Periodic latency spikes and their cause.
+    pub spikes: Spikes,
+    /// Latency clusters at SYN-retransmit timeouts (≈1 s, 3 s, 7 s).
+    pub syn_retransmit_modes: Vec<LatencyMode>,
+    /// Failures over the run by kind (`http_<code>` for statuses ≥ 400).
+    pub errors: BTreeMap<String, u64>,
+    /// Latency over time, downsampled, with server events.
+    pub timeline: Timeline,
+    /// What the data could not support, and why.
+    pub limitations: Vec<String>,
+}
+
+/// What was run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Scenario name, when known.
+    pub scenario: Option<String>,
+    /// `closed` or `open`.
+    pub mode: LoadMode,
+    /// The offered-load axis: `concurrency` (closed loop) or `rate` (open loop).
+    pub load_axis: LoadAxis,
+    /// `keep_alive` or `new_connection`.
+    pub connection: ConnectionMode,
+    /// HTTP method.
+    pub method: String,
+    /// Target URL.
+    pub url: String,
+    /// The load plan as given.
+    pub plan: String,
+    /// Requests in the per-request log (0 when absent).
+    pub requests: u64,
+    /// Run length, s.
+    pub duration_s: f64,
+    /// True when the run stopped early.
+    pub interrupted: bool,
+}
+
+/// The axis offered load is measured on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadAxis {
+    /// Closed loop: workers.
+    Concurrency,
+    /// Open loop: offered requests/s.
+    Rate,
+}
+
+/// Which side limits throughput.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    /// The load generator cannot send faster.
+    Client,
+    /// Requests queue in the server.
+    Server,
+    /// Connections fail or wait in the kernel.
+    Socket,
+    /// No plateau in the tested range.
+    Scaling,
+    /// The data does not support a verdict.
+    Inconclusive,
+}
+
+impl VerdictKind {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerdictKind::Client => "client",
+            VerdictKind::Server => "server",
+            VerdictKind::Socket => "socket",
+            VerdictKind::Scaling => "scaling",
+            VerdictKind::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// What bounds a server verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerBound {
+    /// The server's CPU is at capacity.
+    Cpu,
+    /// The server waits (a pool, I/O) with CPU to spare.
+    PoolIo,
+    /// The server refuses work (429/503).
+    Shedding,
+}
+
+impl ServerBound {
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerBound::Cpu => "cpu",
+            ServerBound::PoolIo => "pool_io",
+            ServerBound::Shedding => "shedding",
+        }
+    }
+}
+
+/// One figure that decided a verdict, and the threshold it crossed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// What was measured, e.g. `server_cpu`.
+    pub signal: String,
+    /// Its value (`null` in JSON when unknown).
+    #[serde(deserialize_with = "nullable_f64")]
+    pub value: f64,
+    /// The threshold (a named constant).
+    pub threshold: f64,
+    /// How `value` compares to `threshold`: `>=`, `<`, ...
+    pub comparison: String,
+    /// One readable sentence.
+    pub text: String,
+}
+
+/// The run's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Which side limits throughput.
+    pub kind: VerdictKind,
+    /// For server verdicts: what bounds the server.
+    pub server_bound: Option<ServerBound>,
+    /// 0–1.
+    pub confidence: f64,
+    /// One line, e.g. `server (CPU): throughput plateaus at 1,234 req/s from N = 32`.
+    pub headline: String,
+    /// The figures that decided it.
+    pub evidence: Vec<Evidence>,
+    /// What would confirm it.
+    pub confirm: String,
+}
+
+/// Where throughput stopped growing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plateau {
+    /// True when a plateau was found.
+    pub detected: bool,
+    /// The step where throughput reached its plateau (the knee).
+    pub step: Option<u32>,
+    /// Its concurrency (closed loop).
+    pub concurrency: Option<u32>,
+    /// Its offered rate (open loop), requests/s.
+    pub target_rate: Option<f64>,
+    /// Its achieved successful throughput, requests/s.
+    pub rps: Option<f64>,
+    /// One readable sentence.
+    pub text: String,
+}
+
+/// The Universal Scalability Law fit, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Usl {
+    /// Contention σ.
+    pub sigma: Option<f64>,
+    /// Coherency κ.
+    pub kappa: Option<f64>,
+    /// Throughput of one unit of load, λ.
+    pub lambda: Option<f64>,
+    /// The peak √((1−σ)/κ); `None` when κ = 0 (no peak).
+    pub n_star: Option<f64>,
+    /// Predicted throughput at the peak (or λ/σ when κ = 0).
+    pub x_max: Option<f64>,
+    /// Goodness of fit, R².
+    pub r2: Option<f64>,
+    /// Points fitted.
+    pub points: usize,
+    /// Why no fit was made.
+    pub reason: Option<String>,
+}
+
+/// A step's per-step verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepVerdict {
+    /// The kind.
+    pub kind: VerdictKind,
+    /// For server: what bounds it.
+    pub server_bound: Option<ServerBound>,
+    /// Short label for tables, e.g. `server/cpu`.
+    pub label: String,
+}
+
+/// Kernel counters over one step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KernelStep {
+    /// Samples inside the step's window.
+    pub samples: usize,
+    /// Counter increases summed over the window.
+    pub deltas: BTreeMap<String, u64>,
+    /// Largest TIME_WAIT count seen.
+    pub tw_max: Option<u64>,
+    /// Width of the ephemeral port range.
+    pub port_range_width: Option<u64>,
+}
+
+/// One row of the per-step table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    /// Step index.
+    pub index: u32,
+    /// Configured concurrency (closed loop).
+    pub concurrency: Option<u32>,
+    /// Offered rate (open loop), requests/s.
+    pub target_rate: Option<f64>,
+    /// The offered load on the run's axis (concurrency or rate).
+    pub load: f64,
+    /// Completed requests/s (any outcome).
+    pub rps: f64,
+    /// Successful requests/s: the throughput X used for the plateau and the USL.
+    pub ok_rps: f64,
+    /// Requests in the measured window.
+    pub requests: u64,
+    /// Mean latency R, ms.
+    pub mean_ms: f64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 90th percentile, ms.
+    pub p90_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// 99.9th percentile, ms.
+    pub p999_ms: f64,
+    /// Little's law N_eff = X·R.
+    pub n_eff: f64,
+    /// N_eff/N (closed loop) or achieved/offered rate (open loop).
+    pub load_ratio: Option<f64>,
+    /// Client CPU, 0–1 of its capacity.
+    pub client_cpu: Option<f64>,
+    /// Server CPU, 0–1 of its capacity (`None` without samples).
+    pub server_cpu: Option<f64>,
+    /// Machine-wide CPU busy, 0–1 (`None` without samples).
+    #[serde(default)]
+    pub system_cpu: Option<f64>,
+    /// Client scheduler lag p99, ms.
+    pub sched_lag_p99_ms: f64,
+    /// Failures by kind (`http_<code>` for statuses ≥ 400).
+    pub errors: BTreeMap<String, u64>,
+    /// Failed share of requests.
+    pub error_share: f64,
+    /// Connection-phase failures' share of requests.
+    pub socket_error_share: f64,
+    /// 429/503 share of requests.
+    pub shed_share: f64,
+    /// Open loop: late or dropped sends' share of requests.
+    pub late_share: f64,
+    /// Kernel counters over the window.
+    pub kernel: KernelStep,
+    /// The step's own verdict.
+    pub verdict: StepVerdict,
+}
+
+/// The axis on which spikes are counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodAxis {
+    /// By request index: count-driven causes (GC, pool recycling).
+    Requests,
+    /// By time: timer-driven causes (cron).
+    Time,
+}
+
+/// The period of the spikes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Period {
+    /// The sharper axis.
+    pub by: PeriodAxis,
+    /// Median gap in requests.
+    pub requests: f64,
+    /// Median gap in seconds.
+    pub seconds: f64,
+    /// Robust coefficient of variation of the gaps on the chosen axis (infinite for gaps of
+    /// zero: `null` in JSON, read back as NaN).
+    #[serde(deserialize_with = "nullable_f64")]
+    pub cv: f64,
+    /// Robust CV of the gaps by request index.
+    #[serde(deserialize_with = "nullable_f64")]
+    pub cv_requests: f64,
+    /// Robust CV of the gaps by time.
+    #[serde(deserialize_with = "nullable_f64")]
+    pub cv_seconds: f64,
+}
+
+/// The server events the spikes coincide with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cause {
+    /// `gc_pause`, `pool_recycle` or `cpu_burst`.
+    pub kind: EventKind,
+    /// Share of spikes with an event of this kind within the match window.
+    pub matched_fraction: f64,
+    /// Spikes matched.
+    pub matched: usize,
+    /// Events of this kind in the run.
+    pub events: usize,
+    /// Share of events that coincide with a spike.
+    pub events_matched_fraction: f64,
+    /// Circular-shift permutation p-value.
+    pub p_value: f64,
+    /// True when `p_value` < the significance level.
+    pub significant: bool,
+}
+
+/// How much of the tail the spikes explain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explains {
+    /// Run p99, ms.
+    pub p99_ms: f64,
+    /// Run p99.9, ms.
+    pub p999_ms: f64,
+    /// Share of requests above p99 that lie in a spike.
+    pub p99: f64,
+    /// Share of requests above p99.9 that lie in a spike.
+    pub p999: f64,
+}
+
+/// One spike, for charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpikeMark {
+    /// Start, s since the run start.
+    pub t_s: f64,
+    /// Request index (in start order) of its first slow request.
+    pub index: u64,
+    /// Slowest latency in it, ms.
+    pub peak_ms: f64,
+    /// Slow requests in it.
+    pub size: u64,
+    /// True when a server event coincides.
+    pub matched: bool,
+}
+
+/// Periodic latency spikes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spikes {
+    /// True when spikes are periodic or tied to server events.
+    pub detected: bool,
+    /// Spikes (clusters of slow requests).
+    pub count: usize,
+    /// Slow requests (outliers) in all spikes.
+    pub outliers: u64,
+    /// Their period, when there are enough spikes.
+    pub period: Option<Period>,
+    /// The server events they coincide with.
+    pub cause: Option<Cause>,
+    /// How much of p99/p99.9 they explain.
+    pub explains: Option<Explains>,
+    /// One readable sentence.
+    pub text: String,
+    /// The spikes (at most [`crate::spikes::MAX_MARKS`]).
+    pub marks: Vec<SpikeMark>,
+}
+
+/// A latency cluster at a SYN-retransmit timeout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyMode {
+    /// The timeout, s (1, 3, 7).
+    pub at_s: f64,
+    /// Requests in the window just above it.
+    pub count: u64,
+    /// Their share of all requests.
+    pub share: f64,
+    /// Density in the window over the density just below it.
+    pub contrast: f64,
+}
+
+/// One bucket of the latency-over-time series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Bucket start, s since the run start.
+    pub t_s: f64,
+    /// Requests started in it.
+    pub count: u64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// Largest latency, ms.
+    pub max_ms: f64,
+}
+
+/// A server event on the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventMark {
+    /// Start, s since the run start.
+    pub t_s: f64,
+    /// `gc_pause`, `pool_recycle`, `cpu_burst`.
+    pub kind: EventKind,
+    /// Duration, ms.
+    pub duration_ms: f64,
+}
+
+/// Latency over time, downsampled.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Bucket width, s.
+    pub bucket_s: f64,
+    /// The buckets.
+    pub points: Vec<TimelinePoint>,
+    /// Server events (at most [`crate::spikes::MAX_MARKS`]).
+    pub events: Vec<EventMark>,
+    /// Step boundaries, s since the run start.
+    pub step_starts_s: Vec<f64>,
+}
+
+/// Read a number that serde_json wrote as `null` (NaN) back as NaN.
+fn nullable_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}

@@ -1,0 +1,7 @@
+//! Reports of a diagnosis: an 80-column terminal summary, `diagnosis.json` and a
+//! self-contained HTML page. They read the model and are never read by it.
+
+pub mod html;
+pub mod json;
+pub mod svg;
+pub mod text;

@@ -1,0 +1,157 @@
+//! The per-step table: loadgen figures joined with CPU and kernel samples by time window.
+
+use crate::input::DiagnosisInput;
+use crate::model::{KernelStep, StepRow, StepVerdict, VerdictKind};
+use satlab_record::ErrorKind;
+use satlab_record::samples::Role;
+use satlab_record::summary::{LatencySummary, LoadMode, StepSummary};
+use std::collections::BTreeMap;
+
+/// HTTP statuses that mean the server refused work: 429 Too Many Requests, 503 Unavailable.
+pub const SHED_STATUSES: [&str; 2] = ["429", "503"];
+
+/// Build one row per step that completed requests (verdicts are filled in later).
+pub fn build_rows(input: &DiagnosisInput) -> Vec<StepRow> {
+    let s = &input.summary;
+    let open = s.mode == LoadMode::Open;
+    s.steps
+        .iter()
+        .filter(|st| st.requests > 0)
+        .map(|st| row(input, st, open))
+        .collect()
+}
+
+fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
+    let s = &input.summary;
+    let ws = s
+        .started_unix_ns
+        .saturating_add(st.measure_start_us.saturating_mul(1000));
+    let we = s
+        .started_unix_ns
+        .saturating_add(st.end_us.saturating_mul(1000));
+    let requests = st.requests.max(1) as f64;
+
+    let mut errors: BTreeMap<String, u64> = st
+        .errors
+        .iter()
+        .filter(|(k, v)| k.as_str() != "none" && **v > 0)
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    for (code, n) in &st.status {
+        if code.parse::<u16>().map(|c| c >= 400).unwrap_or(false) && *n > 0 {
+            errors.entry(format!("http_{code}")).or_insert(*n);
+        }
+    }
+    let failed: u64 = errors.values().sum();
+    let socket: u64 = errors
+        .iter()
+        .filter(|(k, _)| {
+            ErrorKind::ALL
+                .iter()
+                .any(|e| e.name() == k.as_str() && e.is_socket())
+        })
+        .map(|(_, v)| *v)
+        .sum();
+    let shed: u64 = SHED_STATUSES.iter().filter_map(|c| st.status.get(*c)).sum();
+
+    let cpu_mean = |role: Role| -> Option<f64> {
+        let v: Vec<f64> = input
+            .processes
+            .iter()
+            .filter(|p| p.role == role && p.t_unix_ns > ws && p.t_unix_ns <= we)
+            .map(|p| p.cpu_util)
+            .filter(|u| u.is_finite())
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let server_cpu = cpu_mean(Role::Server);
+    let client_cpu = if st.client_cpu > 0.0 || s.cpu_capacity > 0.0 {
+        Some(st.client_cpu)
+    } else {
+        cpu_mean(Role::Client)
+    };
+
+    let sys: Vec<f64> = input
+        .system
+        .iter()
+        .filter(|p| p.t_unix_ns > ws && p.t_unix_ns <= we && p.cpu_util.is_finite())
+        .map(|p| p.cpu_util)
+        .collect();
+    let system_cpu = (!sys.is_empty()).then(|| sys.iter().sum::<f64>() / sys.len() as f64);
+    let mut kernel = KernelStep::default();
+    for k in input
+        .kernel
+        .iter()
+        .filter(|k| k.t_unix_ns > ws && k.t_unix_ns <= we)
+    {
+        kernel.samples += 1;
+        for (name, v) in &k.deltas {
+            *kernel.deltas.entry(name.clone()).or_insert(0) += v;
+        }
+        if let Some(tw) = k.gauges.get("tcp_tw") {
+            kernel.tw_max = Some(kernel.tw_max.unwrap_or(0).max(*tw));
+        }
+        if let Some((lo, hi)) = k.port_range {
+            kernel.port_range_width = Some(u64::from(hi.saturating_sub(lo)) + 1);
+        }
+    }
+
+    let mean_s = st.latency.mean_us / 1e6;
+    let n_eff = if st.n_eff > 0.0 {
+        st.n_eff
+    } else {
+        st.rps * mean_s
+    };
+    let load = if open {
+        st.target_rate.unwrap_or(0.0)
+    } else {
+        f64::from(st.concurrency.unwrap_or(0))
+    };
+    let load_ratio = if load <= 0.0 {
+        None
+    } else if open {
+        Some(st.rps / load)
+    } else {
+        Some(n_eff / load)
+    };
+    // Percentiles from the loadgen's exact per-step histogram when the run has one; else
+    // the summary's (which the loadgen computed from that same histogram).
+    let recorded = input
+        .histograms
+        .as_ref()
+        .and_then(|h| h.steps.get(&st.index))
+        .map(LatencySummary::from_histogram);
+    let lat = recorded.as_ref().unwrap_or(&st.latency);
+    let ms = |us: u64| us as f64 / 1000.0;
+    StepRow {
+        index: st.index,
+        concurrency: st.concurrency,
+        target_rate: st.target_rate,
+        load,
+        rps: st.rps,
+        ok_rps: st.ok_rps,
+        requests: st.requests,
+        mean_ms: st.latency.mean_us / 1000.0,
+        p50_ms: ms(lat.p50_us),
+        p90_ms: ms(lat.p90_us),
+        p99_ms: ms(lat.p99_us),
+        p999_ms: ms(lat.p999_us),
+        n_eff,
+        load_ratio,
+        client_cpu,
+        server_cpu,
+        system_cpu,
+        sched_lag_p99_ms: ms(st.sched_lag.p99_us),
+        errors,
+        error_share: failed as f64 / requests,
+        socket_error_share: socket as f64 / requests,
+        shed_share: shed as f64 / requests,
+        late_share: (st.late + st.dropped) as f64 / requests,
+        kernel,
+        verdict: StepVerdict {
+            kind: VerdictKind::Inconclusive,
+            server_bound: None,
+            label: String::new(),
+        },
+    }
+}

@@ -1,0 +1,40 @@
+//! Write a synthetic run directory for benchmarks and demos:
+//! `cargo run --release -p satlab-testkit --example gen_run -- DIR [REQUESTS]`.
+//!
+//! Six closed-loop steps whose throughput plateaus, a stop-the-world pause every 20,000
+//! requests reported as `gc_pause` events, and server CPU samples.
+
+use satlab_record::EventKind;
+use satlab_testkit::synth::{Schedule, SeriesPlan, series_run, write_run};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().ok_or_else(|| {
+        anyhow::anyhow!("usage: gen_run DIR [REQUESTS] (REQUESTS defaults to 10000000)")
+    })?;
+    let requests: f64 = match args.next() {
+        Some(s) => s
+            .parse()
+            .map_err(|_| anyhow::anyhow!("REQUESTS must be a number of requests, got '{s}'"))?,
+        None => 1e7,
+    };
+    // (concurrency, req/s) per step; durations chosen so the total is `requests`.
+    let shape = [
+        (8u32, 20_000.0),
+        (16, 38_000.0),
+        (32, 55_000.0),
+        (64, 60_000.0),
+        (128, 61_000.0),
+        (256, 59_000.0),
+    ];
+    let per_step = requests / shape.len() as f64;
+    let mut plan = SeriesPlan::new(shape.iter().map(|&(c, r)| (c, r, per_step / r)).collect());
+    plan.little = true;
+    plan.schedule = Schedule::EveryRequests(20_000);
+    plan.pause_us = 20_000;
+    plan.event = Some(EventKind::GcPause);
+    let input = series_run(&plan);
+    write_run(std::path::Path::new(&dir), &input)?;
+    println!("wrote {dir}");
+    Ok(())
+}
