@@ -13,8 +13,8 @@ use crate::spikes;
 use crate::steps;
 use crate::usl;
 use crate::verdict::{self, Ctx, StepClass};
-use satlab_record::RequestRecord;
 use satlab_record::summary::LoadMode;
+use satlab_record::{Failure, RequestRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -166,10 +166,10 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
     }
     verdict.confidence = (verdict.confidence * 100.0).round() / 100.0;
 
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut errors: BTreeMap<Failure, u64> = BTreeMap::new();
     for r in &rows {
         for (k, v) in &r.errors {
-            *errors.entry(k.clone()).or_insert(0) += v;
+            *errors.entry(*k).or_insert(0) += v;
         }
     }
     let duration_s = s.ended_unix_ns.saturating_sub(s.started_unix_ns) as f64 / 1e9;

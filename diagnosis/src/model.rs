@@ -1,7 +1,7 @@
 //! The diagnosis as written to `diagnosis.json` (schema [`SCHEMA`]).
 
-use satlab_record::EventKind;
 use satlab_record::summary::{ConnectionMode, LoadMode};
+use satlab_record::{EventKind, Failure};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -27,8 +27,8 @@ pub struct Diagnosis {
     pub spikes: Spikes,
     /// Latency clusters at SYN-retransmit timeouts (≈1 s, 3 s, 7 s).
     pub syn_retransmit_modes: Vec<LatencyMode>,
-    /// Failures over the run by kind (`http_<code>` for statuses ≥ 400).
-    pub errors: BTreeMap<String, u64>,
+    /// Failures over the run by kind or error status (written `connect_refused`, `http_503`).
+    pub errors: BTreeMap<Failure, u64>,
     /// Latency over time, downsampled, with server events.
     pub timeline: Timeline,
     /// What the data could not support, and why.
@@ -257,8 +257,8 @@ pub struct StepRow {
     pub system_cpu: Option<f64>,
     /// Client scheduler lag p99, ms.
     pub sched_lag_p99_ms: f64,
-    /// Failures by kind (`http_<code>` for statuses ≥ 400).
-    pub errors: BTreeMap<String, u64>,
+    /// Failures by kind or error status (written `connect_refused`, `http_503`).
+    pub errors: BTreeMap<Failure, u64>,
     /// Failed share of requests.
     pub error_share: f64,
     /// Connection-phase failures' share of requests.

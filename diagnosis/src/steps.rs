@@ -2,13 +2,13 @@
 
 use crate::input::DiagnosisInput;
 use crate::model::{KernelStep, StepRow, StepVerdict, VerdictKind};
-use satlab_record::ErrorKind;
+use satlab_record::Failure;
 use satlab_record::samples::Role;
 use satlab_record::summary::{LatencySummary, LoadMode, StepSummary};
 use std::collections::BTreeMap;
 
 /// HTTP statuses that mean the server refused work: 429 Too Many Requests, 503 Unavailable.
-pub const SHED_STATUSES: [&str; 2] = ["429", "503"];
+pub const SHED_STATUSES: [u16; 2] = [429, 503];
 
 /// Build one row per step that completed requests (verdicts are filled in later).
 pub fn build_rows(input: &DiagnosisInput) -> Vec<StepRow> {
@@ -31,28 +31,24 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         .saturating_add(st.end_us.saturating_mul(1000));
     let requests = st.requests.max(1) as f64;
 
-    let mut errors: BTreeMap<String, u64> = st
+    let mut errors: BTreeMap<Failure, u64> = st
         .errors
         .iter()
-        .filter(|(k, v)| k.as_str() != "none" && **v > 0)
-        .map(|(k, v)| (k.clone(), *v))
+        .filter(|(_, v)| **v > 0)
+        .filter_map(|(k, v)| Some((Failure::error(*k)?, *v)))
         .collect();
     for (code, n) in &st.status {
-        if code.parse::<u16>().map(|c| c >= 400).unwrap_or(false) && *n > 0 {
-            errors.entry(format!("http_{code}")).or_insert(*n);
+        if let Some(f) = Failure::status(*code).filter(|_| *n > 0) {
+            errors.entry(f).or_insert(*n);
         }
     }
     let failed: u64 = errors.values().sum();
     let socket: u64 = errors
         .iter()
-        .filter(|(k, _)| {
-            ErrorKind::ALL
-                .iter()
-                .any(|e| e.name() == k.as_str() && e.is_socket())
-        })
+        .filter(|(k, _)| k.is_socket())
         .map(|(_, v)| *v)
         .sum();
-    let shed: u64 = SHED_STATUSES.iter().filter_map(|c| st.status.get(*c)).sum();
+    let shed: u64 = SHED_STATUSES.iter().filter_map(|c| st.status.get(c)).sum();
 
     let cpu_mean = |role: Role| -> Option<f64> {
         let v: Vec<f64> = input

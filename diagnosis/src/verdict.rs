@@ -102,15 +102,11 @@ fn pct(x: f64) -> String {
 fn socket_signals(row: &StepRow, ctx: &Ctx) -> Vec<Evidence> {
     let mut out = Vec::new();
     if row.socket_error_share >= SOCKET_ERROR_SHARE {
-        let kinds: Vec<&str> = row
+        let kinds: Vec<String> = row
             .errors
             .keys()
-            .filter(|k| {
-                satlab_record::ErrorKind::ALL
-                    .iter()
-                    .any(|e| e.name() == k.as_str() && e.is_socket())
-            })
-            .map(String::as_str)
+            .filter(|k| k.is_socket())
+            .map(ToString::to_string)
             .collect();
         out.push(ev(
             "socket_error_share",

@@ -1,7 +1,7 @@
 //! Verdicts on synthetic step tables: each asserts the exact kind and server bound.
 
 use satlab_diagnosis::{Diagnosis, LoadAxis, ServerBound, VerdictKind, diagnose};
-use satlab_record::ErrorKind;
+use satlab_record::{ErrorKind, Failure};
 use satlab_testkit::synth::{SynthStep, steps_run};
 
 const NS: [f64; 6] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
@@ -93,7 +93,7 @@ fn shedding() {
         .collect());
     assert_eq!(d.verdict.kind, VerdictKind::Server, "{:#?}", d.verdict);
     assert_eq!(d.verdict.server_bound, Some(ServerBound::Shedding));
-    assert!(d.errors.contains_key("http_429"));
+    assert!(d.errors.contains_key(&Failure::Status(429)));
 }
 
 /// Socket plateau with both CPUs low: listen overflows, SYN retransmits, queued workers.

@@ -1,5 +1,6 @@
 //! The final table: per step and overall, the figures people know from wrk and oha.
 
+use satlab_record::Failure;
 use satlab_record::summary::{ConnectionMode, LoadMode, LoadgenSummary, StepSummary};
 use std::fmt::Write;
 
@@ -22,8 +23,8 @@ fn window_s(s: &StepSummary) -> f64 {
 fn errors_cell(s: &StepSummary) -> String {
     let mut parts: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
     for (code, n) in &s.status {
-        if code.parse::<u16>().is_ok_and(|c| c >= 400) {
-            parts.push(format!("http_{code}={n}"));
+        if let Some(f) = Failure::status(*code) {
+            parts.push(format!("{f}={n}"));
         }
     }
     if s.dropped > 0 {

@@ -263,7 +263,11 @@ for i in $(seq 50); do (echo > /dev/tcp/127.0.0.1/18099) 2>/dev/null && break; s
     let o = &s.overall;
     // Ten ports: the first connections succeed, then every port sits in TIME_WAIT.
     assert!(o.ok >= 5 && o.ok <= 20, "{o:?}");
-    let eaddr = o.errors.get("addr_not_available").copied().unwrap_or(0);
+    let eaddr = o
+        .errors
+        .get(&ErrorKind::AddrNotAvailable)
+        .copied()
+        .unwrap_or(0);
     assert!(eaddr > 100, "{:?}", o.errors);
     assert_eq!(o.errors.len(), 1, "{:?}", o.errors);
 }

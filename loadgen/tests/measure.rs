@@ -3,6 +3,7 @@
 
 use loadgen::plan::{Load, Plan, parse_rate_stages, parse_stages};
 use loadgen::{CancellationToken, Options, RequestSpec, run};
+use satlab_record::{ErrorKind, Failure};
 use satlab_testkit::http_server::{Behaviour, TestServer, ThreadedServer};
 use std::time::Duration;
 
@@ -78,7 +79,7 @@ async fn nothing_listening_is_connect_refused() {
     assert!(s.requests > 0);
     assert_eq!(s.ok, 0);
     assert_eq!(
-        s.errors.get("connect_refused"),
+        s.errors.get(&ErrorKind::ConnectRefused),
         Some(&s.requests),
         "{:?}",
         s.errors
@@ -101,7 +102,7 @@ async fn slow_responses_are_request_timeouts() {
     let s = &out.summary.overall;
     assert!(s.requests >= 9, "{s:?}");
     assert_eq!(
-        s.errors.get("request_timeout"),
+        s.errors.get(&ErrorKind::RequestTimeout),
         Some(&s.requests),
         "{:?}",
         s.errors
@@ -134,11 +135,11 @@ async fn shedding_statuses_are_counted_by_code() {
         assert!(s.requests > 10);
         assert_eq!(s.ok, 0);
         assert!(s.errors.is_empty(), "{:?}", s.errors);
-        assert_eq!(s.status.get(&code.to_string()), Some(&s.requests));
+        assert_eq!(s.status.get(&code), Some(&s.requests));
         assert!(
             out.seconds
                 .iter()
-                .any(|x| x.errors.contains_key(&format!("http_{code}")))
+                .any(|x| x.errors.contains_key(&Failure::Status(code)))
         );
     }
 }
@@ -316,7 +317,10 @@ async fn a_full_listen_queue_gives_connect_timeouts() {
         .await
         .unwrap();
     let e = &out.summary.overall.errors;
-    assert!(e.get("connect_timeout").copied().unwrap_or(0) >= 4, "{e:?}");
+    assert!(
+        e.get(&ErrorKind::ConnectTimeout).copied().unwrap_or(0) >= 4,
+        "{e:?}"
+    );
     assert_eq!(out.summary.overall.ok, 0);
     drop(sock);
 }

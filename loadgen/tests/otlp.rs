@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 use satlab_common::otel_env::Protocol;
+use satlab_record::{ErrorKind, Failure};
 use satlab_testkit::http_server::{Behaviour, TestServer};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -261,7 +262,7 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
     let unavailable: u64 = out
         .seconds
         .iter()
-        .filter_map(|s| s.errors.get("http_503"))
+        .filter_map(|s| s.errors.get(&Failure::Status(503)))
         .sum();
     assert!(ok > 0 && unavailable > 0, "ok {ok}, 503 {unavailable}");
     assert_eq!(ok + unavailable, total);
@@ -373,7 +374,7 @@ async fn requests_without_a_response_carry_their_error_type() {
     let refused: u64 = out
         .seconds
         .iter()
-        .filter_map(|s| s.errors.get("connect_refused"))
+        .filter_map(|s| s.errors.get(&Failure::Error(ErrorKind::ConnectRefused)))
         .sum();
     assert!(refused > 0);
     assert_eq!(refused, total);

@@ -4,7 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// The failure class of one request. `None` means a response arrived (its status is kept
 /// separately). The numeric codes are the on-disk encoding in `requests.bin`: never reuse one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Ordered by [`ErrorKind::name`], not by code: maps keyed by kind are written to JSON in
+/// `BTreeMap` order, and name order is the key order those files have always had. Code
+/// order is [`ErrorKind::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum ErrorKind {
@@ -78,6 +82,11 @@ impl ErrorKind {
         }
     }
 
+    /// The kind with this [`ErrorKind::name`].
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// True for failures of the connection phase or of the socket itself: the evidence
     /// of socket saturation.
     pub fn is_socket(self) -> bool {
@@ -104,6 +113,18 @@ impl ErrorKind {
             libc_consts::ECONNRESET | libc_consts::EPIPE => ErrorKind::ConnectionReset,
             _ => ErrorKind::ConnectOther,
         }
+    }
+}
+
+impl Ord for ErrorKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for ErrorKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -141,6 +162,38 @@ mod tests {
             assert_eq!(ErrorKind::from_code(k.code()), k);
         }
         assert_eq!(ErrorKind::from_code(200), ErrorKind::Other);
+    }
+
+    #[test]
+    fn names_are_the_serde_names_and_the_order() {
+        for k in ErrorKind::ALL {
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.name())
+            );
+            assert_eq!(ErrorKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(ErrorKind::from_name("connection_refused"), None);
+        let mut sorted = ErrorKind::ALL;
+        sorted.sort();
+        let names: Vec<&str> = sorted.iter().map(|k| k.name()).collect();
+        let mut by_name = names.clone();
+        by_name.sort_unstable();
+        assert_eq!(names, by_name);
+        // A map keyed by kind is written in name order, as when it was keyed by name.
+        let m: std::collections::BTreeMap<ErrorKind, u64> = ErrorKind::ALL.map(|k| (k, 1)).into();
+        let s: std::collections::BTreeMap<&str, u64> = names.iter().map(|n| (*n, 1)).collect();
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            serde_json::to_string(&s).unwrap()
+        );
+        assert_eq!(
+            serde_json::from_str::<std::collections::BTreeMap<ErrorKind, u64>>(
+                &serde_json::to_string(&m).unwrap()
+            )
+            .unwrap(),
+            m
+        );
     }
 
     #[test]

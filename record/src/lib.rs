@@ -7,6 +7,7 @@
 pub mod error;
 pub mod error_kind;
 pub mod events;
+pub mod failure;
 pub mod fsio;
 pub mod histogram;
 pub mod layout;
@@ -20,6 +21,7 @@ pub mod telemetry;
 pub use error::RecordError;
 pub use error_kind::ErrorKind;
 pub use events::{EventKind, MetricPoint, ServerEvent};
+pub use failure::{Failure, ParseFailureError};
 pub use layout::RunDir;
 pub use request_log::{RequestLogReader, RequestLogWriter, RequestRecord};
 

@@ -1,5 +1,6 @@
 //! `loadgen/seconds.jsonl`: one line per second of the run.
 
+use crate::failure::Failure;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -14,8 +15,8 @@ pub struct SecondSample {
     pub requests: u64,
     /// Of those, responses with status < 400.
     pub ok: u64,
-    /// Failures by error kind name (status ≥ 400 counts under `http_<code>`).
-    pub errors: BTreeMap<String, u64>,
+    /// Failures by kind or error status (written `connect_refused`, `http_503`).
+    pub errors: BTreeMap<Failure, u64>,
     /// Median latency of this second's completions, µs.
     pub p50_us: u64,
     /// 99th percentile, µs.

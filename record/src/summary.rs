@@ -1,5 +1,6 @@
 //! `loadgen/summary.json`: what the load generator did and measured, per step and overall.
 
+use crate::error_kind::ErrorKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -105,10 +106,12 @@ pub struct StepSummary {
     pub latency: LatencySummary,
     /// Effective concurrency by Little's law: `rps × mean latency`.
     pub n_eff: f64,
-    /// Failures by [`crate::ErrorKind`] name (no entry for `none`).
-    pub errors: BTreeMap<String, u64>,
-    /// Responses by HTTP status code (as a string, e.g. `"200"`, `"429"`).
-    pub status: BTreeMap<String, u64>,
+    /// Failures without a response by kind (no entry for [`ErrorKind::None`]), written under
+    /// the kind's name in name order ([`ErrorKind`]'s `Ord`).
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Responses by HTTP status code, written as strings (`"200"`, `"429"`); for the
+    /// three-digit codes HTTP has, numeric order is the strings' order.
+    pub status: BTreeMap<u16, u64>,
     /// Open loop: sends that could not start on time (no free slot), and were skipped.
     pub dropped: u64,
     /// Open loop: sends that started later than `late_threshold_us` after their intended time.

@@ -147,13 +147,13 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
         for (k, share) in &s.errors {
             let n = (requests as f64 * share).round() as u64;
             failed += n;
-            errors.insert(k.name().to_string(), n);
+            errors.insert(*k, n);
         }
         let shed = (requests as f64 * s.shed).round() as u64;
         let mut status = BTreeMap::new();
-        status.insert("200".to_string(), requests.saturating_sub(failed + shed));
+        status.insert(200, requests.saturating_sub(failed + shed));
         if shed > 0 {
-            status.insert("429".to_string(), shed);
+            status.insert(429, shed);
         }
         let ok = requests.saturating_sub(failed + shed);
         let mean_us = s.mean_ms * 1000.0;
@@ -409,7 +409,7 @@ pub fn series(plan: &SeriesPlan) -> (Vec<RequestRecord>, Vec<ServerEvent>, Vec<S
                     ..Default::default()
                 },
                 n_eff: rps * mean / 1e6,
-                status: [("200".to_string(), n)].into_iter().collect(),
+                status: [(200, n)].into_iter().collect(),
                 client_cpu: 0.2,
                 ..Default::default()
             }

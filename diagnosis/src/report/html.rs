@@ -6,8 +6,8 @@ use crate::model::{Diagnosis, LoadAxis, StepRow, VerdictKind};
 use crate::spikes::fmt_p;
 use crate::usl::UslFit;
 use crate::verdict::CPU_SATURATED;
-use satlab_record::EventKind;
 use satlab_record::summary::{ConnectionMode, LoadMode};
+use satlab_record::{EventKind, Failure};
 use std::fmt::Write;
 
 /// Titles of the charts, in page order (tests look for them).
@@ -516,7 +516,7 @@ fn event_color(kind: EventKind) -> &'static str {
 }
 
 fn errors_chart(d: &Diagnosis) -> String {
-    let mut errs: Vec<(&String, &u64)> = d.errors.iter().collect();
+    let mut errs: Vec<(&Failure, &u64)> = d.errors.iter().collect();
     errs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let n = errs.len().max(1) as f64;
     let max = errs.iter().map(|e| *e.1 as f64).fold(1.0, f64::max);
@@ -532,16 +532,13 @@ fn errors_chart(d: &Diagnosis) -> String {
         c.x_categories(
             errs.iter()
                 .enumerate()
-                .map(|(i, e)| (i as f64, e.0.clone()))
+                .map(|(i, e)| (i as f64, e.0.to_string()))
                 .collect(),
         );
         for (i, (k, v)) in errs.iter().enumerate() {
-            let socket = satlab_record::ErrorKind::ALL
-                .iter()
-                .any(|e| e.name() == k.as_str() && e.is_socket());
-            let col = if socket {
+            let col = if k.is_socket() {
                 PURPLE
-            } else if k.starts_with("http_4") || k.starts_with("http_5") {
+            } else if k.status_code().is_some_and(|c| (400..600).contains(&c)) {
                 ORANGE
             } else {
                 GREY

@@ -1,7 +1,7 @@
 //! Outcome counts of a window: completed requests, responses below 400, failures by
 //! [`ErrorKind`] and responses by status code, in fixed tables (no allocation per request).
 
-use satlab_record::ErrorKind;
+use satlab_record::{ErrorKind, Failure};
 use std::collections::BTreeMap;
 
 /// Status codes are counted in a fixed table of this size (larger codes go to the last slot).
@@ -65,34 +65,39 @@ impl Counts {
         self.status.fill(0);
     }
 
-    /// Failures by kind name (no `none` entry).
-    pub fn error_map(&self) -> BTreeMap<String, u64> {
+    /// Failures without a response by kind (no [`ErrorKind::None`] entry).
+    pub fn error_map(&self) -> BTreeMap<ErrorKind, u64> {
         ErrorKind::ALL
             .iter()
             .filter(|k| **k != ErrorKind::None)
             .filter_map(|k| {
                 let n = self.errors[k.code() as usize];
-                (n > 0).then(|| (k.name().to_string(), n))
+                (n > 0).then_some((*k, n))
             })
             .collect()
     }
 
     /// Responses by status code.
-    pub fn status_map(&self) -> BTreeMap<String, u64> {
+    pub fn status_map(&self) -> BTreeMap<u16, u64> {
         self.status
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0)
-            .map(|(c, n)| (c.to_string(), *n))
+            .map(|(c, n)| (c as u16, *n))
             .collect()
     }
 
-    /// Failures by kind plus HTTP statuses ≥ 400 as `http_<code>`.
-    pub fn failure_map(&self) -> BTreeMap<String, u64> {
-        let mut m = self.error_map();
-        for (c, n) in self.status.iter().enumerate().skip(400) {
+    /// Failures by kind plus HTTP statuses ≥ 400.
+    pub fn failure_map(&self) -> BTreeMap<Failure, u64> {
+        let mut m: BTreeMap<Failure, u64> = self
+            .error_map()
+            .into_iter()
+            .map(|(k, n)| (Failure::Error(k), n))
+            .collect();
+        let from = usize::from(Failure::MIN_STATUS);
+        for (c, n) in self.status.iter().enumerate().skip(from) {
             if *n > 0 {
-                m.insert(format!("http_{c}"), *n);
+                m.insert(Failure::Status(c as u16), *n);
             }
         }
         m

@@ -211,6 +211,7 @@ impl Recorder {
 mod tests {
     use super::*;
     use crate::plan::{Load, Plan, parse_stages};
+    use satlab_record::Failure;
     use std::time::Duration;
 
     /// Record `rec` as the executor does: placed once, by its start.
@@ -250,9 +251,9 @@ mod tests {
         assert_eq!(steps[1].counts.requests, 2);
         assert_eq!(steps[1].counts.ok, 0);
         let f = steps[1].counts.failure_map();
-        assert_eq!(f.get("http_503"), Some(&1));
-        assert_eq!(f.get("connect_refused"), Some(&1));
-        assert_eq!(steps[1].counts.status_map().get("503"), Some(&1));
+        assert_eq!(f.get(&Failure::Status(503)), Some(&1));
+        assert_eq!(f.get(&Failure::Error(ErrorKind::ConnectRefused)), Some(&1));
+        assert_eq!(steps[1].counts.status_map().get(&503), Some(&1));
         // Without `with_classes` nothing is kept by class.
         assert_eq!(sec.classes.requests(), 0);
         // Drained: a second drain adds nothing.
