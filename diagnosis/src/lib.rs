@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cause;
 pub mod diagnose;
 pub mod error;
 pub mod format;

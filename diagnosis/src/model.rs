@@ -317,10 +317,21 @@ pub struct Cause {
     pub events: usize,
     /// Share of events that coincide with a spike.
     pub events_matched_fraction: f64,
-    /// Circular-shift permutation p-value.
+    /// Circular-shift permutation p-value, re-alignments of the events with themselves left
+    /// out of the null (see [`crate::cause`]).
     pub p_value: f64,
     /// True when `p_value` < the significance level.
     pub significant: bool,
+    /// The plain circular-shift p-value, every shift in the null.
+    #[serde(default)]
+    pub p_all_shifts: f64,
+    /// Share of shifts left out as re-alignments: the test's floor for this run (how often
+    /// an unrelated process with the events' period could line up as well, at most).
+    #[serde(default)]
+    pub p_floor: f64,
+    /// Shifts kept in the null (the smallest p is 1 / (1 + this)).
+    #[serde(default)]
+    pub null_shifts: usize,
 }
 
 /// How much of the tail the spikes explain.

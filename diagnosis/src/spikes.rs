@@ -1,11 +1,11 @@
 //! Latency spikes: robust outliers on the per-request series, clustered into spikes; their
-//! period by request index and by time; their match to server events, tested by a
-//! circular-shift permutation; and how much of the tail they explain.
+//! period by request index and by time; their match to server events (tested in
+//! [`crate::cause`]); and how much of the tail they explain.
 
+use crate::cause::{SpikeSpan, best_cause, floor_caveat, fmt_p};
 use crate::model::{
     Cause, EventMark, Explains, Period, PeriodAxis, SpikeMark, Spikes, Timeline, TimelinePoint,
 };
-use satlab_common::rng::SplitMix64;
 use satlab_record::{RequestRecord, ServerEvent};
 
 /// Outlier threshold in robust standard deviations (1.4826·MAD): 6 keeps Gaussian-like
@@ -36,19 +36,6 @@ pub const MIN_SPIKES: usize = 5;
 /// Largest robust coefficient of variation of the inter-spike gaps for the spikes to count
 /// as periodic: random (Poisson) arrivals give ≈1, a clock or a counter gives < 0.1.
 pub const PERIOD_MAX_CV: f64 = 0.25;
-/// A spike and a server event match when their intervals come within this, µs. Clocks are
-/// the same machine's wall clock; 10 ms covers scheduling delay between the two processes
-/// while staying short next to typical spike periods (≥ 100 ms).
-pub const MATCH_WINDOW_US: i64 = 10_000;
-/// Cap on the distance between a spike's end and the nearest event's end in the permutation
-/// statistic, µs: beyond a second, "far" is far enough.
-pub const MAX_ANCHOR_DISTANCE_US: i64 = 1_000_000;
-/// Circular shifts in the permutation test: 999 allows p down to 0.001.
-pub const PERMUTATIONS: usize = 999;
-/// Fixed seed: the diagnosis is a deterministic function of the run directory.
-pub const SEED: u64 = 0x5A71_AB5E_ED00_0001;
-/// p-value below which a match to events is significant.
-pub const SIGNIFICANCE: f64 = 0.01;
 /// Share of spikes matched to one event kind for it to be named as the cause.
 pub const MIN_MATCHED_FRACTION: f64 = 0.5;
 /// Spike and event marks kept for charts.
@@ -240,161 +227,6 @@ pub(crate) fn period(clusters: &[Cluster]) -> Option<Period> {
     })
 }
 
-/// Events of one kind on the run's time axis (µs since the run start), sorted.
-#[derive(Debug, Clone)]
-struct EventTimes {
-    start: Vec<i64>,
-    dur: Vec<i64>,
-    /// Event ends (start + duration), sorted.
-    ends: Vec<i64>,
-}
-
-impl EventTimes {
-    fn max_dur(&self) -> i64 {
-        self.dur.iter().copied().max().unwrap_or(0)
-    }
-
-    /// Which clusters have an event within the window, and which events a cluster.
-    fn matches(&self, clusters: &[Cluster], max_dur: i64) -> (Vec<bool>, usize) {
-        let mut ev_hit = vec![false; self.start.len()];
-        let hits = clusters
-            .iter()
-            .map(|c| {
-                let lo = c.start_us as i64 - MATCH_WINDOW_US;
-                let hi = c.end_us as i64 + MATCH_WINDOW_US;
-                let mut k = self.start.partition_point(|&s| s <= hi);
-                let mut hit = false;
-                while k > 0 {
-                    k -= 1;
-                    if self.start[k] + max_dur < lo {
-                        break;
-                    }
-                    if self.start[k] + self.dur[k] >= lo {
-                        hit = true;
-                        ev_hit[k] = true;
-                    }
-                }
-                hit
-            })
-            .collect();
-        (hits, ev_hit.iter().filter(|h| **h).count())
-    }
-
-    /// The permutation statistic: summed distance from the completion of each spike's
-    /// slowest request (where a stall or a burst releases the work it held) to the nearest
-    /// event end, capped. Lower is closer. The spike's last completion would add the queue's
-    /// drain time, which grows with load and blurs the match for bursts.
-    fn distance(&self, clusters: &[Cluster]) -> i64 {
-        clusters
-            .iter()
-            .map(|c| {
-                let a = c.peak_end_us as i64;
-                let k = self.ends.partition_point(|&e| e < a);
-                let mut d = MAX_ANCHOR_DISTANCE_US;
-                if k < self.ends.len() {
-                    d = d.min(self.ends[k] - a);
-                }
-                if k > 0 {
-                    d = d.min(a - self.ends[k - 1]);
-                }
-                d
-            })
-            .sum()
-    }
-
-    /// The events shifted by `delta` around a circle of length `span` (sorted order is a
-    /// rotation, so no sort is needed).
-    fn shifted(&self, delta: i64, span: i64, out: &mut EventTimes) {
-        fn rotate(src: &[i64], delta: i64, span: i64, out: &mut Vec<i64>) -> usize {
-            out.clear();
-            let cut = src.partition_point(|&s| s + delta < span);
-            out.extend(src[cut..].iter().map(|s| s + delta - span));
-            out.extend(src[..cut].iter().map(|s| s + delta));
-            cut
-        }
-        let cut = rotate(&self.start, delta, span, &mut out.start);
-        out.dur.clear();
-        out.dur.extend_from_slice(&self.dur[cut..]);
-        out.dur.extend_from_slice(&self.dur[..cut]);
-        rotate(&self.ends, delta, span, &mut out.ends);
-    }
-}
-
-/// The event kind the spikes coincide with best, with its permutation p-value.
-fn best_cause(
-    clusters: &[Cluster],
-    events: &[ServerEvent],
-    run_start_ns: u64,
-    span_us: i64,
-) -> (Option<Cause>, Vec<bool>) {
-    let mut best: Option<(Cause, Vec<bool>)> = None;
-    for kind in satlab_record::EventKind::ALL {
-        let mut ev: Vec<(i64, i64)> = events
-            .iter()
-            .filter(|e| e.kind == kind)
-            .map(|e| {
-                let s = (e.start_unix_ns as i128 - run_start_ns as i128) / 1000;
-                (s as i64, (e.duration_ns / 1000) as i64)
-            })
-            .filter(|(s, _)| *s >= 0 && *s < span_us)
-            .collect();
-        if ev.is_empty() || clusters.is_empty() {
-            continue;
-        }
-        ev.sort_unstable();
-        let mut ends: Vec<i64> = ev.iter().map(|e| e.0 + e.1).collect();
-        ends.sort_unstable();
-        let times = EventTimes {
-            start: ev.iter().map(|e| e.0).collect(),
-            dur: ev.iter().map(|e| e.1).collect(),
-            ends,
-        };
-        let max_dur = times.max_dur();
-        let (hits, ev_matched) = times.matches(clusters, max_dur);
-        let observed = hits.iter().filter(|h| **h).count();
-        let observed_distance = times.distance(clusters);
-        let mut rng = SplitMix64::new(SEED);
-        let mut shifted = EventTimes {
-            start: Vec::with_capacity(ev.len()),
-            dur: Vec::with_capacity(ev.len()),
-            ends: Vec::with_capacity(ev.len()),
-        };
-        // As close or closer under a random circular shift of the event times.
-        let mut ge = 0usize;
-        for _ in 0..PERMUTATIONS {
-            let delta = rng.below(span_us.max(1) as u64) as i64;
-            times.shifted(delta, span_us, &mut shifted);
-            if shifted.distance(clusters) <= observed_distance {
-                ge += 1;
-            }
-        }
-        let p = (1 + ge) as f64 / (1 + PERMUTATIONS) as f64;
-        let cause = Cause {
-            kind,
-            matched_fraction: observed as f64 / clusters.len() as f64,
-            matched: observed,
-            events: ev.len(),
-            events_matched_fraction: ev_matched as f64 / ev.len() as f64,
-            p_value: p,
-            significant: p < SIGNIFICANCE && observed > 0,
-        };
-        let better = match &best {
-            None => true,
-            Some((b, _)) => {
-                (cause.significant, cause.matched_fraction, -cause.p_value)
-                    > (b.significant, b.matched_fraction, -b.p_value)
-            }
-        };
-        if better {
-            best = Some((cause, hits));
-        }
-    }
-    match best {
-        Some((c, h)) => (Some(c), h),
-        None => (None, vec![false; clusters.len()]),
-    }
-}
-
 /// Spike analysis of a start-ordered series.
 pub(crate) fn analyse(
     reqs: &[RequestRecord],
@@ -418,7 +250,15 @@ pub(crate) fn analyse(
         .unwrap_or(0) as i64
         + 1;
     let period = period(&clusters);
-    let (cause, hits) = best_cause(&clusters, events, run_start_ns, span_us);
+    let spans: Vec<SpikeSpan> = clusters
+        .iter()
+        .map(|c| SpikeSpan {
+            start_us: c.start_us,
+            end_us: c.end_us,
+            anchor_us: c.peak_end_us,
+        })
+        .collect();
+    let (cause, hits) = best_cause(&spans, events, run_start_ns, span_us);
 
     // Share of the tail inside spikes.
     let explains = (!reqs.is_empty()).then(|| {
@@ -525,8 +365,11 @@ fn describe(
             "{:.0}% coincide with {} events ({})",
             c.matched_fraction * 100.0,
             c.kind.name(),
-            fmt_p(c.p_value)
+            fmt_p(c.p_value, c.null_shifts)
         ));
+        if let Some(caveat) = floor_caveat(c) {
+            parts.push(caveat);
+        }
     }
     if let Some(e) = explains {
         parts.push(format!(
@@ -536,15 +379,6 @@ fn describe(
         ));
     }
     parts.join("; ")
-}
-
-/// `p < 0.001` or `p = 0.012`.
-pub fn fmt_p(p: f64) -> String {
-    if p <= 1.0 / (1 + PERMUTATIONS) as f64 {
-        format!("p < {:.3}", 2.0 / (1 + PERMUTATIONS) as f64)
-    } else {
-        format!("p = {p:.3}")
-    }
 }
 
 /// Latency over time, max and median per bucket, with server events.
@@ -602,6 +436,7 @@ pub(crate) fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use satlab_common::rng::SplitMix64;
     use satlab_record::ErrorKind;
 
     fn series(n: usize, slow_every: usize) -> Vec<RequestRecord> {
@@ -664,23 +499,5 @@ mod tests {
         // One smooth population is left alone.
         let one: Vec<Cluster> = (0..50).map(|i| mk(2000 + i * 150)).collect();
         assert_eq!(severity_split(&one), None);
-    }
-
-    #[test]
-    fn circular_shift_keeps_order() {
-        let t = EventTimes {
-            start: vec![10, 50, 90],
-            dur: vec![1, 2, 3],
-            ends: vec![11, 52, 93],
-        };
-        let mut o = EventTimes {
-            start: vec![],
-            dur: vec![],
-            ends: vec![],
-        };
-        t.shifted(20, 100, &mut o);
-        assert_eq!(o.start, vec![10, 30, 70]);
-        assert_eq!(o.dur, vec![3, 1, 2]);
-        assert_eq!(o.ends, vec![13, 31, 72]);
     }
 }

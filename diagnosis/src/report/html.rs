@@ -1,9 +1,9 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
 use super::svg::{Axis, Chart, esc};
+use crate::cause::fmt_p;
 use crate::format::fmt_num;
 use crate::model::{Diagnosis, LoadAxis, StepRow, VerdictKind};
-use crate::spikes::fmt_p;
 use crate::usl::UslFit;
 use crate::verdict::CPU_SATURATED;
 use satlab_record::summary::{ConnectionMode, LoadMode};
@@ -147,7 +147,7 @@ pub fn render(d: &Diagnosis) -> String {
                 " (best event match: {} {:.0}%, {})",
                 c.kind.name(),
                 c.matched_fraction * 100.0,
-                fmt_p(c.p_value)
+                fmt_p(c.p_value, c.null_shifts)
             ))
             .unwrap_or_default()
     );

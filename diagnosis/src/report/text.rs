@@ -1,8 +1,8 @@
 //! The terminal report: a verdict box, the step table, spikes and limitations, in 80 columns.
 
+use crate::cause::fmt_p;
 use crate::format::fmt_num;
 use crate::model::{Diagnosis, LoadAxis, ServerBound, VerdictKind};
-use crate::spikes::fmt_p;
 use std::fmt::Write;
 
 /// Width of the report.
@@ -207,7 +207,7 @@ pub fn render(d: &Diagnosis) -> String {
             "  (best event match: {} {:.0}%, {})",
             c.kind.name(),
             c.matched_fraction * 100.0,
-            fmt_p(c.p_value)
+            fmt_p(c.p_value, c.null_shifts)
         );
     }
     if !d.syn_retransmit_modes.is_empty() {
