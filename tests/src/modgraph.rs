@@ -584,7 +584,7 @@ mod tests {
         write(
             d.path(),
             "lib.rs",
-            "pub mod a;\npub mod b;\npub use a::Thing;\npub struct Error;\nfn f() -> b::B { todo!() }\n",
+            "pub mod a;\npub mod b;\npub use a::Thing;\npub struct Error;\nfn f(_: b::B) {}\n",
         );
         write(d.path(), "a.rs", "pub struct Thing;\n");
         write(
