@@ -2,13 +2,16 @@
 
 use crate::error::DiagnosisError;
 use crate::latency::RecordedHistograms;
+use satlab_record::events::SpanSummary;
 use satlab_record::fsio;
 use satlab_record::histogram::HistogramsFile;
 use satlab_record::manifest::Manifest;
 use satlab_record::samples::{KernelSample, ProcessSample, SystemSample};
 use satlab_record::series::SecondSample;
 use satlab_record::summary::LoadgenSummary;
-use satlab_record::{RequestLogReader, RequestRecord, RunDir, ServerEvent};
+use satlab_record::{
+    MetricPoint, RequestLogReader, RequestRecord, RunDir, ServerEvent, SpanTiming,
+};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +43,12 @@ pub struct DiagnosisInput {
     pub system: Vec<SystemSample>,
     /// `otlp/events.jsonl`.
     pub events: Vec<ServerEvent>,
+    /// `otlp/metrics.jsonl`: the selected metric points.
+    pub metrics: Vec<MetricPoint>,
+    /// `otlp/spans.jsonl`: the kept spans' timing.
+    pub spans: Vec<SpanTiming>,
+    /// `otlp/spans.json`: span counts and what the span store kept.
+    pub span_summary: Option<SpanSummary>,
     /// `loadgen/requests.bin`.
     pub requests: RequestSource,
     /// `loadgen/histograms.json`, when present: per-step percentiles and the run-wide
@@ -61,6 +70,9 @@ impl DiagnosisInput {
             kernel: Vec::new(),
             system: Vec::new(),
             events: Vec::new(),
+            metrics: Vec::new(),
+            spans: Vec::new(),
+            span_summary: None,
             requests: RequestSource::None,
             histograms: None,
             manifest: None,
@@ -111,6 +123,11 @@ pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
     input.kernel = read_lines(&run.kernel_samples(), &mut input.notes)?;
     input.system = read_lines(&run.system_samples(), &mut input.notes)?;
     input.events = read_lines(&run.events(), &mut input.notes)?;
+    input.metrics = read_lines(&run.metrics(), &mut input.notes)?;
+    input.spans = read_lines(&run.span_timings(), &mut input.notes)?;
+    if run.spans().is_file() {
+        input.span_summary = Some(fsio::read_json(&run.spans())?);
+    }
     let hp = lg.histograms();
     if hp.is_file() {
         let file: HistogramsFile = fsio::read_json(&hp)?;

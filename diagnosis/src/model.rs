@@ -269,6 +269,14 @@ pub struct StepRow {
     pub late_share: f64,
     /// Kernel counters over the window.
     pub kernel: KernelStep,
+    /// Mean requests inside the server's handler: Little's law on the server spans (scaled
+    /// by the sampling ratio), else `http.server.active_requests`; `None` without either.
+    #[serde(default)]
+    pub handler_concurrency: Option<f64>,
+    /// Mean time a request waited for a pool permit, ms: the server spans' pool-wait part,
+    /// else the `satlab.pool.wait.duration` histogram; `None` without either.
+    #[serde(default)]
+    pub pool_wait_mean_ms: Option<f64>,
     /// The step's own verdict.
     pub verdict: StepVerdict,
 }

@@ -144,6 +144,8 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         shed_share: shed as f64 / requests,
         late_share: (st.late + st.dropped) as f64 / requests,
         kernel,
+        handler_concurrency: None,
+        pool_wait_mean_ms: None,
         verdict: StepVerdict {
             kind: VerdictKind::Inconclusive,
             server_bound: None,

@@ -1,6 +1,9 @@
-//! Behaviour kept through the refactor: saved run directories from real lab runs
-//! (`tests/fixtures/runs/NAME`) diagnose to the outputs the observer wrote before it
-//! (`tests/fixtures/expected/NAME`), byte for byte.
+//! Golden outputs: saved run directories from real lab runs (`tests/fixtures/runs/NAME`)
+//! diagnose to the files in `tests/fixtures/expected/NAME`, byte for byte, so every change
+//! of a verdict, a figure or a report's wording shows as a diff of those files.
+//!
+//! A deliberate change is recorded with `SATLAB_BLESS=1 cargo test -p satlab-diagnosis
+//! --test fixtures_unchanged`, which rewrites the expected files; review their diff.
 //!
 //! One named difference: `spikes.explains.p99_ms` and `p999_ms` in `diagnosis.json` now come
 //! from `loadgen/histograms.json` (the loadgen's exact record of the measured windows, equal
@@ -43,6 +46,10 @@ fn saved_runs_diagnose_as_before() {
             ("report.html", html::render(&d)),
         ] {
             let path = fixtures().join("expected").join(name).join(file);
+            if std::env::var_os("SATLAB_BLESS").is_some() {
+                std::fs::write(&path, &got).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                continue;
+            }
             let want = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(

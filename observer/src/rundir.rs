@@ -220,6 +220,7 @@ mod tests {
             threads: 1,
             open_fds: 3,
             fd_limit: 1024,
+            thread_cpu: Vec::new(),
         };
         let rec = ProcessRecord {
             sample: sample.clone(),

@@ -169,6 +169,7 @@ impl Sampler {
                 threads: status.threads,
                 open_fds: count_fds(t.pid),
                 fd_limit: soft_nofile(t.pid).unwrap_or(0),
+                thread_cpu: Vec::new(),
             };
             out.push(ProcessRecord {
                 sample,

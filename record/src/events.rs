@@ -129,6 +129,9 @@ pub struct SpanSummary {
     pub trace_ids: Vec<String>,
     /// True when more trace ids were seen than kept.
     pub trace_ids_truncated: bool,
+    /// What the span store kept for `otlp/spans.jsonl`.
+    #[serde(default)]
+    pub timings: crate::spans::SpanTimingStats,
 }
 
 /// `otlp/received.json`: what each service sent, by name, so dashboards and diagnosis can

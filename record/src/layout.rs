@@ -63,6 +63,10 @@ impl RunDir {
     pub fn spans(&self) -> PathBuf {
         self.root.join("otlp/spans.json")
     }
+    /// `otlp/spans.jsonl`: the timing of each kept span.
+    pub fn span_timings(&self) -> PathBuf {
+        self.root.join("otlp/spans.jsonl")
+    }
     /// `otlp/received.json`: the telemetry names each service sent.
     pub fn received(&self) -> PathBuf {
         self.root.join("otlp/received.json")

@@ -15,8 +15,10 @@ pub mod manifest;
 pub mod request_log;
 pub mod samples;
 pub mod series;
+pub mod spans;
 pub mod summary;
 pub mod telemetry;
+pub mod trace_sampling;
 
 pub use error::RecordError;
 pub use error_kind::ErrorKind;
@@ -24,6 +26,7 @@ pub use events::{EventKind, MetricPoint, ServerEvent};
 pub use failure::{Failure, ParseFailureError};
 pub use layout::RunDir;
 pub use request_log::{RequestLogReader, RequestLogWriter, RequestRecord};
+pub use spans::{SpanKind, SpanTiming, SpanTimingStats};
 
 /// Current Unix time in nanoseconds.
 pub fn now_unix_ns() -> u64 {

@@ -38,6 +38,24 @@ pub struct ProcessSample {
     pub open_fds: u32,
     /// Soft RLIMIT_NOFILE.
     pub fd_limit: u64,
+    /// The busiest threads since the previous sample (`/proc/PID/task/*/stat`), busiest
+    /// first, at most [`MAX_THREAD_SAMPLES`]; threads below 1% of a core are left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread_cpu: Vec<ThreadCpu>,
+}
+
+/// Most threads a process sample lists.
+pub const MAX_THREAD_SAMPLES: usize = 8;
+
+/// One thread's CPU since the previous sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadCpu {
+    /// Thread id.
+    pub tid: u32,
+    /// Its name (`comm`, at most 15 bytes: `tokio-runtime-w`).
+    pub name: String,
+    /// CPU since the previous sample, in cores (1.0 = the thread ran all the time).
+    pub cpu_cores: f64,
 }
 
 /// Machine-wide CPU.

@@ -30,6 +30,12 @@ pub const ATTR_EVENT_REQUEST_INDEX: &str = "satlab.event.request_index";
 /// Attribute: the load step index on client telemetry.
 pub const ATTR_STEP: &str = "satlab.step";
 
+/// Attribute on client spans of an open-loop run: when the request was meant to be sent,
+/// Unix ns (the span itself starts at the actual send).
+pub const ATTR_INTENDED_START: &str = "satlab.intended_start_unix_nano";
+/// Attribute on server spans: time the request waited for a pool permit, ns.
+pub const ATTR_POOL_WAIT_NS: &str = "satlab.pool.wait_ns";
+
 /// Default service names.
 pub const SERVICE_TARGET: &str = "target-api";
 /// Default service name of the load generator.

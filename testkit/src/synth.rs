@@ -205,6 +205,7 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
                 threads: 8,
                 open_fds: 64,
                 fd_limit: 1024,
+                thread_cpu: Vec::new(),
             };
             processes.push(sample(Role::Client, 1, s.client_cpu));
             if let Some(u) = s.server_cpu {
@@ -435,6 +436,7 @@ pub fn series_run(plan: &SeriesPlan) -> DiagnosisInput {
             threads: 8,
             open_fds: 64,
             fd_limit: 1024,
+            thread_cpu: Vec::new(),
         });
     }
     input.events = events;
