@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod error;
 pub mod format;
 pub mod input;
+pub mod intervals;
 pub mod latency;
 pub mod model;
 pub mod modes;
