@@ -221,6 +221,7 @@ mod tests {
             open_fds: 3,
             fd_limit: 1024,
             thread_cpu: Vec::new(),
+            run_queue_wait: None,
         };
         let rec = ProcessRecord {
             sample: sample.clone(),

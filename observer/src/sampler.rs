@@ -170,6 +170,7 @@ impl Sampler {
                 open_fds: count_fds(t.pid),
                 fd_limit: soft_nofile(t.pid).unwrap_or(0),
                 thread_cpu: Vec::new(),
+                run_queue_wait: None,
             };
             out.push(ProcessRecord {
                 sample,

@@ -42,6 +42,11 @@ pub struct ProcessSample {
     /// first, at most [`MAX_THREAD_SAMPLES`]; threads below 1% of a core are left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thread_cpu: Vec<ThreadCpu>,
+    /// Time its threads spent runnable but waiting for a CPU since the previous sample, in
+    /// thread-seconds per second (`/proc/PID/task/*/schedstat`): a process others crowd off
+    /// its CPUs reads high here whatever its own CPU use. `None` where schedstat is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_queue_wait: Option<f64>,
 }
 
 /// Most threads a process sample lists.

@@ -206,6 +206,7 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
                 open_fds: 64,
                 fd_limit: 1024,
                 thread_cpu: Vec::new(),
+                run_queue_wait: None,
             };
             processes.push(sample(Role::Client, 1, s.client_cpu));
             if let Some(u) = s.server_cpu {
@@ -437,6 +438,7 @@ pub fn series_run(plan: &SeriesPlan) -> DiagnosisInput {
             open_fds: 64,
             fd_limit: 1024,
             thread_cpu: Vec::new(),
+            run_queue_wait: None,
         });
     }
     input.events = events;
