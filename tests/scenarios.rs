@@ -1,6 +1,7 @@
 //! The scenario catalogue end to end: every `scenarios/*.toml` runs through
 //! `observer lab` and its `diagnosis.json` must reach the scenario's `[expect]`: the verdict
-//! (and the server bound), and for spikes the period within 10%, at least 80% of the
+//! and the server bound exactly (none when the scenario names none), and for spikes the axis
+//! the period was found on, the period within 10%, at least 80% of the
 //! spikes matched to the expected event kind with p < 0.01. Omission compares the
 //! open-loop p99 with its closed-loop twin's (at least 10×).
 //!
@@ -15,7 +16,7 @@
 //! `SATLAB_REQUIRE_ALL=1`).
 
 use observer::scenario::Scenario;
-use satlab_diagnosis::Diagnosis;
+use satlab_diagnosis::{Diagnosis, PeriodAxis, VerdictKind};
 use satlab_tests::tools::require_all;
 use satlab_tests::workspace_root;
 use serde_json::Value;
@@ -242,11 +243,13 @@ fn misses(run: &Run, scenario: &Scenario) -> Vec<String> {
     if kind != expect.verdict {
         out.push(format!("verdict {kind:?}, expected {:?}", expect.verdict));
     }
-    if let Some(want) = expect.server_bound {
-        let got = d.verdict.server_bound;
-        if got != Some(want) {
-            out.push(format!("server bound {got:?}, expected {want:?}"));
-        }
+    // The bound is exact: a scenario without one expects none.
+    let got = d.verdict.server_bound;
+    if got != expect.server_bound {
+        out.push(format!(
+            "server bound {got:?}, expected {:?}",
+            expect.server_bound
+        ));
     }
     let spikes = &d.spikes;
     if let Some(want) = expect.spike_cause {
@@ -279,6 +282,17 @@ fn misses(run: &Run, scenario: &Scenario) -> Vec<String> {
         (expect.spike_period_seconds, period.map(|p| p.seconds), "s"),
     ] {
         let Some(want) = want else { continue };
+        // The axis the period was found on: a count-driven cause by requests, a timer by time.
+        let axis = if unit == "s" {
+            PeriodAxis::Time
+        } else {
+            PeriodAxis::Requests
+        };
+        if let Some(p) = period
+            && p.by != axis
+        {
+            out.push(format!("spike period by {:?}, expected by {axis:?}", p.by));
+        }
         match got {
             Some(got) if ((got - want) / want).abs() <= PERIOD_TOLERANCE => {}
             Some(got) => out.push(format!(
@@ -331,6 +345,7 @@ scenario_tests! {
     gc_spikes => "gc-spikes",
     pool_recycle => "pool-recycle",
     shedding => "shedding",
+    stall_cap => "stall-cap",
     // Robustness: the key parameter changed, the verdict kept.
     variant_cpu_bound_2_workers => "cpu-bound-2workers",
     variant_io_bound_50ms => "io-bound-50ms",
@@ -343,6 +358,22 @@ scenario_tests! {
     variant_gc_spikes_every_2000 => "gc-spikes-2000",
     variant_pool_recycle_every_500 => "pool-recycle-500",
     variant_shedding_503 => "shedding-503",
+}
+
+/// `single-core`: one worker thread on a machine of two or more cores, nothing pinned.
+#[test]
+fn single_core() {
+    let _one_at_a_time = serial();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        assert!(
+            !require_all(),
+            "single-core needs two or more CPUs, this machine has {cores}"
+        );
+        println!("skipped: single-core needs two or more CPUs, this machine has {cores}");
+        return;
+    }
+    check("single-core");
 }
 
 /// `cron`: a CPU burst every 2 s; the spikes are periodic by time, not by request count.
@@ -390,7 +421,7 @@ fn omission_open_loop_p99_dwarfs_closed_loop_p99() {
 /// expectation, and `observer lab --list` shows each on one line.
 #[test]
 fn catalogue_is_complete_and_listed() {
-    const CATALOGUE: [&str; 11] = [
+    const CATALOGUE: [&str; 14] = [
         "cpu-bound",
         "io-bound",
         "pool-bound",
@@ -402,6 +433,9 @@ fn catalogue_is_complete_and_listed() {
         "cron",
         "shedding",
         "omission",
+        "stall-cap",
+        "single-core",
+        "slow-accept",
     ];
     let _one_at_a_time = serial();
     let out = Command::new(observer_bin())
@@ -414,7 +448,14 @@ fn catalogue_is_complete_and_listed() {
         let file = workspace_root().join(format!("scenarios/{name}.toml"));
         let s = Scenario::from_file(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(s.name, name, "{}", file.display());
-        assert!(s.expect.is_some(), "scenario {name} has no [expect]");
+        let expect = s
+            .expect
+            .as_ref()
+            .unwrap_or_else(|| panic!("scenario {name} has no [expect]"));
+        assert!(
+            expect.verdict != VerdictKind::Server || expect.server_bound.is_some(),
+            "scenario {name} expects a server verdict without naming its bound"
+        );
         assert!(!s.question.is_empty(), "scenario {name} has no question");
         let lines: Vec<&str> = list
             .lines()
