@@ -6,6 +6,7 @@
 //! - [`capacity`]: the CPUs a process may use (affinity, cgroup v2 and v1 quotas);
 //! - [`otel_env`]: the standard `OTEL_*` variables, parsed (no OpenTelemetry dependency);
 //! - [`rng`]: SplitMix64, the small seeded generator;
+//! - [`cpu_work`]: the synthetic CPU work loop, spun on the calling thread's CPU clock;
 //! - [`exit`]: exit codes and the clap-error path every binary takes.
 //!
 //! `satlab-record` stays the schema of the run directory (its files, and the JSON-lines
@@ -15,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod capacity;
+pub mod cpu_work;
 pub mod duration;
 pub mod exit;
 pub mod otel_env;

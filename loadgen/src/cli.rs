@@ -58,8 +58,9 @@ are due on a fixed schedule whatever the server does; latency is measured from t
 intended send time, so a stalled server cannot hide its stall (coordinated omission).
 Sends that find --max-in-flight requests outstanding are dropped and counted.
 
---client-work simulates an expensive client (e.g. signing each payload): a fixed amount
-of CPU work before each request, to build a client-bound scenario.
+--client-work simulates an expensive client (e.g. signing each payload): before each
+request the sending thread spins until its own CPU clock has advanced by the given time,
+so the cost is CPU time on any machine (a busy one stretches it in wall time only).
 
 OpenTelemetry: when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) is set and OTEL_SDK_DISABLED is not true, sampled
@@ -178,8 +179,8 @@ pub struct Cli {
     /// Tokio worker threads (default: the CPUs this process may use).
     #[arg(long, value_name = "N", value_parser = threads_arg)]
     pub threads: Option<usize>,
-    /// Deterministic CPU work per request in the client, e.g. 200us (simulates an
-    /// expensive client such as payload signing).
+    /// CPU time spent per request in the client before sending, e.g. 200us (simulates an
+    /// expensive client such as payload signing); measured on the thread's CPU clock.
     #[arg(long, value_name = "DUR", value_parser = duration_arg)]
     pub client_work: Option<Duration>,
     /// Ratio of requests whose traceparent is marked sampled (and whose client span is

@@ -1,28 +1,39 @@
-//! Synthetic client work: deterministic CPU spent before each request, to simulate an
-//! expensive client (e.g. payload signing) and so build a client-bound scenario.
+//! Synthetic client work: CPU spent before each request, to simulate an expensive client
+//! (e.g. payload signing) and so build a client-bound scenario.
 
-use std::time::{Duration, Instant};
+use satlab_common::cpu_work::spin_cpu;
+use std::time::Duration;
 
-/// Spin deterministic CPU work for `iterations` rounds; returns a value so it is not
-/// optimised away. Simulates an expensive client (e.g. signing each payload).
-pub fn client_work(iterations: u64, seed: u64) -> u64 {
-    let mut x = seed | 1;
-    for _ in 0..iterations {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    std::hint::black_box(x)
+/// Spin until the calling thread's own CPU clock has advanced by `cost` (nothing for a
+/// zero cost): `cost` of CPU time however busy the machine is, where a loop calibrated at
+/// start would run cheaper than it says once other work competes for the CPUs. Returns the
+/// loop's final state so the optimiser cannot remove it.
+pub fn client_work(cost: Duration) -> u64 {
+    spin_cpu(cost, || {})
 }
 
-/// Iterations of [`client_work`] that take about `d` on this machine (measured once).
-pub fn calibrate_client_work(d: Duration) -> u64 {
-    if d.is_zero() {
-        return 0;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use satlab_common::cpu_work::thread_cpu_time;
+
+    #[test]
+    fn one_millisecond_of_client_work_is_one_millisecond_of_cpu() {
+        // CPU time, not wall time, is asserted: a loaded machine stretches the wall time
+        // only. The upper bound leaves room for the last chunk and the clock reads.
+        let cost = Duration::from_millis(1);
+        let a = thread_cpu_time().unwrap();
+        client_work(cost);
+        let used = thread_cpu_time().unwrap() - a;
+        assert!(used >= cost, "used only {used:?}");
+        assert!(used < cost * 3 / 2, "used {used:?} for {cost:?}");
     }
-    let probe = 2_000_000u64;
-    let t = Instant::now();
-    client_work(probe, 7);
-    let per_iter = t.elapsed().as_secs_f64() / probe as f64;
-    ((d.as_secs_f64() / per_iter.max(1e-12)) as u64).max(1)
+
+    #[test]
+    fn no_work_takes_no_cpu() {
+        let a = thread_cpu_time().unwrap();
+        client_work(Duration::ZERO);
+        let used = thread_cpu_time().unwrap() - a;
+        assert!(used < Duration::from_micros(200), "{used:?}");
+    }
 }

@@ -9,7 +9,7 @@ use crate::record::recorder::{Recorder, Shard};
 use crate::trace::{TraceGen, os_seeded};
 use satlab_record::RequestRecord;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Shared by all workers of a run.
@@ -26,8 +26,8 @@ pub struct Ctx {
     pub schedule: Schedule,
     /// Fires when no new request may start.
     pub stop: CancellationToken,
-    /// Client work per request (iterations of [`client_work`]).
-    pub work_iterations: u64,
+    /// CPU time of [`client_work`] per request.
+    pub client_work: Duration,
     /// Trace sampling ratio.
     pub trace_sample: f64,
     /// Sampled client spans go here when OTLP export is on.
@@ -77,9 +77,7 @@ impl Worker {
         intended: Option<Instant>,
         late: bool,
     ) {
-        if ctx.work_iterations > 0 {
-            client_work(ctx.work_iterations, self.index as u64);
-        }
+        client_work(ctx.client_work);
         let tc = self.trace.next_context();
         let sent = Instant::now();
         let from = intended.unwrap_or(sent);

@@ -3,7 +3,6 @@
 //! record — also when interrupted.
 
 use crate::client::{Client, ClientConfig, RequestSpec};
-use crate::client_work::calibrate_client_work;
 use crate::closed;
 use crate::error::LoadgenError;
 use crate::exec::Ctx;
@@ -37,7 +36,8 @@ pub struct Options {
     pub request: RequestSpec,
     /// How to connect.
     pub client: ClientConfig,
-    /// Deterministic CPU work per request in the client (simulates e.g. payload signing).
+    /// CPU time spent before each request, on the sending thread's CPU clock (simulates
+    /// e.g. payload signing).
     pub client_work: Duration,
     /// Probability of the `traceparent` sampled flag (and of exporting the client span).
     pub trace_sample: f64,
@@ -146,7 +146,6 @@ pub async fn run(
         recorder = recorder.with_classes();
     }
     let recorder = Arc::new(recorder);
-    let work_iterations = calibrate_client_work(opts.client_work);
     let cap = own_cpus();
 
     let (spans, exporter) = match &opts.otel {
@@ -180,7 +179,7 @@ pub async fn run(
         started_unix_ns,
         schedule: schedule.clone(),
         stop: stop.clone(),
-        work_iterations,
+        client_work: opts.client_work,
         trace_sample: opts.trace_sample,
         spans: spans.clone(),
     });

@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod lab;
 pub mod netns;
 pub mod otlp;
+pub mod proc_threads;
 pub mod progress;
 pub mod promexport;
 pub mod rundir;

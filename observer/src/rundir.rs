@@ -6,11 +6,10 @@
 //! ends: a crash leaves a `.part` file and a manifest saying `running`, never a file that
 //! looks complete.
 
-use crate::sampler::ProcessRecord;
 use crate::scenario::Scenario;
 use satlab_record::fsio::{self, JsonlAppender};
 use satlab_record::manifest::{Manifest, RunStatus};
-use satlab_record::samples::{KernelSample, SystemSample};
+use satlab_record::samples::{KernelSample, ProcessSample, SystemSample};
 use satlab_record::{RecordError, RunDir};
 use std::path::{Path, PathBuf};
 
@@ -156,7 +155,7 @@ impl SampleStreams {
     }
 
     /// Append process samples.
-    pub fn processes(&mut self, samples: &[ProcessRecord]) -> Result<(), RecordError> {
+    pub fn processes(&mut self, samples: &[ProcessSample]) -> Result<(), RecordError> {
         samples.iter().try_for_each(|s| self.processes.append(s))
     }
 
@@ -198,7 +197,7 @@ impl SampleStreams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use satlab_record::samples::{ProcessSample, Role};
+    use satlab_record::samples::{Role, ThreadCpu};
 
     #[test]
     fn manifest_goes_running_then_interrupted_and_parts_are_renamed() {
@@ -220,14 +219,14 @@ mod tests {
             threads: 1,
             open_fds: 3,
             fd_limit: 1024,
-            thread_cpu: Vec::new(),
-            run_queue_wait: None,
+            thread_cpu: vec![ThreadCpu {
+                tid: 8,
+                name: "tokio-runtime-w".into(),
+                cpu_cores: 0.5,
+            }],
+            run_queue_wait: Some(0.25),
         };
-        let rec = ProcessRecord {
-            sample: sample.clone(),
-            cpu_wait_cores: 0.25,
-        };
-        s.processes(std::slice::from_ref(&rec)).unwrap();
+        s.processes(std::slice::from_ref(&sample)).unwrap();
         s.flush().unwrap();
         assert!(part_path(&w.dir().process_samples()).exists());
         assert!(
@@ -236,13 +235,7 @@ mod tests {
         );
         s.finish().unwrap();
         let back: Vec<ProcessSample> = fsio::read_jsonl(&w.dir().process_samples()).unwrap();
-        assert_eq!(
-            back,
-            vec![sample],
-            "readers of plain ProcessSample still parse the lines"
-        );
-        let back: Vec<ProcessRecord> = fsio::read_jsonl(&w.dir().process_samples()).unwrap();
-        assert_eq!(back, vec![rec]);
+        assert_eq!(back, vec![sample]);
         w.set_pids(Some(1), Some(2)).unwrap();
         w.finish(Some("SIGINT".into())).unwrap();
         let m: Manifest = fsio::read_json(&w.dir().manifest()).unwrap();

@@ -1,5 +1,7 @@
-//! Process and system CPU sampling with sysinfo, normalised by each process's capacity.
+//! Process and system CPU sampling with sysinfo, normalised by each process's capacity;
+//! each process's threads (busiest CPU, run-queue wait) come from [`crate::proc_threads`].
 
+use crate::proc_threads::{ThreadTracker, read_tasks, ticks_per_second};
 use satlab_common::capacity;
 use satlab_record::samples::{ProcessSample, Role, SystemSample};
 use std::time::{Duration, Instant};
@@ -33,39 +35,8 @@ struct Target {
     capacity: f64,
     capacity_at: Option<Instant>,
     prev: Option<(Instant, u64)>,
-    prev_wait_ns: Option<u64>,
-}
-
-/// A line of `samples/processes.jsonl`: the [`ProcessSample`] plus the time the process
-/// spent runnable but waiting for a CPU.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ProcessRecord {
-    /// The sample.
-    #[serde(flatten)]
-    pub sample: ProcessSample,
-    /// Run-queue wait since the previous sample, in cores (summed over threads, from
-    /// `/proc/PID/task/*/schedstat`). High while `cpu_util` is below 1 means the process
-    /// is starved of CPU by other work, not waiting on I/O.
-    #[serde(default)]
-    pub cpu_wait_cores: f64,
-}
-
-/// Run-queue wait of all threads of `pid`, ns (second field of each thread's schedstat).
-pub fn run_delay_ns(pid: u32) -> Option<u64> {
-    let rd = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut total = 0u64;
-    for e in rd.flatten() {
-        let Ok(t) = std::fs::read_to_string(e.path().join("schedstat")) else {
-            continue;
-        };
-        total += parse_schedstat_wait(&t).unwrap_or(0);
-    }
-    Some(total)
-}
-
-/// The run-queue wait (second field, ns) of a `schedstat` line.
-pub fn parse_schedstat_wait(text: &str) -> Option<u64> {
-    text.split_whitespace().nth(1)?.parse().ok()
+    threads: ThreadTracker,
+    tasks_at: Option<Instant>,
 }
 
 /// Samples a set of processes and the whole machine.
@@ -102,7 +73,8 @@ impl Sampler {
                     capacity: 1.0,
                     capacity_at: None,
                     prev: None,
-                    prev_wait_ns: None,
+                    threads: ThreadTracker::new(),
+                    tasks_at: None,
                 })
                 .collect(),
         };
@@ -114,12 +86,6 @@ impl Sampler {
     /// Take one sample of every live target and of the system. Processes that have exited
     /// are left out; the first call returns no process samples (it sets the baselines).
     pub fn sample(&mut self) -> (Vec<ProcessSample>, SystemSample) {
-        let (records, system) = self.sample_records();
-        (records.into_iter().map(|r| r.sample).collect(), system)
-    }
-
-    /// Like [`Sampler::sample`], with each process's run-queue wait.
-    pub fn sample_records(&mut self) -> (Vec<ProcessRecord>, SystemSample) {
         let pids: Vec<Pid> = self.targets.iter().map(|t| Pid::from_u32(t.pid)).collect();
         self.sys.refresh_processes_specifics(
             ProcessesToUpdate::Some(&pids),
@@ -144,8 +110,13 @@ impl Sampler {
                 t.capacity_at = Some(now);
             }
             let cpu_ms = p.accumulated_cpu_time();
-            let wait_ns = run_delay_ns(t.pid);
-            let prev_wait = std::mem::replace(&mut t.prev_wait_ns, wait_ns);
+            let tasks = read_tasks(t.pid).unwrap_or_default();
+            let tasks_now = Instant::now();
+            let tasks_s = t
+                .tasks_at
+                .replace(tasks_now)
+                .map_or(0.0, |at| tasks_now.duration_since(at).as_secs_f64());
+            let threads = t.threads.update(&tasks, tasks_s, ticks_per_second());
             let prev = t.prev.replace((now, cpu_ms));
             let Some((t0, ms0)) = prev else { continue };
             let wall = now.duration_since(t0).as_secs_f64();
@@ -154,11 +125,7 @@ impl Sampler {
             }
             let cpu_cores = cpu_ms.saturating_sub(ms0) as f64 / 1000.0 / wall;
             let status = read_status(t.pid);
-            let cpu_wait_cores = match (wait_ns, prev_wait) {
-                (Some(w), Some(w0)) => w.saturating_sub(w0) as f64 / 1e9 / wall,
-                _ => 0.0,
-            };
-            let sample = ProcessSample {
+            out.push(ProcessSample {
                 t_unix_ns,
                 role: t.role,
                 pid: t.pid,
@@ -169,12 +136,8 @@ impl Sampler {
                 threads: status.threads,
                 open_fds: count_fds(t.pid),
                 fd_limit: soft_nofile(t.pid).unwrap_or(0),
-                thread_cpu: Vec::new(),
-                run_queue_wait: None,
-            };
-            out.push(ProcessRecord {
-                sample,
-                cpu_wait_cores,
+                thread_cpu: threads.thread_cpu,
+                run_queue_wait: threads.run_queue_wait,
             });
         }
         let per_cpu: Vec<f64> = self
@@ -281,13 +244,6 @@ mod tests {
         );
         assert_eq!(parse_soft_nofile("Max processes 1 1\n"), None);
         assert_eq!(parse_status(&fixture("proc-status")).threads, 1);
-    }
-
-    #[test]
-    fn schedstat_wait_field() {
-        assert_eq!(parse_schedstat_wait("837448 1968364 6\n"), Some(1_968_364));
-        assert_eq!(parse_schedstat_wait("1"), None);
-        assert!(run_delay_ns(std::process::id()).is_some());
     }
 
     #[test]

@@ -118,11 +118,24 @@ fn short_gc_scenario_leaves_a_complete_run_directory() {
             .iter()
             .all(|p| p.cpu_capacity >= 1.0 && p.fd_limit > 0)
     );
-    let recs: Vec<observer::sampler::ProcessRecord> =
-        fsio::read_jsonl(&dir.process_samples()).unwrap();
     assert!(
-        recs.iter()
-            .all(|r| r.cpu_wait_cores >= 0.0 && r.cpu_wait_cores.is_finite())
+        procs
+            .iter()
+            .filter_map(|p| p.run_queue_wait)
+            .all(|w| w >= 0.0 && w.is_finite())
+    );
+    if std::path::Path::new("/proc/self/schedstat").exists() {
+        assert!(
+            procs.iter().any(|p| p.run_queue_wait.is_some()),
+            "schedstat is read for the lab's processes"
+        );
+    }
+    assert!(
+        procs.iter().all(|p| p
+            .thread_cpu
+            .iter()
+            .all(|t| t.cpu_cores >= 0.01 && !t.name.is_empty())),
+        "threads under 1% of a core are left out"
     );
     let kernel: Vec<KernelSample> = fsio::read_jsonl(&dir.kernel_samples()).unwrap();
     assert!(kernel.len() >= 2, "kernel deltas: {}", kernel.len());

@@ -1,5 +1,5 @@
 //! CPU normalisation: a busy loop pinned to one CPU reads ≈ 1.0 of its capacity, whatever
-//! the machine's core count.
+//! the machine's core count; its one thread reads what the process reads.
 
 use observer::children;
 use observer::sampler::Sampler;
@@ -28,6 +28,8 @@ fn busy_loop_pinned_to_one_cpu_reads_one_of_its_capacity() {
     let (run0, wait0) = schedstat(pid);
     let mut utils = Vec::new();
     let mut caps = Vec::new();
+    let mut process_cores = 0.0;
+    let mut thread_cores = 0.0;
     for _ in 0..15 {
         std::thread::sleep(Duration::from_millis(100));
         let (p, sys) = s.sample();
@@ -36,6 +38,11 @@ fn busy_loop_pinned_to_one_cpu_reads_one_of_its_capacity() {
             utils.push(x.cpu_util);
             caps.push(x.cpu_capacity);
             assert!(x.open_fds >= 1 && x.threads == 1 && x.rss_bytes > 0);
+            assert!(x.thread_cpu.len() <= 1, "one thread: {:?}", x.thread_cpu);
+            assert!(x.thread_cpu.iter().all(|t| t.tid == pid && t.name == "sh"));
+            assert!(x.run_queue_wait.is_none_or(|w| w >= 0.0 && w.is_finite()));
+            process_cores += x.cpu_cores;
+            thread_cores += x.thread_cpu.iter().map(|t| t.cpu_cores).sum::<f64>();
         }
     }
     let (run1, wait1) = schedstat(pid);
@@ -45,6 +52,15 @@ fn busy_loop_pinned_to_one_cpu_reads_one_of_its_capacity() {
         "capacity is the one pinned CPU: {caps:?}"
     );
     let mean = utils.iter().sum::<f64>() / utils.len() as f64;
+    // The same ticks read per thread and per process, at slightly different instants: one
+    // 10 ms tick per 100 ms sample apart at most, so their means agree within 0.1 core.
+    let n = utils.len() as f64;
+    assert!(
+        (thread_cores / n - process_cores / n).abs() < 0.1,
+        "thread {:.3} vs process {:.3} cores",
+        thread_cores / n,
+        process_cores / n
+    );
     // On a shared machine other work may take part of CPU 0; the kernel's own account of
     // time spent runnable-but-waiting says how much, so the expectation allows for it.
     let (ran, waited) = ((run1 - run0) as f64, (wait1 - wait0) as f64);

@@ -165,7 +165,8 @@ pub struct LoadgenSummary {
     /// Open loop: a send starting more than this after its intended time counts as late, µs.
     #[serde(default)]
     pub late_threshold_us: u64,
-    /// Deterministic client-side CPU work per request (`--client-work`), µs.
+    /// Client-side CPU time spent per request before sending (`--client-work`, on the
+    /// sending thread's CPU clock), µs.
     #[serde(default)]
     pub client_work_us: u64,
     /// Records written to `requests.bin`.

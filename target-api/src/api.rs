@@ -5,7 +5,7 @@ use crate::body::{is_json, json, read_body};
 use crate::decode::{add, decode, encode};
 use crate::error::ApiError;
 use crate::observe::RequestCx;
-use crate::profile::{Work, spin};
+use crate::profile::Work;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -71,9 +71,7 @@ async fn handle_add(
     app.gate.safepoint();
     let request = decode(&bytes, app.config.max_len)?;
     drop(bytes);
-    if work.cpu_iterations > 0 {
-        std::hint::black_box(spin(work.cpu_iterations, || app.gate.safepoint()));
-    }
+    std::hint::black_box(work.cpu.run(|| app.gate.safepoint()));
     if !work.io_delay.is_zero() {
         tokio::time::sleep(work.io_delay).await;
         app.gate.safepoint();

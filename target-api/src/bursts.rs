@@ -3,7 +3,7 @@
 
 use crate::events::EventHub;
 use crate::live::Live;
-use crate::profile::{SPIN_CHUNK, spin};
+use satlab_common::cpu_work::{SPIN_CHUNK, spin_rounds};
 use satlab_record::EventKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ pub async fn run_bursts(
             let t0 = Instant::now();
             let mut x = 1u64;
             while t0.elapsed() < d {
-                x ^= spin(SPIN_CHUNK, || {});
+                x ^= spin_rounds(SPIN_CHUNK, || {});
             }
             std::hint::black_box(x);
             t0.elapsed()

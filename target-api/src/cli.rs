@@ -82,10 +82,12 @@ pub struct Args {
     /// Tokio worker threads [default: CPUs this process may use].
     #[arg(long, env = "SATLAB_TARGET_WORKERS", value_parser = positive_usize)]
     pub workers: Option<usize>,
-    /// CPU cost per request: a deterministic compute loop calibrated to this duration at start.
+    /// CPU cost per request: a compute loop that spins until the handling thread's own CPU
+    /// clock has advanced by this much (CPU time, so the same on a busy machine).
     #[arg(long, env = "SATLAB_TARGET_CPU_COST", default_value = "0s", value_parser = parse_duration)]
     pub cpu_cost: Duration,
-    /// CPU cost as compute-loop iterations (instead of --cpu-cost; machine independent).
+    /// CPU cost as compute-loop rounds (instead of --cpu-cost): the same work on any
+    /// machine, its CPU time depending on the machine.
     #[arg(long, env = "SATLAB_TARGET_CPU_ITERATIONS", default_value = "0", value_parser = count)]
     pub cpu_iterations: u64,
     /// Awaited I/O delay per request (frees the worker while waiting).

@@ -32,10 +32,11 @@ pub const DEFAULT_MAX_LEN: usize = 100_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    /// CPU cost: a deterministic compute loop calibrated to this duration at start.
+    /// CPU cost: the compute loop runs until the handling thread's CPU clock has advanced
+    /// by this much.
     #[serde(with = "serde_human")]
     pub cpu_cost: Duration,
-    /// Compute-loop iterations (used instead of `cpu_cost` when non-zero).
+    /// Compute-loop rounds (used instead of `cpu_cost` when non-zero).
     pub cpu_iterations: u64,
     /// Awaited I/O delay.
     #[serde(with = "serde_human")]

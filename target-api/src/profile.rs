@@ -1,23 +1,61 @@
 //! Work profiles: the per-request CPU, I/O and pool work, the server default overridden
-//! by query parameters (`?cpu=200us&io=5ms&pool=1&pool_hold=2ms&cpu_iters=100000`), and the
-//! deterministic compute loop with its start-up calibration.
+//! by query parameters (`?cpu=200us&io=5ms&pool=1&pool_hold=2ms&cpu_iters=100000`). The
+//! compute loop itself is `satlab_common::cpu_work`.
 
 use crate::config::{MAX_CPU_COST, MAX_CPU_ITERATIONS, MAX_DELAY};
 use crate::count::parse_count;
 use crate::error::ApiError;
 use crate::live::Live;
+use satlab_common::cpu_work::{spin_cpu, spin_rounds};
 use satlab_common::duration::{format_duration, parse_duration};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Query parameters understood by `POST /api/vector/add`.
 pub const QUERY_KEYS: &str = "cpu, cpu_iters, io, pool, pool_hold";
 
+/// The CPU one request spends in the compute loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuWork {
+    /// None.
+    #[default]
+    Nothing,
+    /// Until the handling thread's CPU clock has advanced by this much (`--cpu-cost`,
+    /// `?cpu=`): the same CPU time on any machine, however busy.
+    Time(Duration),
+    /// This many rounds of the loop (`--cpu-iterations`, `?cpu_iters=`): the same work on
+    /// any machine, its CPU time depending on the machine.
+    Rounds(u64),
+}
+
+impl CpuWork {
+    /// The work set by a cost and a round count: rounds win when non-zero.
+    pub fn from_settings(cost: Duration, rounds: u64) -> CpuWork {
+        if rounds > 0 {
+            CpuWork::Rounds(rounds)
+        } else if cost.is_zero() {
+            CpuWork::Nothing
+        } else {
+            CpuWork::Time(cost)
+        }
+    }
+
+    /// Do the work on the calling thread, running `safepoint` between chunks (time
+    /// blocked there is not counted as work). Returns the loop's final state, so the
+    /// optimiser cannot remove it.
+    pub fn run(self, safepoint: impl FnMut()) -> u64 {
+        match self {
+            CpuWork::Nothing => 0,
+            CpuWork::Time(cost) => spin_cpu(cost, safepoint),
+            CpuWork::Rounds(rounds) => spin_rounds(rounds, safepoint),
+        }
+    }
+}
+
 /// The work one request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Work {
-    /// Compute-loop iterations.
-    pub cpu_iterations: u64,
+    /// The compute loop.
+    pub cpu: CpuWork,
     /// Awaited delay.
     pub io_delay: Duration,
     /// Whether to take a downstream-pool permit.
@@ -32,7 +70,7 @@ impl Work {
         let mut cpu_cost = live.cpu_cost();
         let mut cpu_iters = live.cpu_iterations();
         let mut work = Work {
-            cpu_iterations: 0,
+            cpu: CpuWork::Nothing,
             io_delay: live.io_delay(),
             use_pool: pool_size > 0,
             pool_hold: live.pool_hold(),
@@ -79,11 +117,7 @@ impl Work {
                 "pool=1 asks for the downstream pool, but the server runs without one (--pool-size)",
             ));
         }
-        work.cpu_iterations = if cpu_iters > 0 {
-            cpu_iters
-        } else {
-            iterations_for(cpu_cost)
-        };
+        work.cpu = CpuWork::from_settings(cpu_cost, cpu_iters);
         Ok(work)
     }
 }
@@ -102,72 +136,44 @@ fn capped(key: &str, d: Duration, cap: Duration) -> Result<Duration, ApiError> {
     Ok(d)
 }
 
-/// Iterations of [`spin`] between two checks of the stop-the-world safepoint.
-pub const SPIN_CHUNK: u64 = 4096;
-
-/// The deterministic compute loop: `iterations` rounds of xorshift. Returns the final state
-/// so the optimiser cannot remove the work. `safepoint` runs every [`SPIN_CHUNK`] rounds.
-pub fn spin(iterations: u64, mut safepoint: impl FnMut()) -> u64 {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut left = iterations;
-    while left > 0 {
-        let n = left.min(SPIN_CHUNK);
-        for _ in 0..n {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-        }
-        x = std::hint::black_box(x);
-        left -= n;
-        safepoint();
-    }
-    x
-}
-
-static ITERS_PER_US: OnceLock<f64> = OnceLock::new();
-
-/// Compute-loop iterations per microsecond on this machine, measured once (~30 ms).
-pub fn calibration() -> f64 {
-    *ITERS_PER_US.get_or_init(|| {
-        // Warm up, then keep the fastest of a few 10 ms samples: a preempted sample only
-        // looks slower, so the fastest one is the least disturbed.
-        spin(100_000, || {});
-        let mut best = 0.0f64;
-        for _ in 0..3 {
-            let t0 = Instant::now();
-            let mut iters = 0u64;
-            while t0.elapsed() < Duration::from_millis(10) {
-                spin(SPIN_CHUNK * 4, || {});
-                iters += SPIN_CHUNK * 4;
-            }
-            let us = t0.elapsed().as_secs_f64() * 1e6;
-            best = best.max(iters as f64 / us);
-        }
-        best.max(1.0)
-    })
-}
-
-/// Iterations that take `cost` on this machine.
-pub fn iterations_for(cost: Duration) -> u64 {
-    if cost.is_zero() {
-        return 0;
-    }
-    let iters = cost.as_secs_f64() * 1e6 * calibration();
-    (iters.round() as u64).clamp(1, MAX_CPU_ITERATIONS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Settings;
 
     #[test]
-    fn spin_is_deterministic() {
-        assert_eq!(spin(10_000, || {}), spin(10_000, || {}));
-        assert_ne!(spin(10_000, || {}), spin(10_001, || {}));
-        let mut checks = 0;
-        spin(SPIN_CHUNK * 3 + 1, || checks += 1);
-        assert_eq!(checks, 4);
+    fn cpu_work_from_settings_and_query() {
+        assert_eq!(CpuWork::from_settings(Duration::ZERO, 0), CpuWork::Nothing);
+        assert_eq!(
+            CpuWork::from_settings(Duration::from_millis(1), 0),
+            CpuWork::Time(Duration::from_millis(1))
+        );
+        assert_eq!(
+            CpuWork::from_settings(Duration::from_millis(1), 7),
+            CpuWork::Rounds(7)
+        );
+        let mut s = Settings::default();
+        s.profile.cpu_cost = Duration::from_millis(2);
+        let live = Live::new(&s);
+        let cpu = |q| Work::resolve(&live, Some(q), 0).unwrap().cpu;
+        assert_eq!(cpu(""), CpuWork::Time(Duration::from_millis(2)));
+        assert_eq!(cpu("cpu=300us"), CpuWork::Time(Duration::from_micros(300)));
+        assert_eq!(cpu("cpu_iters=9"), CpuWork::Rounds(9));
+        assert_eq!(cpu("cpu=0s"), CpuWork::Nothing);
+        assert_eq!(
+            Work::resolve(&live, Some("cpu=2s"), 0).unwrap_err().code,
+            "over_cap"
+        );
+    }
+
+    #[test]
+    fn cpu_time_work_spends_its_cost_on_the_thread_clock() {
+        use satlab_common::cpu_work::thread_cpu_time;
+        let cost = Duration::from_millis(1);
+        let a = thread_cpu_time().unwrap();
+        CpuWork::Time(cost).run(|| {});
+        let used = thread_cpu_time().unwrap() - a;
+        assert!(used >= cost && used < cost * 3 / 2, "{used:?}");
     }
 
     #[test]
@@ -180,8 +186,8 @@ mod tests {
         assert!(!w.use_pool);
         let w = Work::resolve(&live, Some("io=7ms&cpu_iters=500"), 2).unwrap();
         assert_eq!(
-            (w.io_delay, w.cpu_iterations, w.use_pool),
-            (Duration::from_millis(7), 500, true)
+            (w.io_delay, w.cpu, w.use_pool),
+            (Duration::from_millis(7), CpuWork::Rounds(500), true)
         );
         let w = Work::resolve(&live, Some("pool=0"), 2).unwrap();
         assert!(!w.use_pool);

@@ -108,8 +108,6 @@ pub async fn serve(
         source,
     })?;
     let drain_timeout = config.drain_timeout;
-    // Calibrate the compute loop before the first request, not during it.
-    crate::profile::calibration();
     let app = Arc::new(AppState::new(config, telemetry, local));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let bursts = tokio::spawn(crate::bursts::run_bursts(

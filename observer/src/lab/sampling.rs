@@ -93,7 +93,7 @@ fn spawn(
             let mut tick: u32 = 0;
             let mut next = Instant::now();
             while !stop.load(Ordering::Relaxed) {
-                let (procs, system) = sampler.sample_records();
+                let (procs, system) = sampler.sample();
                 streams.processes(&procs)?;
                 streams.system(&system)?;
                 let mut snap_k = None;
@@ -113,7 +113,7 @@ fn spawn(
                     streams.flush()?;
                 }
                 if let Ok(mut g) = shared.lock() {
-                    for p in procs.iter().map(|r| &r.sample) {
+                    for p in &procs {
                         let v = Some((p.cpu_cores, p.cpu_capacity));
                         match p.role {
                             Role::Client => g.snapshot.client_cpu = v,
