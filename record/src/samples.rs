@@ -45,7 +45,12 @@ pub struct ProcessSample {
     /// Time its threads spent runnable but waiting for a CPU since the previous sample, in
     /// thread-seconds per second (`/proc/PID/task/*/schedstat`): a process others crowd off
     /// its CPUs reads high here whatever its own CPU use. `None` where schedstat is absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Runs recorded before this field carry the same figure as `cpu_wait_cores`.
+    #[serde(
+        default,
+        alias = "cpu_wait_cores",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub run_queue_wait: Option<f64>,
 }
 
