@@ -2,6 +2,7 @@
 //! run verdicts, spikes, latency modes and the limitations of the data — a deterministic
 //! function of the run directory.
 
+use crate::decomposition;
 use crate::error::DiagnosisError;
 use crate::input::{DiagnosisInput, RequestSource, load_dir};
 use crate::latency;
@@ -29,6 +30,9 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
     let open = s.mode == LoadMode::Open;
     let mut limitations = input.notes.clone();
     let mut rows = steps::build_rows(input);
+    // Where the time went; fills the rows' handler concurrency and pool wait, which the
+    // verdicts read.
+    let where_time_went = decomposition::analyse(input, &mut rows);
 
     // The per-request series, in start order.
     let mut reqs: Vec<RequestRecord> = input.request_iter()?.collect::<Result<_, _>>()?;
@@ -199,6 +203,7 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
         syn_retransmit_modes: syn_modes,
         errors,
         timeline,
+        where_time_went,
         limitations,
     })
 }

@@ -8,20 +8,27 @@
 
 #![warn(missing_docs)]
 
+pub mod breakdown;
 pub mod cause;
+pub mod decomposition;
 pub mod diagnose;
 pub mod error;
 pub mod format;
 pub mod input;
+pub mod inside;
 pub mod intervals;
+pub mod join;
 pub mod latency;
+pub mod metric_window;
 pub mod model;
 pub mod modes;
+pub mod parts;
 pub mod plateau;
 pub mod report;
 pub mod run_verdict;
 pub mod spikes;
 pub mod steps;
+pub mod time_model;
 pub mod usl;
 pub mod verdict;
 

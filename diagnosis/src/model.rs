@@ -1,5 +1,6 @@
 //! The diagnosis as written to `diagnosis.json` (schema [`SCHEMA`]).
 
+use crate::time_model::WhereTimeWent;
 use satlab_record::summary::{ConnectionMode, LoadMode};
 use satlab_record::{EventKind, Failure};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,10 @@ pub struct Diagnosis {
     pub errors: BTreeMap<Failure, u64>,
     /// Latency over time, downsampled, with server events.
     pub timeline: Timeline,
+    /// Where each request's time went: client and server spans joined, the latency split
+    /// into parts per step, and the requests inside the handler.
+    #[serde(default)]
+    pub where_time_went: WhereTimeWent,
     /// What the data could not support, and why.
     pub limitations: Vec<String>,
 }

@@ -5,3 +5,4 @@
 
 pub mod http_server;
 pub mod synth;
+pub mod synth_spans;

@@ -1,9 +1,11 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
 use super::svg::{Axis, Chart, esc};
+use super::time_chart;
 use crate::cause::fmt_p;
 use crate::format::fmt_num;
 use crate::model::{Diagnosis, LoadAxis, StepRow, VerdictKind};
+use crate::time_model::InsideSource;
 use crate::usl::UslFit;
 use crate::verdict::CPU_SATURATED;
 use satlab_record::summary::{ConnectionMode, LoadMode};
@@ -217,6 +219,7 @@ pub fn render(d: &Diagnosis) -> String {
         );
     }
     h.push_str("</table></section>");
+    h.push_str(&where_time_went(d));
 
     // USL and limitations.
     let u = &d.usl;
@@ -250,6 +253,100 @@ pub fn render(d: &Diagnosis) -> String {
         esc(&d.schema)
     );
     h.push('\n');
+    h
+}
+
+/// "Where the time went": the stacked chart, the joined share and p99 per step, the
+/// requests inside the handler, the clock and the notes.
+fn where_time_went(d: &Diagnosis) -> String {
+    let w = &d.where_time_went;
+    let mut h = String::from("<h2>Where the time went</h2><section class=\"card\">");
+    match time_chart::render(w) {
+        Some(svg) => h.push_str(&svg),
+        None => {
+            let _ = write!(
+                h,
+                "<p>{}.</p>",
+                esc(w.reason.as_deref().unwrap_or("not computed"))
+            );
+        }
+    }
+    let pct = |x: Option<f64>| {
+        x.map(|v| format!("{:.0}%", v * 100.0))
+            .unwrap_or("–".into())
+    };
+    let opt =
+        |x: Option<f64>, digits: usize| x.map(|v| format!("{v:.digits$}")).unwrap_or("–".into());
+    let src = |s: Option<InsideSource>| s.map(InsideSource::label).unwrap_or("–");
+    let rows = w.steps.iter().filter(|s| {
+        s.decomposition.is_some()
+            || s.inside.handler_concurrency.is_some()
+            || s.inside.pool_wait_mean_ms.is_some()
+    });
+    let mut table = String::new();
+    for st in rows {
+        let dec = st.decomposition.as_ref();
+        let i = &st.inside;
+        let _ = write!(table, "<tr><td>{}</td>", st.index);
+        if w.available {
+            let _ = write!(
+                table,
+                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                fmt_num(st.spans.joined as f64),
+                pct(dec.and_then(|d| d.joined_share_expected)),
+                pct(dec.and_then(|d| d.joined_share_present)),
+                opt(dec.map(|d| d.joined_p99_ms), 2),
+                opt(dec.and_then(|d| d.recorded_p99_ms), 2),
+            );
+        }
+        let _ = write!(
+            table,
+            r#"<td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td class="l">{} / {}</td></tr>"#,
+            i.n_eff,
+            opt(i.handler_concurrency, 2),
+            opt(i.waiting_before_handler, 2),
+            opt(i.pool_wait_mean_ms, 3),
+            src(i.handler_concurrency_source),
+            src(i.pool_wait_source)
+        );
+    }
+    if !table.is_empty() {
+        let joined_heads = if w.available {
+            "<th>joined</th><th>of expected</th><th>of client spans</th><th>p99 joined ms</th><th>p99 recorded ms</th>"
+        } else {
+            ""
+        };
+        let _ = write!(
+            h,
+            r#"<table><tr><th>#</th>{joined_heads}<th>N<sub>eff</sub></th><th>in handler</th><th>waiting before</th><th>pool wait ms</th><th class="l">from (handler / pool)</th></tr>{table}</table>"#
+        );
+    }
+    let c = &w.spans;
+    let _ = w.available
+        && write!(
+        h,
+        "<p class=\"meta\">Parts at a quantile: the mean over a rank band around it; share: Σ part ÷ Σ latency. Expected = requests × sampling ratio ({}). Spans: {} client, {} joined, {} client without server, {} server without client, {} other; {} sent outside the measured windows. Clock: {}.</p>",
+        w.sampling
+            .effective_ratio
+            .map(|r| format!("{r:.3}"))
+            .unwrap_or_else(|| "unknown".into()),
+        fmt_num(c.client as f64),
+        fmt_num(c.joined as f64),
+        fmt_num(c.client_without_server as f64),
+        fmt_num(c.server_without_client as f64),
+        fmt_num(c.other as f64),
+        fmt_num(w.outside_windows as f64),
+        esc(&w.clock)
+    )
+    .is_ok();
+    if !w.notes.is_empty() {
+        h.push_str("<ul>");
+        for n in &w.notes {
+            let _ = write!(h, "<li>{}</li>", esc(n));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</section>");
     h
 }
 

@@ -3,6 +3,7 @@
 use crate::cause::fmt_p;
 use crate::format::fmt_num;
 use crate::model::{Diagnosis, LoadAxis, ServerBound, VerdictKind};
+use crate::time_model::{Decomposition, InsideSource, Parts};
 use std::fmt::Write;
 
 /// Width of the report.
@@ -187,6 +188,7 @@ pub fn render(d: &Diagnosis) -> String {
         }
     }
     let _ = writeln!(out);
+    where_time_went(&mut out, d);
 
     // Spikes.
     let s = &d.spikes;
@@ -232,6 +234,168 @@ pub fn render(d: &Diagnosis) -> String {
         }
     }
     out
+}
+
+/// The rows of one decomposition: p50, p99, p99.9 in ms, then the shares of time.
+fn decomposition_rows(out: &mut String, label: &str, d: &Decomposition) {
+    let cells = |p: &Parts, f: &dyn Fn(f64) -> String| -> String {
+        p.values().iter().map(|v| format!("{:>8}", f(*v))).collect()
+    };
+    let first = [
+        (
+            d.joined_share_expected
+                .map(|x| format!("{:.0}%", x * 100.0))
+                .unwrap_or_else(|| "–".into()),
+            format!(
+                "{}/{}",
+                short(d.joined_p99_ms),
+                d.recorded_p99_ms.map(short).unwrap_or_else(|| "–".into())
+            ),
+        ),
+        (fmt_num(d.joined as f64), String::new()),
+    ];
+    for (i, q) in d.at.iter().enumerate() {
+        let (a, b) = first.get(i).cloned().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:>3} {a:>6} {b:>12}  {:<6}{}",
+            if i == 0 { label } else { "" },
+            quantile_label(q.quantile),
+            cells(&q.parts_ms, &short)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:>3} {:>6} {:>12}  {:<6}{}",
+        "",
+        "",
+        "",
+        "share",
+        cells(&d.share, &|v| format!("{:.0}%", v * 100.0))
+    );
+}
+
+fn quantile_label(q: f64) -> String {
+    let p = q * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("p{p:.0}")
+    } else {
+        format!("p{p:.1}")
+    }
+}
+
+/// "Where the time went": the parts per step, and the requests inside the handler.
+fn where_time_went(out: &mut String, d: &Diagnosis) {
+    let w = &d.where_time_went;
+    match &w.run {
+        Some(run) if w.available => {
+            let _ = writeln!(
+                out,
+                "Where the time went (client and server spans joined per request; ms)"
+            );
+            let _ = writeln!(
+                out,
+                "{:>3} {:>6} {:>12}  {:<6}{}",
+                "#",
+                "joined",
+                "p99 join/rec",
+                "at",
+                ["late", "before", "pool", "stall", "handler", "after"]
+                    .iter()
+                    .map(|h| format!("{h:>8}"))
+                    .collect::<String>()
+            );
+            let _ = writeln!(out, "{}", "─".repeat(COLUMNS));
+            for st in &w.steps {
+                match &st.decomposition {
+                    Some(dec) => decomposition_rows(out, &st.index.to_string(), dec),
+                    None => {
+                        let _ = writeln!(
+                            out,
+                            "{:>3} {:>6}  none joined ({} client spans)",
+                            st.index,
+                            "–",
+                            fmt_num(st.spans.client as f64)
+                        );
+                    }
+                }
+            }
+            decomposition_rows(out, "all", run);
+            let c = &w.spans;
+            let text = format!(
+                "joined = share of the requests expected to be traced (requests × sampling \
+                 ratio {}), then the count; parts = mean over a rank band around each \
+                 quantile; share = Σ part ÷ Σ latency. Spans: {} client, {} joined, {} client \
+                 without server, {} server without client, {} other; {} sent outside the \
+                 measured windows. Clock: {}.",
+                w.sampling
+                    .effective_ratio
+                    .map(|r| format!("{r:.3}"))
+                    .unwrap_or_else(|| "unknown".into()),
+                fmt_num(c.client as f64),
+                fmt_num(c.joined as f64),
+                fmt_num(c.client_without_server as f64),
+                fmt_num(c.server_without_client as f64),
+                fmt_num(c.other as f64),
+                fmt_num(w.outside_windows as f64),
+                w.clock
+            );
+            for l in wrap(&text, COLUMNS) {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+        _ => {
+            let why = w.reason.as_deref().unwrap_or("not computed");
+            for l in wrap(&format!("Where the time went: {why}."), COLUMNS) {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+    }
+    for n in &w.notes {
+        for (i, l) in wrap(n, COLUMNS - 2).into_iter().enumerate() {
+            let _ = writeln!(out, "{} {l}", if i == 0 { "-" } else { " " });
+        }
+    }
+    if w.steps
+        .iter()
+        .any(|s| s.inside.handler_concurrency.is_some() || s.inside.pool_wait_mean_ms.is_some())
+    {
+        for l in wrap(
+            "Inside the handler (from spans, else metric: http.server.active_requests, \
+             satlab.pool.wait.duration)",
+            COLUMNS,
+        ) {
+            let _ = writeln!(out, "{l}");
+        }
+        let _ = writeln!(
+            out,
+            "{:>3} {:>8} {:>10} {:>14} {:>12}  from",
+            "#", "N_eff", "in handler", "waiting before", "pool wait ms"
+        );
+        let src = |s: Option<InsideSource>| match s {
+            Some(InsideSource::Spans) => "spans",
+            Some(_) => "metric",
+            None => "–",
+        };
+        let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or("–".into());
+        // Two decimals, without a sign on what rounds to zero.
+        let fixed2 = |v: f64| format!("{:.2}", if v.abs() < 0.005 { 0.0 } else { v });
+        for st in &w.steps {
+            let i = &st.inside;
+            let _ = writeln!(
+                out,
+                "{:>3} {:>8} {:>10} {:>14} {:>12}  {}/{}",
+                st.index,
+                format!("{:.2}", i.n_eff),
+                opt(i.handler_concurrency, &fixed2),
+                opt(i.waiting_before_handler, &fixed2),
+                opt(i.pool_wait_mean_ms, &|v| format!("{v:.3}")),
+                src(i.handler_concurrency_source),
+                src(i.pool_wait_source)
+            );
+        }
+    }
+    let _ = writeln!(out);
 }
 
 fn short(ms: f64) -> String {
