@@ -13,10 +13,10 @@ use crate::inside::{WindowInput, inside_handler};
 use crate::intervals::Intervals;
 use crate::join::{Join, join};
 use crate::model::StepRow;
-use crate::parts::{RequestParts, split};
+use crate::parts::{RequestParts, Stalls, split};
 use crate::time_model::{SpanCounts, SpanSampling, StepTime, WhereTimeWent};
-use satlab_record::SpanTiming;
 use satlab_record::summary::LoadMode;
+use satlab_record::{ServerEvent, SpanTiming};
 use std::collections::BTreeMap;
 
 /// What the split assumes when the client and server ran on one machine.
@@ -94,12 +94,22 @@ pub fn analyse(input: &DiagnosisInput, rows: &mut [StepRow]) -> WhereTimeWent {
     let sampling = sampling(input);
     let j = join(&input.spans);
     let counts = j.counts();
-    let stalls = Intervals::union(input.events.iter().map(|e| {
+    let interval = |e: &ServerEvent| {
         (
             e.start_unix_ns,
             e.start_unix_ns.saturating_add(e.duration_ns),
         )
-    }));
+    };
+    let stalls = Stalls {
+        process: Intervals::union(
+            input
+                .events
+                .iter()
+                .filter(|e| e.kind.stops_the_process())
+                .map(interval),
+        ),
+        all: Intervals::union(input.events.iter().map(interval)),
+    };
     // Measured windows by step index, Unix ns.
     let windows: BTreeMap<u32, (u64, u64)> = s
         .steps

@@ -23,6 +23,13 @@ impl EventKind {
         EventKind::CpuBurst,
     ];
 
+    /// True for events that stop the whole process while they last (a stop-the-world pause
+    /// freezes every runtime thread: nothing is read, handled or written); the others reach
+    /// part of the server (a pool recycle its pool's users, a CPU burst the handlers' CPU).
+    pub fn stops_the_process(self) -> bool {
+        matches!(self, EventKind::GcPause)
+    }
+
     /// Short name: `gc_pause`, `pool_recycle`, `cpu_burst` (the `satlab.event.name` attribute).
     pub fn name(self) -> &'static str {
         match self {
