@@ -18,12 +18,14 @@ pub mod latency;
 pub mod model;
 pub mod modes;
 pub mod plateau;
+pub mod process_cpu;
 pub mod report;
 pub mod run_verdict;
+pub mod signals;
 pub mod spikes;
+pub mod stall;
 pub mod steps;
 pub mod usl;
-pub mod verdict;
 
 pub use diagnose::{diagnose, diagnose_dir};
 pub use error::DiagnosisError;

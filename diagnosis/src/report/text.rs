@@ -66,6 +66,8 @@ pub fn render(d: &Diagnosis) -> String {
                 ServerBound::Cpu => "CPU",
                 ServerBound::PoolIo => "POOL/I-O",
                 ServerBound::Shedding => "SHEDDING",
+                ServerBound::Stall => "STALL",
+                ServerBound::CoreCeiling => "CORE CEILING",
             }
         ),
         (k, _) => k.name().to_uppercase(),
@@ -138,10 +140,14 @@ pub fn render(d: &Diagnosis) -> String {
         } else {
             ""
         };
-        let label: String = format!("{}{mark}", r.verdict.label)
-            .chars()
-            .take(17)
-            .collect();
+        // `server/core_ceiling` is two characters too wide for the column.
+        let label: String = format!(
+            "{}{mark}",
+            r.verdict.label.replace("core_ceiling", "ceiling")
+        )
+        .chars()
+        .take(17)
+        .collect();
         let _ = writeln!(
             out,
             "{:>3} {:>7} {:>8} {:>7} {:>8} {:>6} {:>4} {:>4} {:>5}  {}",
@@ -177,6 +183,61 @@ pub fn render(d: &Diagnosis) -> String {
     }
     if !kern.is_empty() {
         for l in wrap(&format!("Kernel: {}", kern.join("; ")), COLUMNS) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    let stalls: Vec<String> = d
+        .steps
+        .iter()
+        .filter(|r| !r.stalls.is_empty())
+        .map(|r| {
+            let each: Vec<String> = r
+                .stalls
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {:.0}% of the time ({}; {:.1}/s, {:.1} ms){}",
+                        s.kind.name(),
+                        s.share * 100.0,
+                        s.scope.describe(),
+                        s.per_s,
+                        s.mean_ms,
+                        s.implied_cap_rps
+                            .map(|c| format!(", cap ~{} req/s", fmt_num(c)))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            format!("step {}: {}", r.index, each.join(", "))
+        })
+        .collect();
+    if !stalls.is_empty() {
+        for l in wrap(&format!("Stalls: {}", stalls.join("; ")), COLUMNS) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    let threads: Vec<String> = d
+        .steps
+        .iter()
+        .flat_map(|r| {
+            [("client", &r.client_process), ("server", &r.server_process)]
+                .into_iter()
+                .filter_map(move |(side, p)| {
+                    let p = p.as_ref()?;
+                    let hot = p.threads.first()?;
+                    Some(format!(
+                        "step {} {side} {:.1}/{:.1} cores, hottest {} {:.0}%",
+                        r.index,
+                        p.cores,
+                        p.capacity,
+                        hot.name,
+                        hot.cores * 100.0
+                    ))
+                })
+        })
+        .collect();
+    if !threads.is_empty() {
+        for l in wrap(&format!("Threads: {}", threads.join("; ")), COLUMNS) {
             let _ = writeln!(out, "{l}");
         }
     }
