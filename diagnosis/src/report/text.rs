@@ -186,56 +186,69 @@ pub fn render(d: &Diagnosis) -> String {
             let _ = writeln!(out, "{l}");
         }
     }
-    let stalls: Vec<String> = d
-        .steps
-        .iter()
-        .filter(|r| !r.stalls.is_empty())
-        .map(|r| {
-            let each: Vec<String> = r
-                .stalls
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} {:.0}% of the time ({}; {:.1}/s, {:.1} ms){}",
-                        s.kind.name(),
-                        s.share * 100.0,
-                        s.scope.describe(),
-                        s.per_s,
-                        s.mean_ms,
-                        s.implied_cap_rps
-                            .map(|c| format!(", cap ~{} req/s", fmt_num(c)))
-                            .unwrap_or_default()
-                    )
-                })
-                .collect();
-            format!("step {}: {}", r.index, each.join(", "))
-        })
-        .collect();
+    // Stalls and threads: one entry per event kind and per side, ranges over the steps.
+    let mut stalls: Vec<String> = Vec::new();
+    for kind in satlab_record::EventKind::ALL {
+        let of: Vec<(u32, &crate::model::StepStall)> = d
+            .steps
+            .iter()
+            .flat_map(|r| {
+                r.stalls
+                    .iter()
+                    .filter(|s| s.kind == kind)
+                    .map(|s| (r.index, s))
+            })
+            .collect();
+        let (Some(first), Some(last)) = (of.first(), of.last()) else {
+            continue;
+        };
+        let caps: Vec<f64> = of.iter().filter_map(|(_, s)| s.implied_cap_rps).collect();
+        stalls.push(format!(
+            "{} {}: {}% of the time ({}), {}/s, {} ms each{}",
+            kind.name(),
+            first.1.scope.describe(),
+            span(of.iter().map(|(_, s)| s.share * 100.0), 0),
+            if first.0 == last.0 {
+                format!("step {}", first.0)
+            } else {
+                format!("steps {}–{}", first.0, last.0)
+            },
+            span(of.iter().map(|(_, s)| s.per_s), 1),
+            span(of.iter().map(|(_, s)| s.mean_ms), 1),
+            if caps.is_empty() {
+                String::new()
+            } else {
+                format!(", cap ~{} req/s", span_num(&caps))
+            }
+        ));
+    }
     if !stalls.is_empty() {
         for l in wrap(&format!("Stalls: {}", stalls.join("; ")), COLUMNS) {
             let _ = writeln!(out, "{l}");
         }
     }
-    let threads: Vec<String> = d
-        .steps
-        .iter()
-        .flat_map(|r| {
-            [("client", &r.client_process), ("server", &r.server_process)]
-                .into_iter()
-                .filter_map(move |(side, p)| {
-                    let p = p.as_ref()?;
-                    let hot = p.threads.first()?;
-                    Some(format!(
-                        "step {} {side} {:.1}/{:.1} cores, hottest {} {:.0}%",
-                        r.index,
-                        p.cores,
-                        p.capacity,
-                        hot.name,
-                        hot.cores * 100.0
-                    ))
-                })
-        })
-        .collect();
+    let mut threads: Vec<String> = Vec::new();
+    for side in ["client", "server"] {
+        let of: Vec<&crate::model::ProcessCpu> = d
+            .steps
+            .iter()
+            .filter_map(|r| match side {
+                "client" => r.client_process.as_ref(),
+                _ => r.server_process.as_ref(),
+            })
+            .filter(|p| !p.threads.is_empty())
+            .collect();
+        let Some(last) = of.last() else {
+            continue;
+        };
+        threads.push(format!(
+            "{side} {} of {:.1} cores, hottest {} {}%",
+            span(of.iter().map(|p| p.cores), 1),
+            last.capacity,
+            last.threads[0].name,
+            span(of.iter().map(|p| p.threads[0].cores * 100.0), 0)
+        ));
+    }
     if !threads.is_empty() {
         for l in wrap(&format!("Threads: {}", threads.join("; ")), COLUMNS) {
             let _ = writeln!(out, "{l}");
@@ -293,6 +306,26 @@ pub fn render(d: &Diagnosis) -> String {
         }
     }
     out
+}
+
+/// `44–96`, or one figure when the lowest and highest agree at `decimals`.
+fn span(v: impl Iterator<Item = f64>, decimals: usize) -> String {
+    let (lo, hi) = v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
+    if !lo.is_finite() {
+        return "–".into();
+    }
+    let (a, b) = (format!("{lo:.decimals$}"), format!("{hi:.decimals$}"));
+    if a == b { a } else { format!("{a}–{b}") }
+}
+
+/// `5,005–5,028` with thousands separators.
+fn span_num(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (fmt_num(lo), fmt_num(hi));
+    if a == b { a } else { format!("{a}–{b}") }
 }
 
 fn short(ms: f64) -> String {
