@@ -21,6 +21,7 @@
 //! verdict stands with its confidence lowered.
 
 use super::client::ClientShort;
+use super::context::step_contexts;
 use super::core_ceiling::{CoreCeiling, Side};
 use super::disturbed::Disturbed;
 use super::levels::{CPU_BUSY, CPU_SATURATED};
@@ -31,7 +32,7 @@ use super::queueing::Queueing;
 use super::scaling::BelowPlateau;
 use super::server_cpu::ServerCpu;
 use super::shedding::Shedding;
-use super::signal::{Ctx, Finding, Growth, Position, Signal, ev, pct};
+use super::signal::{Ctx, Finding, Position, Signal, ev, pct};
 use super::socket::SocketTrouble;
 use super::stall_bound::StallBound;
 use crate::model::{Evidence, ServerBound, StepRow, StepVerdict, VerdictKind};
@@ -80,8 +81,7 @@ impl StepClass {
     }
 }
 
-/// Classify every step: build each one's context (its position on the throughput curve,
-/// its neighbours in load order) and combine its signals.
+/// Classify every step, each in its context ([`step_contexts`]).
 pub fn classify_steps(
     rows: &[StepRow],
     knee: Option<usize>,
@@ -89,60 +89,9 @@ pub fn classify_steps(
     open: bool,
     syn_modes: bool,
 ) -> Vec<StepClass> {
-    let mut loads: Vec<f64> = order.iter().map(|&i| rows[i].load).collect();
-    loads.dedup();
-    let base_mean_ms = order.first().map(|&i| rows[i].mean_ms).unwrap_or(0.0);
-    let plateau_rps = knee.map(|k| {
-        rows.iter()
-            .filter(|r| r.load >= rows[k].load)
-            .map(|r| r.ok_rps)
-            .fold(rows[k].ok_rps, f64::max)
-    });
-    let growth = |a: &StepRow, b: &StepRow| {
-        (a.load > 0.0 && a.ok_rps > 0.0 && b.load > a.load).then(|| Growth {
-            load: b.load / a.load,
-            throughput: b.ok_rps / a.ok_rps,
-        })
-    };
     rows.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let position = if loads.len() < 2 {
-                Position::Single
-            } else {
-                match knee {
-                    Some(k) if r.load >= rows[k].load => Position::Saturated,
-                    Some(_) => Position::Scaling,
-                    None => Position::NoPlateau,
-                }
-            };
-            let at = order.iter().position(|&j| j == i);
-            let prev = at
-                .and_then(|p| order[..p].iter().rev().find(|&&j| rows[j].load < r.load))
-                .map(|&j| &rows[j]);
-            let next = at
-                .and_then(|p| order[p + 1..].iter().find(|&&j| rows[j].load > r.load))
-                .map(|&j| &rows[j]);
-            let ctx = Ctx {
-                open,
-                position,
-                base_mean_ms,
-                syn_modes,
-                plateau_rps,
-                growth: match (prev, next) {
-                    (Some(a), _) => growth(a, r),
-                    (None, Some(b)) => growth(r, b),
-                    (None, None) => None,
-                },
-                prev_client_cores: prev
-                    .and_then(|p| p.client_process.as_ref())
-                    .map(|p| p.cores),
-                prev_server_cores: prev
-                    .and_then(|p| p.server_process.as_ref())
-                    .map(|p| p.cores),
-            };
-            classify(r, &ctx)
-        })
+        .zip(step_contexts(rows, knee, order, open, syn_modes))
+        .map(|(r, ctx)| classify(r, &ctx))
         .collect()
 }
 
@@ -457,31 +406,5 @@ mod tests {
         let c = classify(&r, &Ctx::at(Position::NoPlateau));
         assert_eq!(c.kind, VerdictKind::Inconclusive);
         assert_eq!(c.evidence[0].signal, "ok_share");
-    }
-
-    /// Contexts: one load level is single; past the knee saturated; neighbours give growth
-    /// and the previous step's cores.
-    #[test]
-    fn contexts_from_the_load_order() {
-        let mk = |n: f64, x: f64| {
-            let mut r = row();
-            r.load = n;
-            r.ok_rps = x;
-            r.rps = x;
-            r
-        };
-        let one = vec![mk(20.0, 9000.0)];
-        let c = classify_steps(&one, None, &[0], false, false);
-        assert_eq!(c[0].kind, VerdictKind::Inconclusive);
-        let rows = vec![
-            mk(1.0, 1000.0),
-            mk(2.0, 1900.0),
-            mk(4.0, 2000.0),
-            mk(8.0, 2010.0),
-        ];
-        let c = classify_steps(&rows, Some(1), &[0, 1, 2, 3], false, false);
-        assert_eq!(c[0].kind, VerdictKind::Scaling);
-        assert_eq!(c[3].kind, VerdictKind::Server);
-        assert_eq!(c[3].bound, Some(ServerBound::PoolIo));
     }
 }

@@ -6,6 +6,7 @@
 pub mod advice;
 pub mod classify;
 pub mod client;
+pub mod context;
 pub mod core_ceiling;
 pub mod disturbed;
 pub mod levels;
