@@ -24,7 +24,7 @@ pub fn confirm(kind: VerdictKind, bound: Option<ServerBound>, stall: Option<Even
         (VerdictKind::Socket, _) => "Reuse connections (keep-alive), widen the ephemeral port range, raise the listen backlog and the fd limit: the connection errors, listen drops and ≈1 s/3 s latencies should vanish.".into(),
         (VerdictKind::Scaling, _) => "Extend the plan to higher load to find the plateau (see the fitted peak N*).".into(),
         (VerdictKind::Machine, _) => "Run the load generator on other CPUs (pin client and server to disjoint cores, or use a second machine): throughput should rise and the server's CPU with it.".into(),
-        (VerdictKind::Disturbed, _) => "Repeat the run on a quiet machine (or pin the lab's processes to CPUs nothing else uses): the run-queue waits should vanish and the verdict become clear.".into(),
+        (VerdictKind::Disturbed, _) => "Repeat the run on a quiet machine (or pin the lab's processes to CPUs nothing else uses): the other processes' CPU and the run-queue waits should vanish and the verdict become clear.".into(),
         (VerdictKind::Inconclusive, _) => "Run more load steps (at least 4, doubling) with the observer sampling both processes.".into(),
     }
 }
