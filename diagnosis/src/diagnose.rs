@@ -10,10 +10,10 @@ use crate::model::{Diagnosis, LoadAxis, RunInfo, SCHEMA, Spikes, VerdictKind};
 use crate::modes;
 use crate::plateau;
 use crate::run_verdict;
+use crate::signals::classify;
 use crate::spikes;
 use crate::steps;
 use crate::usl;
-use crate::verdict::{self, Ctx, StepClass};
 use satlab_record::summary::LoadMode;
 use satlab_record::{Failure, RequestRecord};
 use std::collections::BTreeMap;
@@ -81,28 +81,10 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
     let requests = reqs.len() as u64;
     drop(reqs);
 
-    // Plateau, per-step verdicts.
+    // Plateau, per-step verdicts: each step's signals, combined by precedence.
     let knee = plateau::detect(&rows);
     let order = plateau::load_order(&rows);
-    let base_mean_ms = order.first().map(|&i| rows[i].mean_ms).unwrap_or(0.0);
-    let classes: Vec<StepClass> = rows
-        .iter()
-        .map(|r| {
-            let saturated = match knee {
-                Some(k) => r.load >= rows[k].load,
-                None => rows.len() == 1,
-            };
-            verdict::classify(
-                r,
-                &Ctx {
-                    open,
-                    saturated,
-                    base_mean_ms,
-                    syn_modes: !syn_modes.is_empty(),
-                },
-            )
-        })
-        .collect();
+    let classes = classify::classify_steps(&rows, knee, &order, open, !syn_modes.is_empty());
     for (r, c) in rows.iter_mut().zip(&classes) {
         r.verdict = c.verdict();
     }

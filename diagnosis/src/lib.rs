@@ -24,13 +24,15 @@ pub mod model;
 pub mod modes;
 pub mod parts;
 pub mod plateau;
+pub mod process_cpu;
 pub mod report;
 pub mod run_verdict;
+pub mod signals;
 pub mod spikes;
+pub mod stall;
 pub mod steps;
 pub mod time_model;
 pub mod usl;
-pub mod verdict;
 
 pub use diagnose::{diagnose, diagnose_dir};
 pub use error::DiagnosisError;

@@ -87,6 +87,12 @@ pub enum VerdictKind {
     Socket,
     /// No plateau in the tested range.
     Scaling,
+    /// The machine's CPUs are saturated while client and server share them: the load
+    /// generator competes with the server.
+    Machine,
+    /// Other processes crowded the lab's processes off their CPUs: the figures describe the
+    /// machine's other load as much as the system under test.
+    Disturbed,
     /// The data does not support a verdict.
     Inconclusive,
 }
@@ -99,6 +105,8 @@ impl VerdictKind {
             VerdictKind::Server => "server",
             VerdictKind::Socket => "socket",
             VerdictKind::Scaling => "scaling",
+            VerdictKind::Machine => "machine",
+            VerdictKind::Disturbed => "disturbed",
             VerdictKind::Inconclusive => "inconclusive",
         }
     }
@@ -114,6 +122,12 @@ pub enum ServerBound {
     PoolIo,
     /// The server refuses work (429/503).
     Shedding,
+    /// Server events (pauses, recycles) stall it for most of the time: their implied cap is
+    /// the plateau.
+    Stall,
+    /// The server's CPU is flat at a whole number of cores below its capacity: one hot
+    /// thread (an event loop, one worker) or a global lock.
+    CoreCeiling,
 }
 
 impl ServerBound {
@@ -123,6 +137,19 @@ impl ServerBound {
             ServerBound::Cpu => "cpu",
             ServerBound::PoolIo => "pool_io",
             ServerBound::Shedding => "shedding",
+            ServerBound::Stall => "stall",
+            ServerBound::CoreCeiling => "core_ceiling",
+        }
+    }
+
+    /// How people say it: `CPU`, `pool/I/O`, `shedding`, `stall`, `core ceiling`.
+    pub fn title(self) -> &'static str {
+        match self {
+            ServerBound::Cpu => "CPU",
+            ServerBound::PoolIo => "pool/I/O",
+            ServerBound::Shedding => "shedding",
+            ServerBound::Stall => "stall",
+            ServerBound::CoreCeiling => "core ceiling",
         }
     }
 }
@@ -282,8 +309,114 @@ pub struct StepRow {
     /// else the `satlab.pool.wait.duration` histogram; `None` without either.
     #[serde(default)]
     pub pool_wait_mean_ms: Option<f64>,
+    /// The load generator's CPU over the step, by process and hottest threads (`None` without
+    /// samples).
+    #[serde(default)]
+    pub client_process: Option<ProcessCpu>,
+    /// The server's CPU over the step, by process and hottest threads (`None` without
+    /// samples).
+    #[serde(default)]
+    pub server_process: Option<ProcessCpu>,
+    /// CPUs of the machine the observer sampled (`None` without system samples).
+    #[serde(default)]
+    pub machine_cpus: Option<u32>,
+    /// Busy cores of the machine not used by the sampled processes (client, server, observer
+    /// when sampled): other programs. `None` unless the machine and both client and server
+    /// were sampled.
+    #[serde(default)]
+    pub other_cores: Option<f64>,
+    /// Server events over the step's window, one entry per kind that occurred: how much of
+    /// the window they stalled and the throughput cap that implies.
+    #[serde(default)]
+    pub stalls: Vec<StepStall>,
     /// The step's own verdict.
     pub verdict: StepVerdict,
+}
+
+/// One process's CPU over a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessCpu {
+    /// Mean CPU in cores (1.0 = one core busy).
+    pub cores: f64,
+    /// CPUs it may use (affinity and cgroup quota).
+    pub capacity: f64,
+    /// Mean thread-seconds per second its threads spent runnable but waiting for a CPU
+    /// (`None` where the kernel gave no schedstat).
+    pub run_queue_wait: Option<f64>,
+    /// Its hottest threads, by mean cores over the step, hottest first (at most
+    /// [`crate::process_cpu::MAX_HOT_THREADS`]); empty without per-thread samples.
+    pub threads: Vec<ThreadLoad>,
+    /// Threads that averaged at least [`crate::process_cpu::BUSY_THREAD_CORES`] over the
+    /// step (0 without per-thread samples).
+    pub busy_threads: u32,
+}
+
+/// One thread's mean CPU over a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadLoad {
+    /// Thread id.
+    pub tid: u32,
+    /// Its name (`comm`, e.g. `tokio-runtime-w`).
+    pub name: String,
+    /// Mean cores over the step (1.0 = it ran all the time).
+    pub cores: f64,
+}
+
+/// What a kind of server event stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallScope {
+    /// The whole server stops (`gc_pause`: a stop-the-world pause).
+    Everything,
+    /// Requests that need the downstream pool stop (`pool_recycle`).
+    PoolUsers,
+    /// A CPU is taken from the handlers, which slow down but do not stop (`cpu_burst`).
+    HandlerCpu,
+}
+
+impl StallScope {
+    /// The scope of an event kind.
+    pub fn of(kind: EventKind) -> StallScope {
+        match kind {
+            EventKind::GcPause => StallScope::Everything,
+            EventKind::PoolRecycle => StallScope::PoolUsers,
+            EventKind::CpuBurst => StallScope::HandlerCpu,
+        }
+    }
+
+    /// What it does, in words: `stops the whole server`, ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            StallScope::Everything => "stops the whole server",
+            StallScope::PoolUsers => "stops the pool's users",
+            StallScope::HandlerCpu => "takes a CPU from the handlers",
+        }
+    }
+}
+
+/// One kind of server event over one step's measured window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepStall {
+    /// The event kind.
+    pub kind: EventKind,
+    /// What it stops.
+    pub scope: StallScope,
+    /// Events starting in the window.
+    pub events: u64,
+    /// Events per second of the window.
+    pub per_s: f64,
+    /// Their mean duration, ms.
+    pub mean_ms: f64,
+    /// Share of the window covered by the union of the kind's event intervals (overlaps
+    /// count once), 0–1.
+    pub share: f64,
+    /// True when the events fire by count (they carry a request index): stalls then grow
+    /// with throughput.
+    pub count_driven: bool,
+    /// Count-driven events: the throughput at which they would fill all the time, X ÷
+    /// share, requests/s (a pause of d every M requests caps throughput at M/d).
+    /// `None` for time-driven events, which remove a fixed share of capacity instead.
+    pub implied_cap_rps: Option<f64>,
 }
 
 /// The axis on which spikes are counted apart.

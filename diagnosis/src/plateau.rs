@@ -85,7 +85,16 @@ pub(crate) fn report(rows: &[StepRow], knee: Option<usize>, open: bool) -> Plate
             concurrency: None,
             target_rate: None,
             rps: None,
-            text: "no plateau: throughput kept growing with load".into(),
+            text: if !rows.is_empty() && rows.iter().all(|r| r.ok_rps <= 0.0) {
+                "no throughput: no request succeeded at any step".into()
+            } else if load_order(rows)
+                .windows(2)
+                .all(|w| rows[w[0]].load == rows[w[1]].load)
+            {
+                "no plateau observable: one load level".into()
+            } else {
+                "no plateau: throughput kept growing with load".into()
+            },
         },
     }
 }

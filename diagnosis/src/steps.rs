@@ -1,7 +1,10 @@
-//! The per-step table: loadgen figures joined with CPU and kernel samples by time window.
+//! The per-step table: loadgen figures joined with CPU, thread, kernel samples and server
+//! events by time window.
 
 use crate::input::DiagnosisInput;
 use crate::model::{KernelStep, StepRow, StepVerdict, VerdictKind};
+use crate::process_cpu;
+use crate::stall;
 use satlab_record::Failure;
 use satlab_record::samples::Role;
 use satlab_record::summary::{LatencySummary, LoadMode, StepSummary};
@@ -74,6 +77,25 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         .map(|p| p.cpu_util)
         .collect();
     let system_cpu = (!sys.is_empty()).then(|| sys.iter().sum::<f64>() / sys.len() as f64);
+    let machine_cpus = input
+        .system
+        .iter()
+        .filter(|p| p.t_unix_ns > ws && p.t_unix_ns <= we)
+        .map(|p| p.per_cpu.len() as u32)
+        .max()
+        .filter(|&n| n > 0);
+    let client_process = process_cpu::summarise(&input.processes, Role::Client, ws, we);
+    let server_process = process_cpu::summarise(&input.processes, Role::Server, ws, we);
+    // What the machine spent beyond the sampled processes: other programs (and the
+    // observer, when it did not sample itself).
+    let other_cores = match (system_cpu, machine_cpus, &client_process, &server_process) {
+        (Some(u), Some(n), Some(c), Some(s)) => {
+            let observer =
+                process_cpu::mean_cores(&input.processes, Role::Observer, ws, we).unwrap_or(0.0);
+            Some((u * f64::from(n) - c.cores - s.cores - observer).max(0.0))
+        }
+        _ => None,
+    };
     let mut kernel = KernelStep::default();
     for k in input
         .kernel
@@ -146,6 +168,11 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         kernel,
         handler_concurrency: None,
         pool_wait_mean_ms: None,
+        client_process,
+        server_process,
+        machine_cpus,
+        other_cores,
+        stalls: stall::step_stalls(&input.events, ws, we, st.ok_rps),
         verdict: StepVerdict {
             kind: VerdictKind::Inconclusive,
             server_bound: None,

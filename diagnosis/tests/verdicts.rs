@@ -115,6 +115,7 @@ fn socket_plateau_with_both_cpus_low() {
         })
         .collect());
     assert_eq!(d.verdict.kind, VerdictKind::Socket, "{:#?}", d.verdict);
+    assert_eq!(d.verdict.server_bound, None);
     let s = signals(&d);
     assert!(
         s.contains(&"listen_drops") && s.contains(&"max_cpu"),
@@ -139,6 +140,7 @@ fn socket_by_port_exhaustion() {
         })
         .collect());
     assert_eq!(d.verdict.kind, VerdictKind::Socket, "{:#?}", d.verdict);
+    assert_eq!(d.verdict.server_bound, None);
     let s = signals(&d);
     assert!(
         s.contains(&"socket_error_share") && s.contains(&"time_wait_port_share"),
@@ -157,6 +159,7 @@ fn scaling() {
         })
         .collect());
     assert_eq!(d.verdict.kind, VerdictKind::Scaling, "{:#?}", d.verdict);
+    assert_eq!(d.verdict.server_bound, None);
     assert!(!d.plateau.detected);
     let ns = d.usl.n_star.expect("a peak");
     assert!((ns - (0.98f64 / 0.0001).sqrt()).abs() < 2.0, "{ns}");
@@ -262,6 +265,7 @@ fn server_cpu_contended_vs_pool_on_a_busy_machine() {
                 .system_cpu(1.0)
         })
         .collect());
+    assert_eq!(cpu.verdict.kind, VerdictKind::Server);
     assert_eq!(
         cpu.verdict.server_bound,
         Some(ServerBound::Cpu),
@@ -277,6 +281,7 @@ fn server_cpu_contended_vs_pool_on_a_busy_machine() {
                 .system_cpu(1.0)
         })
         .collect());
+    assert_eq!(pool.verdict.kind, VerdictKind::Server);
     assert_eq!(
         pool.verdict.server_bound,
         Some(ServerBound::PoolIo),
@@ -303,6 +308,7 @@ fn socket_when_the_client_spins_on_failed_connects() {
         })
         .collect());
     assert_eq!(d.verdict.kind, VerdictKind::Socket, "{:#?}", d.verdict);
+    assert_eq!(d.verdict.server_bound, None);
     let s = signals(&d);
     assert!(
         s.contains(&"socket_error_share") && s.contains(&"client_cpu"),

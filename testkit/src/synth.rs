@@ -3,7 +3,7 @@
 
 use satlab_common::rng::SplitMix64;
 use satlab_diagnosis::{DiagnosisInput, RequestSource};
-use satlab_record::samples::{KernelSample, ProcessSample, Role, SystemSample};
+use satlab_record::samples::{KernelSample, ProcessSample, Role, SystemSample, ThreadCpu};
 use satlab_record::summary::{LagSummary, LatencySummary, LoadgenSummary, StepSummary};
 use satlab_record::{ErrorKind, EventKind, RecordError, RequestRecord, RunDir, ServerEvent};
 use std::collections::BTreeMap;
@@ -41,6 +41,16 @@ pub struct SynthStep {
     pub late: f64,
     /// Machine-wide CPU busy (`None`: no system samples).
     pub system_cpu: Option<f64>,
+    /// The client's threads in every sample: (name, cores).
+    pub client_threads: Vec<(String, f64)>,
+    /// The server's threads in every sample: (name, cores).
+    pub server_threads: Vec<(String, f64)>,
+    /// The client's run-queue wait, thread-s/s (`None`: not sampled).
+    pub client_wait: Option<f64>,
+    /// The server's run-queue wait, thread-s/s (`None`: not sampled).
+    pub server_wait: Option<f64>,
+    /// Count-driven gc pauses over the step: (every N requests, pause ms).
+    pub pauses: Option<(u64, f64)>,
 }
 
 impl SynthStep {
@@ -100,6 +110,32 @@ impl SynthStep {
         self.late = share;
         self
     }
+    /// Give the client these threads (name, cores) in every sample.
+    pub fn client_threads(mut self, threads: &[(&str, f64)]) -> Self {
+        self.client_threads = threads.iter().map(|&(n, c)| (n.into(), c)).collect();
+        self
+    }
+    /// Give the server these threads (name, cores) in every sample.
+    pub fn server_threads(mut self, threads: &[(&str, f64)]) -> Self {
+        self.server_threads = threads.iter().map(|&(n, c)| (n.into(), c)).collect();
+        self
+    }
+    /// Set the client's run-queue wait (thread-s/s).
+    pub fn client_wait(mut self, w: f64) -> Self {
+        self.client_wait = Some(w);
+        self
+    }
+    /// Set the server's run-queue wait (thread-s/s).
+    pub fn server_wait(mut self, w: f64) -> Self {
+        self.server_wait = Some(w);
+        self
+    }
+    /// Pause the server for `ms` every `every` requests (gc_pause events, evenly spread
+    /// over the step at its throughput).
+    pub fn pauses(mut self, every: u64, ms: f64) -> Self {
+        self.pauses = Some((every, ms));
+        self
+    }
 }
 
 fn base_summary(open: bool, steps: Vec<StepSummary>) -> LoadgenSummary {
@@ -131,13 +167,16 @@ fn base_summary(open: bool, steps: Vec<StepSummary>) -> LoadgenSummary {
     s
 }
 
-/// A run with these steps (each [`STEP_S`] long), CPU samples every second and one kernel
-/// sample per step; no per-request log.
+/// A run with these steps (each [`STEP_S`] long), CPU samples every second (with the
+/// steps' threads and run-queue waits), one kernel sample per step and the steps' pauses;
+/// no per-request log.
 pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
     let mut sums = Vec::new();
     let mut processes = Vec::new();
     let mut kernel = Vec::new();
     let mut system = Vec::new();
+    let mut events = Vec::new();
+    let mut served = 0u64;
     for (i, s) in steps.iter().enumerate() {
         let start_us = i as u64 * STEP_S * 1_000_000;
         let end_us = start_us + STEP_S * 1_000_000;
@@ -192,9 +231,25 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
                 max_us: (s.lag_p99_ms * 2000.0) as u64,
             },
         });
+        if let Some((every, ms)) = s.pauses {
+            let n = (requests / every.max(1)).max(1);
+            let gap_ns = STEP_S * 1_000_000_000 / n;
+            for k in 0..n {
+                served += every;
+                events.push(ServerEvent {
+                    kind: EventKind::GcPause,
+                    seq: events.len() as u64 + 1,
+                    start_unix_ns: T0_NS + start_us * 1000 + k * gap_ns + gap_ns / 4,
+                    duration_ns: (ms * 1e6) as u64,
+                    request_index: Some(served),
+                    service: "target-api".into(),
+                    attributes: BTreeMap::new(),
+                });
+            }
+        }
         for sec in 1..=STEP_S {
             let t = T0_NS + start_us * 1000 + sec * 1_000_000_000;
-            let sample = |role, pid, util: f64| ProcessSample {
+            let sample = |role, pid, util: f64, threads: &[(String, f64)], wait| ProcessSample {
                 t_unix_ns: t,
                 role,
                 pid,
@@ -205,12 +260,26 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
                 threads: 8,
                 open_fds: 64,
                 fd_limit: 1024,
-                thread_cpu: Vec::new(),
-                run_queue_wait: None,
+                thread_cpu: threads
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (name, cores))| ThreadCpu {
+                        tid: pid * 100 + k as u32,
+                        name: name.clone(),
+                        cpu_cores: *cores,
+                    })
+                    .collect(),
+                run_queue_wait: wait,
             };
-            processes.push(sample(Role::Client, 1, s.client_cpu));
+            processes.push(sample(
+                Role::Client,
+                1,
+                s.client_cpu,
+                &s.client_threads,
+                s.client_wait,
+            ));
             if let Some(u) = s.server_cpu {
-                processes.push(sample(Role::Server, 2, u));
+                processes.push(sample(Role::Server, 2, u, &s.server_threads, s.server_wait));
             }
             if let Some(u) = s.system_cpu {
                 system.push(SystemSample {
@@ -238,6 +307,7 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
     input.processes = processes;
     input.kernel = kernel;
     input.system = system;
+    input.events = events;
     input
 }
 

@@ -4,10 +4,10 @@ use super::svg::{Axis, Chart, esc};
 use super::time_chart;
 use crate::cause::fmt_p;
 use crate::format::fmt_num;
-use crate::model::{Diagnosis, LoadAxis, StepRow, VerdictKind};
+use crate::model::{Diagnosis, LoadAxis, ServerBound, StepRow, VerdictKind};
+use crate::signals::CPU_SATURATED;
 use crate::time_model::InsideSource;
 use crate::usl::UslFit;
-use crate::verdict::CPU_SATURATED;
 use satlab_record::summary::{ConnectionMode, LoadMode};
 use satlab_record::{EventKind, Failure};
 use std::fmt::Write;
@@ -34,6 +34,8 @@ fn kind_color(k: VerdictKind) -> &'static str {
         VerdictKind::Server => ORANGE,
         VerdictKind::Socket => PURPLE,
         VerdictKind::Scaling => GREEN,
+        VerdictKind::Machine => RED,
+        VerdictKind::Disturbed => GREY,
         VerdictKind::Inconclusive => GREY,
     }
 }
@@ -62,6 +64,43 @@ tr.knee td{background:#fff7ed;font-weight:600}
 ul{margin:6px 0;padding-left:22px}
 "#;
 
+/// A step's stalls and hottest threads, for its table cell (escaped HTML).
+fn stalls_and_threads(r: &StepRow) -> String {
+    let mut parts: Vec<String> = r
+        .stalls
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {:.0}% ({}){}",
+                s.kind.name(),
+                s.share * 100.0,
+                s.scope.describe(),
+                s.implied_cap_rps
+                    .map(|c| format!(", cap ~{}/s", fmt_num(c)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    for (side, p) in [("client", &r.client_process), ("server", &r.server_process)] {
+        if let Some(p) = p
+            && let Some(t) = p.threads.first()
+        {
+            parts.push(format!(
+                "{side} {:.1}/{:.1} cores, {} {:.0}%",
+                p.cores,
+                p.capacity,
+                t.name,
+                t.cores * 100.0
+            ));
+        }
+    }
+    parts
+        .iter()
+        .map(|p| esc(p))
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 /// Render the report.
 pub fn render(d: &Diagnosis) -> String {
     let mut h = String::new();
@@ -70,10 +109,9 @@ pub fn render(d: &Diagnosis) -> String {
     let kind = match v.server_bound {
         Some(b) if v.kind == VerdictKind::Server => format!(
             "SERVER · {}",
-            match b.name() {
-                "cpu" => "CPU",
-                "pool_io" => "POOL / I/O",
-                _ => "SHEDDING",
+            match b {
+                ServerBound::PoolIo => "POOL / I/O".to_string(),
+                b => b.title().to_uppercase(),
             }
         ),
         _ => v.kind.name().to_uppercase(),
@@ -168,7 +206,7 @@ pub fn render(d: &Diagnosis) -> String {
     // Step table.
     let _ = write!(
         h,
-        r#"<h2>Steps</h2><section class="card"><table><tr><th>#</th><th>{}</th><th>X ok/s</th><th>R ms</th><th>p50</th><th>p99</th><th>p99.9</th><th>{}</th><th>client CPU</th><th>server CPU</th><th>errors</th><th class="l">kernel</th><th class="l">verdict</th></tr>"#,
+        r#"<h2>Steps</h2><section class="card"><table><tr><th>#</th><th>{}</th><th>X ok/s</th><th>R ms</th><th>p50</th><th>p99</th><th>p99.9</th><th>{}</th><th>client CPU</th><th>server CPU</th><th>errors</th><th class="l">kernel</th><th class="l">stalls · threads</th><th class="l">verdict</th></tr>"#,
         if d.run.load_axis == LoadAxis::Rate {
             "rate"
         } else {
@@ -190,7 +228,7 @@ pub fn render(d: &Diagnosis) -> String {
             .collect();
         let _ = write!(
             h,
-            r#"<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td class="l">{}</td><td class="l"><span class="pill" style="background:{}">{}</span></td></tr>"#,
+            r#"<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td class="l">{}</td><td class="l">{}</td><td class="l"><span class="pill" style="background:{}">{}</span></td></tr>"#,
             if d.plateau.step == Some(r.index) {
                 r#" class="knee""#
             } else {
@@ -214,6 +252,7 @@ pub fn render(d: &Diagnosis) -> String {
                 .unwrap_or("–".into()),
             r.error_share * 100.0,
             esc(&kern.join(", ")),
+            stalls_and_threads(r),
             kind_color(r.verdict.kind),
             esc(&r.verdict.label)
         );

@@ -67,6 +67,8 @@ pub fn render(d: &Diagnosis) -> String {
                 ServerBound::Cpu => "CPU",
                 ServerBound::PoolIo => "POOL/I-O",
                 ServerBound::Shedding => "SHEDDING",
+                ServerBound::Stall => "STALL",
+                ServerBound::CoreCeiling => "CORE CEILING",
             }
         ),
         (k, _) => k.name().to_uppercase(),
@@ -139,10 +141,14 @@ pub fn render(d: &Diagnosis) -> String {
         } else {
             ""
         };
-        let label: String = format!("{}{mark}", r.verdict.label)
-            .chars()
-            .take(17)
-            .collect();
+        // `server/core_ceiling` is two characters too wide for the column.
+        let label: String = format!(
+            "{}{mark}",
+            r.verdict.label.replace("core_ceiling", "ceiling")
+        )
+        .chars()
+        .take(17)
+        .collect();
         let _ = writeln!(
             out,
             "{:>3} {:>7} {:>8} {:>7} {:>8} {:>6} {:>4} {:>4} {:>5}  {}",
@@ -178,6 +184,74 @@ pub fn render(d: &Diagnosis) -> String {
     }
     if !kern.is_empty() {
         for l in wrap(&format!("Kernel: {}", kern.join("; ")), COLUMNS) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    // Stalls and threads: one entry per event kind and per side, ranges over the steps.
+    let mut stalls: Vec<String> = Vec::new();
+    for kind in satlab_record::EventKind::ALL {
+        let of: Vec<(u32, &crate::model::StepStall)> = d
+            .steps
+            .iter()
+            .flat_map(|r| {
+                r.stalls
+                    .iter()
+                    .filter(|s| s.kind == kind)
+                    .map(|s| (r.index, s))
+            })
+            .collect();
+        let (Some(first), Some(last)) = (of.first(), of.last()) else {
+            continue;
+        };
+        let caps: Vec<f64> = of.iter().filter_map(|(_, s)| s.implied_cap_rps).collect();
+        stalls.push(format!(
+            "{} {}: {}% of the time ({}), {}/s, {} ms each{}",
+            kind.name(),
+            first.1.scope.describe(),
+            span(of.iter().map(|(_, s)| s.share * 100.0), 0),
+            if first.0 == last.0 {
+                format!("step {}", first.0)
+            } else {
+                format!("steps {}–{}", first.0, last.0)
+            },
+            span(of.iter().map(|(_, s)| s.per_s), 1),
+            span(of.iter().map(|(_, s)| s.mean_ms), 1),
+            if caps.is_empty() {
+                String::new()
+            } else {
+                format!(", cap ~{} req/s", span_num(&caps))
+            }
+        ));
+    }
+    if !stalls.is_empty() {
+        for l in wrap(&format!("Stalls: {}", stalls.join("; ")), COLUMNS) {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    let mut threads: Vec<String> = Vec::new();
+    for side in ["client", "server"] {
+        let of: Vec<&crate::model::ProcessCpu> = d
+            .steps
+            .iter()
+            .filter_map(|r| match side {
+                "client" => r.client_process.as_ref(),
+                _ => r.server_process.as_ref(),
+            })
+            .filter(|p| !p.threads.is_empty())
+            .collect();
+        let Some(last) = of.last() else {
+            continue;
+        };
+        threads.push(format!(
+            "{side} {} of {:.1} cores, hottest {} {}%",
+            span(of.iter().map(|p| p.cores), 1),
+            last.capacity,
+            last.threads[0].name,
+            span(of.iter().map(|p| p.threads[0].cores * 100.0), 0)
+        ));
+    }
+    if !threads.is_empty() {
+        for l in wrap(&format!("Threads: {}", threads.join("; ")), COLUMNS) {
             let _ = writeln!(out, "{l}");
         }
     }
@@ -396,6 +470,26 @@ fn where_time_went(out: &mut String, d: &Diagnosis) {
         }
     }
     let _ = writeln!(out);
+}
+
+/// `44–96`, or one figure when the lowest and highest agree at `decimals`.
+fn span(v: impl Iterator<Item = f64>, decimals: usize) -> String {
+    let (lo, hi) = v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+        (lo.min(x), hi.max(x))
+    });
+    if !lo.is_finite() {
+        return "–".into();
+    }
+    let (a, b) = (format!("{lo:.decimals$}"), format!("{hi:.decimals$}"));
+    if a == b { a } else { format!("{a}–{b}") }
+}
+
+/// `5,005–5,028` with thousands separators.
+fn span_num(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (fmt_num(lo), fmt_num(hi));
+    if a == b { a } else { format!("{a}–{b}") }
 }
 
 fn short(ms: f64) -> String {
