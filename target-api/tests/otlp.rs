@@ -295,7 +295,14 @@ async fn server_spans_carry_the_pool_wait_when_the_pool_was_used() {
         .filter_map(|s| int(&s.attributes, names::ATTR_POOL_WAIT_NS))
         .collect();
     waits.sort();
-    assert_eq!(waits.len(), 2, "only the pool's users carry a wait: {waits:?}");
+    assert_eq!(
+        waits.len(),
+        2,
+        "only the pool's users carry a wait: {waits:?}"
+    );
     assert!(waits[0] >= 0 && waits[0] < 30_000_000, "{waits:?}");
-    assert!(waits[1] >= 30_000_000, "the second user waited for the hold: {waits:?}");
+    assert!(
+        waits[1] >= 30_000_000,
+        "the second user waited for the hold: {waits:?}"
+    );
 }

@@ -83,7 +83,10 @@ pub fn span_data(
         KeyValue::new(ATTR_STEP, r.step as i64),
     ];
     if let Some(t) = r.intended_unix_ns {
-        attributes.push(KeyValue::new(ATTR_INTENDED_START, t.min(i64::MAX as u64) as i64));
+        attributes.push(KeyValue::new(
+            ATTR_INTENDED_START,
+            t.min(i64::MAX as u64) as i64,
+        ));
     }
     if r.status > 0 {
         attributes.push(KeyValue::new("http.response.status_code", r.status as i64));

@@ -132,18 +132,33 @@ mod tests {
         let starts: Vec<u64> = all.iter().map(|t| t.start_unix_ns).collect();
         assert_eq!(starts, vec![100, 110, 600, 610]);
         assert_eq!(all[1].parent_span_id, Some(all[0].span_id));
-        assert_eq!((all[0].kind, all[0].service.as_str()), (SpanKind::Client, "loadgen"));
-        assert_eq!((all[1].kind, all[1].service.as_str()), (SpanKind::Server, "target-api"));
+        assert_eq!(
+            (all[0].kind, all[0].service.as_str()),
+            (SpanKind::Client, "loadgen")
+        );
+        assert_eq!(
+            (all[1].kind, all[1].service.as_str()),
+            (SpanKind::Server, "target-api")
+        );
         let summary: SpanSummary = fsio::read_json(&dir.spans()).unwrap();
         let t = &summary.timings;
         assert_eq!((t.received, t.kept, t.dropped_by_ratio), (4, 4, 0));
-        assert_eq!((t.cap, t.ratio), (StoreLimits::default().max_spans as u64, 1.0));
+        assert_eq!(
+            (t.cap, t.ratio),
+            (StoreLimits::default().max_spans as u64, 1.0)
+        );
         assert_eq!(summary, s.spans(), "the same account in memory and on disk");
 
         s.write_to(&dir, Some((105, 605))).unwrap();
         let some: Vec<SpanTiming> = fsio::read_jsonl(&dir.span_timings()).unwrap();
-        assert_eq!(some.iter().map(|t| t.start_unix_ns).collect::<Vec<_>>(), [110, 600]);
+        assert_eq!(
+            some.iter().map(|t| t.start_unix_ns).collect::<Vec<_>>(),
+            [110, 600]
+        );
         let summary: SpanSummary = fsio::read_json(&dir.spans()).unwrap();
-        assert_eq!((summary.timings.kept, summary.timings.outside_window), (2, 2));
+        assert_eq!(
+            (summary.timings.kept, summary.timings.outside_window),
+            (2, 2)
+        );
     }
 }

@@ -260,7 +260,13 @@ mod tests {
     fn request(rng: &mut SplitMix64, start: u64) -> (Timing, Timing) {
         let trace_id = ((rng.next_u64() as u128) << 64) | rng.next_u64() as u128;
         let client_id = rng.next_u64().max(1);
-        let mut client = span(trace_id, client_id, SpanKind::Client, start, start + 1_000_000);
+        let mut client = span(
+            trace_id,
+            client_id,
+            SpanKind::Client,
+            start,
+            start + 1_000_000,
+        );
         client.step = Some(0);
         let mut server = span(
             trace_id,
@@ -323,10 +329,17 @@ mod tests {
         }
         assert_eq!(halves.len(), want.len());
         assert!(halves.keys().all(|t| want.contains(t)));
-        assert!(halves.values().all(|&h| h == (1, 1)), "every kept trace is whole");
+        assert!(
+            halves.values().all(|&h| h == (1, 1)),
+            "every kept trace is whole"
+        );
 
         // Sorted by start; spread over the whole run: each tenth holds its share.
-        assert!(spans.windows(2).all(|w| w[0].start_unix_ns <= w[1].start_unix_ns));
+        assert!(
+            spans
+                .windows(2)
+                .all(|w| w[0].start_unix_ns <= w[1].start_unix_ns)
+        );
         let run_ns = TRACES as u64 * EVERY_NS;
         let mut tenths = [0usize; 10];
         for s in spans.iter().filter(|s| s.kind == SpanKind::Client) {
@@ -367,7 +380,10 @@ mod tests {
         store.offer(&c, "loadgen");
         let (spans, stats) = store.snapshot(None);
         assert_eq!(store.ratio(), 1.0);
-        assert_eq!((stats.received, stats.kept, stats.dropped_by_ratio), (2, 2, 0));
+        assert_eq!(
+            (stats.received, stats.kept, stats.dropped_by_ratio),
+            (2, 2, 0)
+        );
         assert_eq!(stats.cap, 10);
         assert_eq!(spans[0].span_id, 9, "sorted by start");
         assert_eq!(spans[0].intended_unix_ns, Some(40));
@@ -388,7 +404,11 @@ mod tests {
         }
         let (spans, stats) = store.snapshot(Some((500, 1_000)));
         let starts: Vec<u64> = spans.iter().map(|s| s.start_unix_ns).collect();
-        assert_eq!(starts, vec![500, 900, 1_000], "a span ending past the window is in");
+        assert_eq!(
+            starts,
+            vec![500, 900, 1_000],
+            "a span ending past the window is in"
+        );
         assert_eq!((stats.kept, stats.outside_window), (3, 2));
         assert_eq!(
             stats.received,
@@ -415,7 +435,10 @@ mod tests {
     fn service_names_are_interned_and_bounded() {
         let mut store = TimingStore::new(10_000);
         for i in 0..(MAX_SERVICES + 10) {
-            store.offer(&span(i as u128 + 1, 1, SpanKind::Server, 1, 2), &format!("svc-{i}"));
+            store.offer(
+                &span(i as u128 + 1, 1, SpanKind::Server, 1, 2),
+                &format!("svc-{i}"),
+            );
         }
         store.offer(&span(1, 2, SpanKind::Server, 1, 2), "svc-0");
         let (spans, _) = store.snapshot(None);
@@ -425,6 +448,10 @@ mod tests {
             10
         );
         assert_eq!(spans.iter().filter(|s| s.service == "svc-0").count(), 2);
-        assert_eq!(std::mem::size_of::<Packed>(), 80, "the budget behind the cap");
+        assert_eq!(
+            std::mem::size_of::<Packed>(),
+            80,
+            "the budget behind the cap"
+        );
     }
 }
