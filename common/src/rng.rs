@@ -1,6 +1,6 @@
 //! SplitMix64: a small, fast, well-mixed 64-bit generator, deterministic for a seed. The
-//! loadgen draws trace ids and sampling decisions from one per worker (no shared state);
-//! the diagnosis seeds one for a reproducible permutation test.
+//! loadgen draws trace ids from one per worker (no shared state; the sampled flag is a
+//! function of the trace id); the diagnosis seeds one for a reproducible permutation test.
 
 /// SplitMix64 (Steele, Lea, Flood 2014).
 #[derive(Debug, Clone)]

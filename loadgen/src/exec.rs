@@ -105,13 +105,13 @@ impl Worker {
         if tc.sampled
             && let Some(sink) = &ctx.spans
         {
-            let sent_us = ctx.offset_us(sent);
-            let end_us = ctx.offset_us(end);
+            let unix_ns = |t: Instant| ctx.started_unix_ns + ctx.offset_us(t) * 1000;
             sink.offer(SpanRecord {
                 trace_id: tc.trace_id,
                 span_id: tc.span_id,
-                start_unix_ns: ctx.started_unix_ns + sent_us * 1000,
-                end_unix_ns: ctx.started_unix_ns + end_us * 1000,
+                start_unix_ns: unix_ns(sent),
+                end_unix_ns: unix_ns(end),
+                intended_unix_ns: intended.map(unix_ns),
                 status: out.status,
                 error: out.error,
                 step: at.step as u32,

@@ -1,8 +1,11 @@
 //! W3C `traceparent` generation: a random 16-byte trace id and 8-byte span id per
-//! request, the sampled flag set with the configured probability.
+//! request, the sampled flag set by the run's one sampling rule
+//! ([`satlab_record::trace_sampling`]): a function of the trace id alone, so whoever keeps
+//! fewer traces later (the observer's span store) keeps a subset of whole traces.
 
 use http::HeaderValue;
 use satlab_common::rng::SplitMix64;
+use satlab_record::trace_sampling;
 
 /// A generator (SplitMix64, one per worker: no shared state) seeded from the OS plus
 /// `salt` (e.g. the worker index), so two runs draw different trace ids.
@@ -46,32 +49,30 @@ impl TraceContext {
 #[derive(Debug, Clone)]
 pub struct TraceGen {
     rng: SplitMix64,
-    threshold: u64,
-    always: bool,
+    ratio: f64,
 }
 
 impl TraceGen {
     /// A generator sampling `ratio` (clamped to 0..=1) of requests.
     pub fn new(rng: SplitMix64, ratio: f64) -> Self {
-        let r = ratio.clamp(0.0, 1.0);
-        TraceGen {
-            rng,
-            threshold: (r * u64::MAX as f64) as u64,
-            always: r >= 1.0,
-        }
+        let ratio = if ratio.is_nan() {
+            0.0
+        } else {
+            ratio.clamp(0.0, 1.0)
+        };
+        TraceGen { rng, ratio }
     }
 
-    /// The next request's context.
+    /// The next request's context; sampled iff its trace id is kept at the ratio.
     pub fn next_context(&mut self) -> TraceContext {
         let hi = self.rng.next_u64();
         let lo = self.rng.next_u64();
         let trace_id = (((hi as u128) << 64) | lo as u128).max(1);
         let span_id = self.rng.next_u64().max(1);
-        let sampled = self.always || self.rng.next_u64() < self.threshold;
         TraceContext {
             trace_id,
             span_id,
-            sampled,
+            sampled: trace_sampling::sampled(trace_id, self.ratio),
         }
     }
 }
@@ -94,6 +95,11 @@ mod tests {
             assert_eq!(u128::from_str_radix(parts[1], 16).unwrap(), c.trace_id);
             assert_eq!(u64::from_str_radix(parts[2], 16).unwrap(), c.span_id);
             assert_eq!(parts[3], if c.sampled { "01" } else { "00" });
+            assert_eq!(
+                c.sampled,
+                trace_sampling::sampled(c.trace_id, 0.25),
+                "the flag is the trace id's rule, not a separate draw"
+            );
             sampled += c.sampled as u32;
         }
         assert!((2000..3000).contains(&sampled), "{sampled}");

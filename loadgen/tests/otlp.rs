@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use loadgen::otel::config::OtelConfig;
-use loadgen::plan::{Load, Plan, parse_stages};
+use loadgen::plan::{Load, Plan, parse_rate_stages, parse_stages};
 use loadgen::{CancellationToken, Options, RequestSpec, run};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 use satlab_common::otel_env::Protocol;
+use satlab_record::telemetry::ATTR_INTENDED_START;
 use satlab_record::{ErrorKind, Failure};
 use satlab_testkit::http_server::{Behaviour, TestServer};
 use std::collections::BTreeMap;
@@ -304,7 +305,27 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
         assert_eq!(s.name, "POST");
         assert!(s.end_time_unix_nano > s.start_time_unix_nano);
         assert!(sampled.contains(&(hex(&s.trace_id), hex(&s.span_id))));
+        let a = attrs(&s.attributes);
+        assert!(
+            !a.contains_key(ATTR_INTENDED_START),
+            "closed loop: no intended start"
+        );
+        // The sampled flag is the trace id's rule at the run's ratio.
+        let id = u128::from_be_bytes(s.trace_id.as_slice().try_into().unwrap());
+        assert!(satlab_record::trace_sampling::sampled(id, 0.5));
     }
+    let unsampled = server
+        .traceparents()
+        .iter()
+        .filter(|tp| tp.ends_with("-00"))
+        .map(|tp| u128::from_str_radix(tp.split('-').nth(1).unwrap(), 16).unwrap())
+        .collect::<Vec<_>>();
+    assert!(!unsampled.is_empty());
+    assert!(
+        unsampled
+            .iter()
+            .all(|&id| !satlab_record::trace_sampling::sampled(id, 0.5))
+    );
 
     let m = metrics_of(&got, "loadgen-test");
     // Cumulative temporality: the last export counts every request.
@@ -433,4 +454,71 @@ async fn a_metrics_only_endpoint_exports_no_spans() {
     );
     let m = metrics_of(&got, "loadgen-metrics-only");
     assert_eq!(m.duration.values().sum::<u64>(), total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_client_spans_carry_the_intended_start() {
+    let server = TestServer::start(Behaviour {
+        delay: Duration::from_millis(1),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (endpoint, got) = receiver().await;
+    let mut o = Options::new(
+        RequestSpec::new(
+            &server.url("/api/vector/add"),
+            "POST",
+            &[],
+            Bytes::from("{}"),
+        )
+        .unwrap(),
+    );
+    o.otel = Some(otel(endpoint, "loadgen-open"));
+    let plan = Plan::new(
+        Load::Open {
+            stages: parse_rate_stages("200:500ms,400:500ms").unwrap(),
+            max_in_flight: 16,
+        },
+        Duration::from_millis(100),
+        "200:500ms,400:500ms",
+    )
+    .unwrap();
+    let out = run(plan, o, CancellationToken::new()).await.unwrap();
+    assert_eq!(out.summary.spans_dropped, 0);
+    let total: u64 = out.seconds.iter().map(|s| s.requests).sum();
+    let mut spans = Vec::new();
+    for (path, body) in got.lock().unwrap().iter() {
+        if path == "/v1/traces" {
+            let req = ExportTraceServiceRequest::decode(body.as_ref()).unwrap();
+            for rs in req.resource_spans {
+                for ss in rs.scope_spans {
+                    spans.extend(ss.spans);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        spans.len() as u64,
+        total,
+        "ratio 1: every request has its span"
+    );
+    let mut steps = std::collections::BTreeSet::new();
+    for s in &spans {
+        let a = attrs(&s.attributes);
+        let intended: u64 = a
+            .get(ATTR_INTENDED_START)
+            .unwrap_or_else(|| panic!("no intended start: {a:?}"))
+            .parse()
+            .unwrap();
+        // Sent at or after it was due (µs resolution), and never long before the span.
+        assert!(
+            intended <= s.start_time_unix_nano,
+            "{intended} > {}",
+            s.start_time_unix_nano
+        );
+        assert!(s.start_time_unix_nano - intended < 1_000_000_000);
+        steps.insert(a["satlab.step"].clone());
+    }
+    assert_eq!(steps.into_iter().collect::<Vec<_>>(), ["0", "1"]);
 }

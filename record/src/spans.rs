@@ -96,6 +96,11 @@ pub struct SpanTimingStats {
     pub kept: u64,
     /// Spans dropped by the ratio (when the cap was reached), earlier kept ones included.
     pub dropped_by_ratio: u64,
+    /// Spans the store held but did not write because they started outside the written
+    /// window (`observer serve` writes one run's window); `received = kept +
+    /// dropped_by_ratio + outside_window`.
+    #[serde(default)]
+    pub outside_window: u64,
 }
 
 mod hex128 {

@@ -83,7 +83,7 @@ async fn handle_add(
                 app.gate.safepoint()
             })
             .await;
-        app.telemetry.pool_wait(used.wait);
+        app.telemetry.pool_wait(used.wait, cx);
     }
     Ok(encode(&add(&request)?))
 }

@@ -266,3 +266,43 @@ async fn per_signal_endpoints_and_the_resource_service_name_reach_the_exporters(
     // Metrics went to the base endpoint, not to the traces' sink.
     assert!(got.metric_names.lock().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_spans_carry_the_pool_wait_when_the_pool_was_used() {
+    let (sink_addr, got) = otlp_sink::start("127.0.0.1:0".parse().unwrap(), true).await;
+    let mut cfg = config();
+    cfg.pool_size = 1;
+    let server = ServerHandle::start(cfg, telemetry_to(format!("http://{sink_addr}")), 2).unwrap();
+    let addr = server.addr();
+    let c = client();
+    // Two requests at once on a one-permit pool held 40 ms: one waits about 40 ms.
+    let hold = "pool=1&pool_hold=40ms";
+    let (a, b) = tokio::join!(add(&c, addr, hold, BODY), add(&c, addr, hold, BODY));
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!(add(&c, addr, "pool=0", BODY).await.status, 200);
+    tokio::task::spawn_blocking(move || server.stop().unwrap())
+        .await
+        .unwrap();
+
+    let spans = got.spans.lock().unwrap().clone();
+    let server_spans: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "POST /api/vector/add")
+        .collect();
+    assert_eq!(server_spans.len(), 3);
+    let mut waits: Vec<i64> = server_spans
+        .iter()
+        .filter_map(|s| int(&s.attributes, names::ATTR_POOL_WAIT_NS))
+        .collect();
+    waits.sort();
+    assert_eq!(
+        waits.len(),
+        2,
+        "only the pool's users carry a wait: {waits:?}"
+    );
+    assert!(waits[0] >= 0 && waits[0] < 30_000_000, "{waits:?}");
+    assert!(
+        waits[1] >= 30_000_000,
+        "the second user waited for the hold: {waits:?}"
+    );
+}

@@ -3,7 +3,7 @@
 //! whose ids were sent in `traceparent`.
 
 use satlab_record::ErrorKind;
-use satlab_record::telemetry::ATTR_STEP;
+use satlab_record::telemetry::{ATTR_INTENDED_START, ATTR_STEP};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -23,6 +23,8 @@ pub struct SpanRecord {
     pub start_unix_ns: u64,
     /// End of the response, Unix ns.
     pub end_unix_ns: u64,
+    /// Open loop: when the request was meant to be sent, Unix ns (`None` in closed loop).
+    pub intended_unix_ns: Option<u64>,
     /// HTTP status, 0 when none.
     pub status: u16,
     /// Failure kind.
@@ -80,6 +82,12 @@ pub fn span_data(
         KeyValue::new("url.full", url.to_string()),
         KeyValue::new(ATTR_STEP, r.step as i64),
     ];
+    if let Some(t) = r.intended_unix_ns {
+        attributes.push(KeyValue::new(
+            ATTR_INTENDED_START,
+            t.min(i64::MAX as u64) as i64,
+        ));
+    }
     if r.status > 0 {
         attributes.push(KeyValue::new("http.response.status_code", r.status as i64));
     }

@@ -35,7 +35,12 @@ fn value_string(v: &AnyValue) -> Option<String> {
 /// numeric strings).
 pub(super) fn attr_u64(attrs: &[KeyValue], key: &str) -> Option<u64> {
     let kv = attrs.iter().find(|kv| kv.key == key)?;
-    match kv.value.as_ref()?.value.as_ref()? {
+    value_u64(kv.value.as_ref()?)
+}
+
+/// A value as an unsigned integer (integers, non-negative doubles and numeric strings).
+pub(super) fn value_u64(v: &AnyValue) -> Option<u64> {
+    match v.value.as_ref()? {
         any_value::Value::IntValue(i) => u64::try_from(*i).ok(),
         any_value::Value::DoubleValue(d) if *d >= 0.0 && d.is_finite() => Some(*d as u64),
         any_value::Value::StringValue(s) => s.trim().parse().ok(),

@@ -4,8 +4,9 @@
 //! - [`grpc`] and [`http`] are the two transports;
 //! - [`store`] is what they write into, with its bounds; [`traces`], [`metrics`] and
 //!   [`logs`] convert each signal's export request once, at this boundary, into the run
-//!   directory's types ([`attributes`], [`metric_points`] help); [`ingest`] and [`stats`]
-//!   count what was taken and refused; [`persist`] writes the `otlp/` files.
+//!   directory's types ([`attributes`], [`metric_points`], [`span_timing`] help);
+//!   [`timings`] keeps a trace-id sample of span timings under its cap; [`ingest`] and
+//!   [`stats`] count what was taken and refused; [`persist`] writes the `otlp/` files.
 
 pub mod attributes;
 pub mod config;
@@ -18,8 +19,10 @@ pub mod metrics;
 pub mod persist;
 pub mod receiver;
 pub mod signal;
+pub mod span_timing;
 pub mod stats;
 pub mod store;
+pub mod timings;
 pub mod traces;
 
 pub use config::{DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_MESSAGE_BYTES, ReceiverConfig};

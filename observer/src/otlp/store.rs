@@ -1,6 +1,7 @@
 //! The bounded in-memory store of what the diagnosis needs from OTLP, shared by the gRPC
 //! and HTTP transports: server events (from log records), selected metric points, span
-//! counts and trace ids, and the names each service sent.
+//! counts and trace ids, span timings (a trace-id sample, [`super::timings`]), and the
+//! names each service sent.
 //!
 //! This file holds the store, its bounds and its read side; each signal's ingestion lives
 //! in its own file ([`super::traces`], [`super::metrics`], [`super::logs`]), the counting
@@ -8,7 +9,9 @@
 //! `otlp/` files in [`super::persist`].
 
 use super::stats::Stats;
+use super::timings::{DEFAULT_MAX_SPANS, TimingStore};
 use satlab_record::events::{ReceivedSummary, SpanSummary};
+use satlab_record::spans::{SpanTiming, SpanTimingStats};
 use satlab_record::{MetricPoint, ServerEvent};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -35,7 +38,10 @@ pub struct StoreLimits {
     pub max_services: usize,
     /// Distinct names per service and kind (metrics, spans, log events).
     pub max_names: usize,
-    /// What happens at the bound.
+    /// Span timings held (`otlp/spans.jsonl`); past it the trace-id ratio is halved, in
+    /// both overflow modes, so what is kept stays an unbiased sample of whole traces.
+    pub max_spans: usize,
+    /// What happens at the bound (events and metric points).
     pub overflow: Overflow,
 }
 
@@ -47,6 +53,7 @@ impl Default for StoreLimits {
             max_trace_ids: 2_000,
             max_services: 64,
             max_names: 512,
+            max_spans: DEFAULT_MAX_SPANS,
             overflow: Overflow::RejectNew,
         }
     }
@@ -56,17 +63,30 @@ impl Default for StoreLimits {
 pub(super) const OTHER: &str = "other";
 
 /// What the store holds, behind its lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Contents {
     pub(super) events: VecDeque<ServerEvent>,
     pub(super) points: VecDeque<MetricPoint>,
     pub(super) spans: SpanSummary,
+    pub(super) timings: TimingStore,
     pub(super) trace_ids: HashSet<Vec<u8>>,
     pub(super) received: ReceivedSummary,
     pub(super) stats: Stats,
 }
 
 impl Contents {
+    fn new(limits: &StoreLimits) -> Contents {
+        Contents {
+            events: VecDeque::new(),
+            points: VecDeque::new(),
+            spans: SpanSummary::default(),
+            timings: TimingStore::new(limits.max_spans),
+            trace_ids: HashSet::new(),
+            received: ReceivedSummary::default(),
+            stats: Stats::default(),
+        }
+    }
+
     /// The service key to account under (bounded number of services).
     pub(super) fn service_key(&self, name: String, limits: &StoreLimits) -> String {
         if self.received.services.contains_key(&name)
@@ -108,10 +128,16 @@ pub(super) fn note(set: &mut BTreeSet<String>, name: &str, max: usize) {
 }
 
 /// The store, shared by the gRPC and HTTP receivers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
     pub(super) limits: StoreLimits,
     inner: Mutex<Contents>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(StoreLimits::default())
+    }
 }
 
 impl Store {
@@ -119,7 +145,7 @@ impl Store {
     pub fn new(limits: StoreLimits) -> Self {
         Store {
             limits,
-            inner: Mutex::new(Contents::default()),
+            inner: Mutex::new(Contents::new(&limits)),
         }
     }
 
@@ -139,9 +165,17 @@ impl Store {
         self.lock().points.iter().cloned().collect()
     }
 
-    /// Span counts and trace ids.
+    /// Span counts and trace ids, with the span-timing store's account.
     pub fn spans(&self) -> SpanSummary {
-        self.lock().spans.clone()
+        let g = self.lock();
+        let mut s = g.spans.clone();
+        s.timings = g.timings.snapshot(None).1;
+        s
+    }
+
+    /// The span timings held (sorted by start) and the store's account of them.
+    pub fn span_timings(&self) -> (Vec<SpanTiming>, SpanTimingStats) {
+        self.lock().timings.snapshot(None)
     }
 
     /// The names each service sent.

@@ -1,9 +1,11 @@
-//! Trace ingestion: spans are counted per service and name, errors counted, and a bounded
-//! set of trace ids kept (the spans themselves are not stored).
+//! Trace ingestion: spans are counted per service and name, errors counted, a bounded
+//! set of trace ids kept, and each span's timing offered to the span-timing store
+//! ([`super::timings`], which keeps a trace-id sample of them).
 
 use super::attributes::service_name;
 use super::ingest::{self, Ingest};
 use super::signal::Signal;
+use super::span_timing::timing_of;
 use super::store::{OTHER, Store, note};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
@@ -17,11 +19,12 @@ impl Store {
             let service = g.service_key(service_name(rs.resource.as_ref()), &lim);
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
-                    if span.trace_id.len() != 16 || span.span_id.len() != 8 {
+                    let Some(timing) = timing_of(span) else {
                         out.reject("span with a trace id not 16 bytes or a span id not 8 bytes");
                         continue;
-                    }
+                    };
                     out.accepted += 1;
+                    g.timings.offer(&timing, &service);
                     let is_error = span.status.as_ref().is_some_and(|s| s.code == 2);
                     let names = g.received.services.entry(service.clone()).or_default();
                     note(&mut names.spans, &span.name, lim.max_names);

@@ -1,5 +1,6 @@
 //! The per-request hot path: the server span (a child of the caller's `traceparent`), the
-//! active-request count and the request-duration histogram; pool waits and shed requests.
+//! active-request count and the request-duration histogram; pool waits (also on the span)
+//! and shed requests.
 
 use super::handle::Telemetry;
 use super::instruments::method_slot;
@@ -9,6 +10,7 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use satlab_record::ServerEvent;
+use satlab_record::telemetry::ATTR_POOL_WAIT_NS;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -134,10 +136,18 @@ impl Telemetry {
         }
     }
 
-    /// Record time spent waiting for a pool permit.
-    pub fn pool_wait(&self, wait: Duration) {
+    /// Record time spent waiting for a pool permit: in the wait histogram and, when the
+    /// request's server span is recorded, as its [`ATTR_POOL_WAIT_NS`] (integer ns).
+    pub fn pool_wait(&self, wait: Duration, cx: Option<&Context>) {
         if let Some(inst) = &self.inst {
             inst.pool_wait.record(wait.as_secs_f64(), &[]);
+        }
+        if let Some(cx) = cx {
+            let span = cx.span();
+            if span.is_recording() {
+                let ns = i64::try_from(wait.as_nanos()).unwrap_or(i64::MAX);
+                span.set_attribute(KeyValue::new(ATTR_POOL_WAIT_NS, ns));
+            }
         }
     }
 
