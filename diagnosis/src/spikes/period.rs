@@ -12,7 +12,7 @@ pub const PERIOD_MAX_CV: f64 = 0.25;
 /// A gap is on the period when it is within this share of a period of a whole number of
 /// periods (a burst the detector missed leaves a gap of two): a clock or a counter keeps its
 /// gaps within a few percent, while an unrelated burst between two periodic ones cuts a gap
-/// into two pieces that land this close to a whole number only 2 × 20% of the time.
+/// into two pieces, each of which lands this close to a whole period only 20% of the time.
 pub const ON_PERIOD_TOLERANCE: f64 = 0.2;
 
 /// A period and how well the bursts keep to it.

@@ -10,6 +10,10 @@
 //! The peak, rather than the latency-time a burst adds, is the weight: a pause holds every
 //! request for about its length, while a slow stretch of the queue adds as much time over
 //! many requests without making any of them much worse.
+//!
+//! The tier the spikes are drawn from is chosen from the bursts alone (their severity and
+//! their period), never from the server events, so the cause test run on it afterwards is
+//! one test and its p-value needs no correction for the tiers looked at.
 
 use super::bursts::Cluster;
 use super::period::{Fit, MIN_SPIKES, PERIOD_MAX_CV, period};
