@@ -18,6 +18,7 @@
 //! is above the significance level, so a strictly periodic cause is shown at p < 0.01 when
 //! the lags are consistent, with the caveat stated plainly.
 
+use crate::intervals::Intervals;
 use crate::model::Cause;
 use satlab_common::rng::SplitMix64;
 use satlab_record::{EventKind, ServerEvent};
@@ -220,6 +221,67 @@ fn shift_test(times: &EventTimes, spikes: &[SpikeSpan], span_us: i64) -> ShiftTe
     }
 }
 
+/// The events of `kind` inside the run (µs since its start, below `span_us`), or `None`
+/// when it has none.
+fn kind_times(
+    events: &[ServerEvent],
+    kind: EventKind,
+    run_start_ns: u64,
+    span_us: i64,
+) -> Option<EventTimes> {
+    let ev: Vec<(i64, i64)> = events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| {
+            let s = (e.start_unix_ns as i128 - run_start_ns as i128) / 1000;
+            (s as i64, (e.duration_ns / 1000) as i64)
+        })
+        .filter(|(s, _)| *s >= 0 && *s < span_us)
+        .collect();
+    (!ev.is_empty()).then(|| EventTimes::new(ev))
+}
+
+/// The spikes one event kind matches.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KindMatch {
+    /// The event kind.
+    pub kind: EventKind,
+    /// Its events in the run.
+    pub events: usize,
+    /// For each spike, whether such an event is within [`MATCH_WINDOW_US`].
+    pub hits: Vec<bool>,
+    /// Share of the run's time within [`MATCH_WINDOW_US`] of such an event: about the share
+    /// of anything, the tail included, that an unrelated kind would match by chance.
+    pub time_share: f64,
+}
+
+/// For each event kind with events in the run: how many, which of `spikes` have one within
+/// the match window, and how much of the run that window covers.
+pub(crate) fn matches_by_kind(
+    spikes: &[SpikeSpan],
+    events: &[ServerEvent],
+    run_start_ns: u64,
+    span_us: i64,
+) -> Vec<KindMatch> {
+    EventKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let times = kind_times(events, kind, run_start_ns, span_us)?;
+            let windows = Intervals::union(times.start.iter().zip(&times.dur).map(|(&s, &d)| {
+                let lo = (s - MATCH_WINDOW_US).clamp(0, span_us);
+                let hi = (s + d + MATCH_WINDOW_US).clamp(0, span_us);
+                (lo as u64, hi as u64)
+            }));
+            Some(KindMatch {
+                kind,
+                events: times.start.len(),
+                hits: times.matches(spikes).0,
+                time_share: windows.total() as f64 / span_us.max(1) as f64,
+            })
+        })
+        .collect()
+}
+
 /// The event kind the spikes coincide with best, with its test, and which spikes matched.
 pub(crate) fn best_cause(
     spikes: &[SpikeSpan],
@@ -229,19 +291,12 @@ pub(crate) fn best_cause(
 ) -> (Option<Cause>, Vec<bool>) {
     let mut best: Option<(Cause, Vec<bool>)> = None;
     for kind in EventKind::ALL {
-        let ev: Vec<(i64, i64)> = events
-            .iter()
-            .filter(|e| e.kind == kind)
-            .map(|e| {
-                let s = (e.start_unix_ns as i128 - run_start_ns as i128) / 1000;
-                (s as i64, (e.duration_ns / 1000) as i64)
-            })
-            .filter(|(s, _)| *s >= 0 && *s < span_us)
-            .collect();
-        if ev.is_empty() || spikes.is_empty() {
-            continue;
+        if spikes.is_empty() {
+            break;
         }
-        let times = EventTimes::new(ev);
+        let Some(times) = kind_times(events, kind, run_start_ns, span_us) else {
+            continue;
+        };
         let (hits, ev_matched) = times.matches(spikes);
         let observed = hits.iter().filter(|h| **h).count();
         let test = shift_test(&times, spikes, span_us);

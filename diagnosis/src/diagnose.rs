@@ -58,14 +58,8 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
             );
         }
         Spikes {
-            detected: false,
-            count: 0,
-            outliers: 0,
-            period: None,
-            cause: None,
-            explains: None,
             text: "no per-request log".into(),
-            marks: Vec::new(),
+            ..Spikes::default()
         }
     } else {
         spikes::analyse(

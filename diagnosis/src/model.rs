@@ -487,10 +487,48 @@ pub struct Explains {
     pub p99_ms: f64,
     /// Run p99.9, ms.
     pub p999_ms: f64,
-    /// Share of requests above p99 that lie in a spike.
+    /// Share of requests above p99 that lie in a spike (of the tier the spikes were drawn
+    /// from; with a cause, those are the bursts its test was made on).
     pub p99: f64,
     /// Share of requests above p99.9 that lie in a spike.
     pub p999: f64,
+}
+
+/// The share of the tail one event kind explains: requests above the run's p99 and p99.9
+/// that lie in a slow burst (of any severity tier) matched to an event of that kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CauseShare {
+    /// `gc_pause`, `pool_recycle` or `cpu_burst`.
+    pub kind: EventKind,
+    /// Events of this kind in the run.
+    pub events: usize,
+    /// Slow bursts, of every tier, with such an event within the match window.
+    pub bursts: usize,
+    /// Share of the run's time within the match window of such an event: about the share of
+    /// the tail an unrelated kind would hold by chance.
+    pub time_share: f64,
+    /// Share of requests above p99 inside those bursts.
+    pub p99: f64,
+    /// Share of requests above p99.9 inside those bursts.
+    pub p999: f64,
+}
+
+/// The slow bursts above one natural break of severity (how far each one's slowest request
+/// stood above the local median).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeverityTier {
+    /// Slow bursts in the tier.
+    pub count: usize,
+    /// The least severe of its bursts, ms: its slowest request's latency above the local
+    /// median.
+    pub min_excess_ms: f64,
+    /// Robust CV of the gaps on the sharper axis (`None` below five bursts or for gaps of
+    /// zero).
+    pub period_cv: Option<f64>,
+    /// Share of gaps within 20% of a whole number of periods (`None` below five bursts).
+    pub on_period: Option<f64>,
+    /// True when the gaps' CV makes the tier periodic.
+    pub periodic: bool,
 }
 
 /// One spike, for charts.
@@ -509,20 +547,33 @@ pub struct SpikeMark {
 }
 
 /// Periodic latency spikes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Spikes {
     /// True when spikes are periodic or tied to server events.
     pub detected: bool,
-    /// Spikes (clusters of slow requests).
+    /// Spikes: the slow bursts of the tier the verdict is drawn from.
     pub count: usize,
-    /// Slow requests (outliers) in all spikes.
+    /// Slow requests (outliers) in all slow bursts.
     pub outliers: u64,
+    /// Slow bursts (clusters of slow requests) of every severity.
+    #[serde(default)]
+    pub bursts: usize,
+    /// Nested severity tiers: `tiers[0]` holds every burst, each next one the bursts above
+    /// the next natural break of peak excess.
+    #[serde(default)]
+    pub tiers: Vec<SeverityTier>,
+    /// Index in `tiers` of the tier the spikes, their period and cause come from.
+    #[serde(default)]
+    pub tier: usize,
     /// Their period, when there are enough spikes.
     pub period: Option<Period>,
     /// The server events they coincide with.
     pub cause: Option<Cause>,
     /// How much of p99/p99.9 they explain.
     pub explains: Option<Explains>,
+    /// For each event kind with events in the run, the share of the tail it explains.
+    #[serde(default)]
+    pub by_cause: Vec<CauseShare>,
     /// One readable sentence.
     pub text: String,
     /// The spikes (at most [`crate::spikes::MAX_MARKS`]).

@@ -1,5 +1,6 @@
 //! Spikes on synthetic per-request series: period by the right axis, events matched with
-//! significance, and no spike verdict on noise.
+//! significance, the severe periodic bursts found among more numerous small ones, each
+//! cause's share of the tail, and no spike verdict on noise.
 
 use satlab_diagnosis::{Diagnosis, PeriodAxis, diagnose};
 use satlab_record::EventKind;
@@ -13,6 +14,22 @@ fn segments() -> Vec<(u32, f64, f64)> {
 
 fn run(plan: SeriesPlan) -> Diagnosis {
     diagnose(&series_run(&plan)).expect("diagnosis")
+}
+
+/// A cron-like run: two open-loop rates, 16 s each; every 2 s a 300 ms CPU burst halves the
+/// server's capacity at 70% utilisation (15 bursts), while 3× as many unreported 15 ms
+/// stalls and 150 scheduling hiccups of 3 ms land at random times. `bursts_slow` false:
+/// the bursts are reported but take nothing from the server.
+fn cron_like(bursts_slow: bool) -> SeriesPlan {
+    let mut plan = SeriesPlan::new(vec![(1, 550.0, 16.0), (1, 650.0, 16.0)]);
+    plan.schedule = Schedule::EverySeconds(2.0);
+    plan.pause_us = 300_000;
+    plan.pause_capacity = if bursts_slow { 0.5 } else { 1.0 };
+    plan.utilisation = 0.7;
+    plan.event = Some(EventKind::CpuBurst);
+    plan.noise_pauses = vec![(45, 15_000), (150, 3_000)];
+    plan.seed = 17;
+    plan
 }
 
 #[test]
@@ -85,4 +102,98 @@ fn diagnosis_is_deterministic() {
     let a = serde_json::to_string(&run(plan.clone())).unwrap();
     let b = serde_json::to_string(&run(plan)).unwrap();
     assert_eq!(a, b);
+}
+
+/// Every 2 s the bursts that halve the server's capacity, with 3× as many random stalls
+/// and the hiccups beneath them: the spikes are the most severe tier, periodic in time and
+/// tied to the bursts, although taken as equals the bursts they hide among are not.
+#[test]
+fn severe_periodic_bursts_are_found_among_more_numerous_smaller_ones() {
+    let d = run(cron_like(true));
+    let s = &d.spikes;
+    assert!(s.detected, "{s:#?}");
+    assert_eq!(s.count, 15, "one spike per burst: {}", s.text);
+    // Three tiers: every burst, the stalls and the bursts, the bursts alone.
+    let counts: Vec<usize> = s.tiers.iter().map(|t| t.count).collect();
+    assert_eq!(counts, vec![72, 47, 15], "{:?}", s.tiers);
+    assert_eq!(s.tier, 2);
+    assert!(s.tiers[..2].iter().all(|t| !t.periodic), "{:?}", s.tiers);
+    assert_eq!(s.tiers[2].on_period, Some(1.0));
+    assert!(s.text.contains("the most severe tier"), "{}", s.text);
+    let p = s.period.as_ref().expect("a period");
+    assert_eq!(p.by, PeriodAxis::Time, "{p:?}");
+    assert!((p.seconds - 2.0).abs() < 0.01, "{p:?}");
+    let c = s.cause.as_ref().expect("a cause");
+    assert_eq!(c.kind, EventKind::CpuBurst);
+    assert_eq!((c.matched, c.events), (15, 15), "{c:?}");
+    assert!(c.significant && c.p_value < 0.01, "{c:?}");
+    // Every request above p99 and p99.9 is in a burst the CPU bursts explain; counted as
+    // equals, those bursts are a fifth of all slow bursts.
+    let share = &s.by_cause;
+    assert_eq!(share.len(), 1, "{share:?}");
+    assert_eq!(share[0].kind, EventKind::CpuBurst);
+    assert_eq!(share[0].bursts, 15, "{share:?}");
+    assert_eq!((share[0].p99, share[0].p999), (1.0, 1.0), "{share:?}");
+    assert!(
+        share[0].bursts * 4 < s.bursts,
+        "{} of {}",
+        share[0].bursts,
+        s.bursts
+    );
+    let e = s.explains.as_ref().expect("explains");
+    assert_eq!((e.p99, e.p999), (1.0, 1.0), "{e:?}");
+}
+
+/// The same random stalls and hiccups, the same reported bursts, but the bursts take
+/// nothing from the server: no spike verdict, no cause, and the bursts' share of the tail
+/// is about the share of the run their windows cover.
+#[test]
+fn events_that_cause_nothing_explain_no_more_of_the_tail_than_chance() {
+    let d = run(cron_like(false));
+    let s = &d.spikes;
+    assert!(!s.detected, "{s:#?}");
+    assert!(s.tiers.iter().all(|t| !t.periodic), "{:?}", s.tiers);
+    let c = s.cause.as_ref().expect("the best match is reported");
+    assert_eq!(c.kind, EventKind::CpuBurst);
+    assert!(!c.significant && c.p_value >= 0.05, "{c:?}");
+    assert!(c.matched_fraction < 0.5, "{c:?}");
+    assert!(s.text.contains("noise, no spike verdict"), "{}", s.text);
+    let share = &s.by_cause[0];
+    // 15 bursts of 300 ms with a 10 ms window on each side in a 32 s run.
+    assert!(
+        (share.time_share - 15.0 * 0.32 / 32.0).abs() < 0.005,
+        "{share:?}"
+    );
+    assert!(share.p99 < 1.5 * share.time_share, "{share:?}");
+    assert!(share.p999 < 1.5 * share.time_share, "{share:?}");
+}
+
+/// Count-driven causes among 3× as many random stalls and the hiccups beneath them keep
+/// their verdict: a gc pause every 1000 requests, a pool recycle every 1500.
+#[test]
+fn count_driven_causes_keep_their_verdict_among_random_bursts() {
+    for (every, kind) in [(1000, EventKind::GcPause), (1500, EventKind::PoolRecycle)] {
+        let mut plan = SeriesPlan::new(segments());
+        plan.schedule = Schedule::EveryRequests(every);
+        plan.event = Some(kind);
+        let pauses = series_run(&plan).events.len();
+        plan.noise_pauses = vec![(3 * pauses, 8_000), (pauses, 2_000)];
+        let d = run(plan);
+        let s = &d.spikes;
+        assert!(s.detected, "{kind:?}: {s:#?}");
+        assert_eq!(s.count, pauses, "{kind:?}: {}\n{:?}", s.text, s.tiers);
+        assert_eq!(s.tier, s.tiers.len() - 1, "{kind:?}: {:?}", s.tiers);
+        let p = s.period.as_ref().expect("a period");
+        assert_eq!(p.by, PeriodAxis::Requests, "{kind:?}: {p:?}");
+        assert!(
+            (p.requests - every as f64).abs() <= 0.1 * every as f64,
+            "{p:?}"
+        );
+        let c = s.cause.as_ref().expect("a cause");
+        assert_eq!(c.kind, kind);
+        assert_eq!(c.matched, pauses, "{c:?}");
+        assert!(c.significant && c.p_value < 0.01, "{c:?}");
+        let share = s.by_cause.iter().find(|b| b.kind == kind).expect("a share");
+        assert_eq!(share.p999, 1.0, "{share:?}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Synthetic runs for tests and benchmarks: step tables with chosen figures, and
-//! per-request series with pauses every N requests or every T seconds.
+//! per-request series with pauses every N requests or every T seconds (stop-the-world, or
+//! taking part of the server's capacity), plus unreported pauses at random times.
 
 use satlab_common::rng::SplitMix64;
 use satlab_diagnosis::{DiagnosisInput, RequestSource};
@@ -342,6 +343,18 @@ pub struct SeriesPlan {
     /// Median latency per segment from Little's law (concurrency / rate) instead of `base_us`,
     /// as in a closed loop where every worker waits on the server.
     pub little: bool,
+    /// Share of the server's capacity left during a scheduled pause: 0 stops the world
+    /// (every request in flight or arriving waits it out); 0.5 halves it, as a CPU burst on
+    /// the server's only core does, and work piles up at `utilisation − 0.5` while it lasts,
+    /// then drains at `1 − utilisation`; 1 leaves the server untouched (events that cause
+    /// nothing).
+    pub pause_capacity: f64,
+    /// Share of the server's capacity the requests use outside pauses (0–1): how fast work
+    /// piles up during a partial pause and drains after it.
+    pub utilisation: f64,
+    /// Unreported stop-the-world pauses at uniformly random times, as (how many, length in
+    /// µs): slow bursts with no server event behind them.
+    pub noise_pauses: Vec<(usize, u64)>,
 }
 
 impl SeriesPlan {
@@ -356,12 +369,87 @@ impl SeriesPlan {
             event: None,
             seed: 1,
             little: false,
+            pause_capacity: 0.0,
+            utilisation: 0.7,
+            noise_pauses: Vec::new(),
         }
     }
 }
 
+/// Seed offset of the unreported pauses' times, so adding them leaves the rest of the
+/// series as it was.
+const NOISE_SEED: u64 = 0x6E01_5E00;
+
+/// Hold every request in flight at `p` or arriving before `p + pause_us` until the pause
+/// ends (stop-the-world).
+fn stop_the_world(reqs: &mut [RequestRecord], p: u64, pause_us: u64) {
+    let pend = p + pause_us;
+    // Requests in flight at p or arriving during the pause end after it.
+    let lo = reqs.partition_point(|r| r.start_us + 1_000_000 < p);
+    for r in reqs[lo..].iter_mut() {
+        if r.start_us > pend {
+            break;
+        }
+        let lat = u64::from(r.latency_us);
+        // In flight: its work stalls for the pause. Arriving during it: waits it out.
+        let held = if r.start_us < p {
+            if r.start_us + lat < p {
+                continue;
+            }
+            lat + pause_us
+        } else {
+            pend - r.start_us + lat
+        };
+        r.latency_us = held.min(u64::from(u32::MAX)) as u32;
+    }
+}
+
+/// Delay the requests arriving while a pause leaves `capacity` of the server to them (a
+/// fluid queue): work piles up at `utilisation − capacity` during the pause and drains at
+/// `1 − utilisation` after it; a request waits for the work ahead of it, served at
+/// `capacity` until the pause ends and at full speed after.
+fn partial_pause(
+    reqs: &mut [RequestRecord],
+    p: u64,
+    pause_us: u64,
+    capacity: f64,
+    utilisation: f64,
+) {
+    let (c, rho, d) = (
+        capacity.clamp(0.01, 1.0),
+        utilisation.clamp(0.0, 0.99),
+        pause_us as f64,
+    );
+    if rho <= c {
+        return;
+    }
+    let peak_work = (rho - c) * d;
+    let until = d + peak_work / (1.0 - rho);
+    let lo = reqs.partition_point(|r| r.start_us < p);
+    for r in reqs[lo..].iter_mut() {
+        let tau = (r.start_us - p) as f64;
+        if tau > until {
+            break;
+        }
+        let delay = if tau < d {
+            let work = (rho - c) * tau;
+            let left = d - tau;
+            if work <= c * left {
+                work / c
+            } else {
+                left + (work - c * left)
+            }
+        } else {
+            (peak_work - (1.0 - rho) * (tau - d)).max(0.0)
+        };
+        let held = u64::from(r.latency_us) + delay as u64;
+        r.latency_us = held.min(u64::from(u32::MAX)) as u32;
+    }
+}
+
 /// Generate the series: requests arrive at each segment's rate (with jitter), latencies
-/// are log-normal; during a pause every request in flight or arriving is held until it ends.
+/// are log-normal; a scheduled pause holds the requests as [`SeriesPlan::pause_capacity`]
+/// says and is reported as an event; unreported pauses at random times stop the world.
 pub fn series(plan: &SeriesPlan) -> (Vec<RequestRecord>, Vec<ServerEvent>, Vec<StepSummary>) {
     let mut rng = SplitMix64::new(plan.seed);
     let mut reqs: Vec<RequestRecord> = Vec::new();
@@ -413,24 +501,16 @@ pub fn series(plan: &SeriesPlan) -> (Vec<RequestRecord>, Vec<ServerEvent>, Vec<S
     }
     let mut events = Vec::new();
     for (seq, &(p, idx)) in pauses.iter().enumerate() {
-        let pend = p + plan.pause_us;
-        // Requests in flight at p or arriving during the pause end after it.
-        let lo = reqs.partition_point(|r| r.start_us + 1_000_000 < p);
-        for r in reqs[lo..].iter_mut() {
-            if r.start_us > pend {
-                break;
-            }
-            let lat = u64::from(r.latency_us);
-            // In flight: its work stalls for the pause. Arriving during it: waits it out.
-            let held = if r.start_us < p {
-                if r.start_us + lat < p {
-                    continue;
-                }
-                lat + plan.pause_us
-            } else {
-                pend - r.start_us + lat
-            };
-            r.latency_us = held.min(u64::from(u32::MAX)) as u32;
+        if plan.pause_capacity <= 0.0 {
+            stop_the_world(&mut reqs, p, plan.pause_us);
+        } else {
+            partial_pause(
+                &mut reqs,
+                p,
+                plan.pause_us,
+                plan.pause_capacity,
+                plan.utilisation,
+            );
         }
         if let Some(kind) = plan.event {
             events.push(ServerEvent {
@@ -442,6 +522,19 @@ pub fn series(plan: &SeriesPlan) -> (Vec<RequestRecord>, Vec<ServerEvent>, Vec<S
                 service: "target-api".into(),
                 attributes: BTreeMap::new(),
             });
+        }
+    }
+    if !plan.noise_pauses.is_empty() {
+        let mut noise_rng = SplitMix64::new(plan.seed ^ NOISE_SEED);
+        let mut at: Vec<(u64, u64)> = plan
+            .noise_pauses
+            .iter()
+            .flat_map(|&(n, len)| std::iter::repeat_n(len, n))
+            .map(|len| (noise_rng.below(t.max(1.0) as u64), len))
+            .collect();
+        at.sort_unstable();
+        for (p, len) in at {
+            stop_the_world(&mut reqs, p, len);
         }
     }
     let steps = segs

@@ -182,6 +182,7 @@ pub fn store_summary(ratio: f64, kept: u64) -> SpanSummary {
             received: kept,
             kept,
             dropped_by_ratio: 0,
+            outside_window: 0,
         },
         ..Default::default()
     }

@@ -173,24 +173,7 @@ pub fn render(d: &Diagnosis) -> String {
         esc(&v.confirm)
     );
 
-    // Spikes summary.
-    let s = &d.spikes;
-    let _ = write!(
-        h,
-        r#"<section class="card"><b>Spikes.</b> {}{}</section>"#,
-        esc(&s.text),
-        s.cause
-            .as_ref()
-            .filter(|_| !s.detected)
-            .filter(|c| c.matched > 0)
-            .map(|c| format!(
-                " (best event match: {} {:.0}%, {})",
-                c.kind.name(),
-                c.matched_fraction * 100.0,
-                fmt_p(c.p_value, c.null_shifts)
-            ))
-            .unwrap_or_default()
-    );
+    h.push_str(&spikes_card(d));
 
     let charts = [
         throughput_chart(d),
@@ -559,6 +542,54 @@ fn cpu_chart(d: &Diagnosis) -> String {
     c.legend("client", BLUE, true);
     c.legend("server", ORANGE, true);
     c.render()
+}
+
+/// The spikes card: the sentence, the best event match when no spike verdict was given, and
+/// each event kind's share of the tail.
+fn spikes_card(d: &Diagnosis) -> String {
+    let s = &d.spikes;
+    let mut h = format!(
+        r#"<section class="card"><b>Spikes.</b> {}{}"#,
+        esc(&s.text),
+        s.cause
+            .as_ref()
+            .filter(|_| !s.detected)
+            .filter(|c| c.matched > 0)
+            .map(|c| format!(
+                " (best event match: {} {:.0}%, {})",
+                c.kind.name(),
+                c.matched_fraction * 100.0,
+                fmt_p(c.p_value, c.null_shifts)
+            ))
+            .unwrap_or_default()
+    );
+    if let Some(e) = s.explains.as_ref().filter(|_| !s.by_cause.is_empty()) {
+        let _ = write!(
+            h,
+            r#"<h2>The tail by cause</h2><table><tr><th class="l">event kind</th><th>events</th><th>slow bursts matched</th><th>requests &gt; p99 ({} ms)</th><th>requests &gt; p99.9 ({} ms)</th><th>by chance</th></tr>"#,
+            num(e.p99_ms),
+            num(e.p999_ms)
+        );
+        for c in &s.by_cause {
+            let _ = write!(
+                h,
+                r#"<tr><td class="l"><span class="pill" style="background:{}">{}</span></td><td>{}</td><td>{} of {}</td><td>{:.0}%</td><td>{:.0}%</td><td>{:.0}%</td></tr>"#,
+                event_color(c.kind),
+                c.kind.name(),
+                fmt_num(c.events as f64),
+                fmt_num(c.bursts as f64),
+                fmt_num(s.bursts as f64),
+                c.p99 * 100.0,
+                c.p999 * 100.0,
+                c.time_share * 100.0
+            );
+        }
+        h.push_str(
+            r#"</table><div class="meta">Requests above the run's p99 and p99.9 that lie in a slow burst (of any severity) within 10 ms of an event of that kind. By chance: the share of the run within 10 ms of such an event, about what a kind unrelated to the tail would hold.</div>"#,
+        );
+    }
+    h.push_str("</section>");
+    h
 }
 
 fn timeline_chart(d: &Diagnosis) -> String {

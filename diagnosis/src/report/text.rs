@@ -286,6 +286,26 @@ pub fn render(d: &Diagnosis) -> String {
             fmt_p(c.p_value, c.null_shifts)
         );
     }
+    if let Some(e) = s.explains.as_ref().filter(|_| !s.by_cause.is_empty()) {
+        let _ = writeln!(
+            out,
+            "Tail by cause (requests above p99 {} ms / p99.9 {} ms):",
+            short(e.p99_ms),
+            short(e.p999_ms)
+        );
+        for c in &s.by_cause {
+            let _ = writeln!(
+                out,
+                "  {:<13} {:>4}% / {:>4}%  in {} of {} slow bursts; by chance ≈ {:.0}%",
+                c.kind.name(),
+                format!("{:.0}", c.p99 * 100.0),
+                format!("{:.0}", c.p999 * 100.0),
+                fmt_num(c.bursts as f64),
+                fmt_num(s.bursts as f64),
+                c.time_share * 100.0
+            );
+        }
+    }
     if !d.syn_retransmit_modes.is_empty() {
         let m: Vec<String> = d
             .syn_retransmit_modes

@@ -1,0 +1,142 @@
+//! The period of a set of slow bursts, by request index and by time, and how many of their
+//! gaps sit on it.
+
+use super::bursts::Cluster;
+use crate::model::{Period, PeriodAxis};
+
+/// Fewest spikes for a period: four gaps give a median and a spread worth reporting.
+pub const MIN_SPIKES: usize = 5;
+/// Largest robust coefficient of variation of the inter-spike gaps for the spikes to count
+/// as periodic: random (Poisson) arrivals give ≈1, a clock or a counter gives < 0.1.
+pub const PERIOD_MAX_CV: f64 = 0.25;
+/// A gap is on the period when it is within this share of a period of a whole number of
+/// periods (a burst the detector missed leaves a gap of two): a clock or a counter keeps its
+/// gaps within a few percent, while an unrelated burst between two periodic ones cuts a gap
+/// into two pieces, each of which lands this close to a whole period only 20% of the time.
+pub const ON_PERIOD_TOLERANCE: f64 = 0.2;
+
+/// A period and how well the bursts keep to it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fit {
+    /// The period on both axes (the sharper one chosen).
+    pub period: Period,
+    /// Share of gaps on the chosen axis within [`ON_PERIOD_TOLERANCE`] of a whole number of
+    /// periods.
+    pub on_period: f64,
+}
+
+fn median_f64(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
+}
+
+/// Median gap, robust CV (1.4826·MAD / median) and share of gaps on the period, for
+/// consecutive differences of `xs`.
+fn gap_stats(xs: &[f64]) -> (f64, f64, f64) {
+    let gaps: Vec<f64> = xs.windows(2).map(|w| w[1] - w[0]).collect();
+    let med = median_f64(&mut gaps.clone());
+    if med <= 0.0 || gaps.is_empty() {
+        return (med, f64::INFINITY, 0.0);
+    }
+    let on = gaps
+        .iter()
+        .filter(|&&g| {
+            let k = (g / med).round();
+            k >= 1.0 && (g / med - k).abs() <= ON_PERIOD_TOLERANCE
+        })
+        .count() as f64
+        / gaps.len() as f64;
+    let mut dev: Vec<f64> = gaps.iter().map(|g| (g - med).abs()).collect();
+    (med, 1.4826 * median_f64(&mut dev) / med, on)
+}
+
+/// The period of `clusters` (in position order) on both axes; the one with the lower CV
+/// wins. `None` below [`MIN_SPIKES`].
+pub(crate) fn period(clusters: &[Cluster]) -> Option<Fit> {
+    if clusters.len() < MIN_SPIKES {
+        return None;
+    }
+    let by_idx: Vec<f64> = clusters.iter().map(|c| c.first as f64).collect();
+    let by_time: Vec<f64> = clusters.iter().map(|c| c.start_us as f64 / 1e6).collect();
+    let (pi, cvi, oni) = gap_stats(&by_idx);
+    let (pt, cvt, ont) = gap_stats(&by_time);
+    let (by, cv, on_period) = if cvi <= cvt {
+        (PeriodAxis::Requests, cvi, oni)
+    } else {
+        (PeriodAxis::Time, cvt, ont)
+    };
+    Some(Fit {
+        period: Period {
+            by,
+            requests: pi,
+            seconds: pt,
+            cv,
+            cv_requests: cvi,
+            cv_seconds: cvt,
+        },
+        on_period,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(first: usize, t_s: f64) -> Cluster {
+        Cluster {
+            ratio: 5.0,
+            first,
+            last: first,
+            start_us: (t_s * 1e6) as u64,
+            end_us: (t_s * 1e6) as u64 + 1000,
+            peak_us: 40_000,
+            peak_end_us: (t_s * 1e6) as u64 + 1000,
+            size: 10,
+            excess_us: 30_000,
+        }
+    }
+
+    #[test]
+    fn a_clock_is_periodic_by_time_and_a_counter_by_requests() {
+        // Every 2 s while the rate grows: the gap in requests grows by 100 each time.
+        let clock: Vec<Cluster> = (0..10usize)
+            .map(|i| at(1000 * i + 50 * i * i.saturating_sub(1), 2.0 * i as f64))
+            .collect();
+        let f = period(&clock).expect("a period");
+        assert_eq!(f.period.by, PeriodAxis::Time);
+        assert!((f.period.seconds - 2.0).abs() < 1e-9, "{f:?}");
+        assert_eq!(f.on_period, 1.0);
+        // Every 1,000 requests while the rate falls: the gap in time grows by 50 ms.
+        let counter: Vec<Cluster> = (0..10usize)
+            .map(|i| {
+                at(
+                    i * 1000,
+                    0.1 * i as f64 + 0.025 * (i * i.saturating_sub(1)) as f64,
+                )
+            })
+            .collect();
+        let f = period(&counter).expect("a period");
+        assert_eq!(f.period.by, PeriodAxis::Requests);
+        assert_eq!(f.period.requests, 1000.0);
+        assert!(period(&clock[..4]).is_none());
+    }
+
+    #[test]
+    fn a_missed_burst_stays_on_the_period_an_intruder_does_not() {
+        let mut c: Vec<Cluster> = (0..12).map(|i| at(i * 1000, 2.0 * i as f64)).collect();
+        c.remove(6);
+        let f = period(&c).expect("a period");
+        assert_eq!(f.on_period, 1.0, "{f:?}");
+        // Two unrelated bursts cut two gaps: four of 12 gaps are off the period, yet the
+        // robust CV does not notice.
+        c.insert(3, at(2300, 4.6));
+        c.insert(8, at(7700, 15.4));
+        let f = period(&c).expect("a period");
+        assert!((f.on_period - 8.0 / 12.0).abs() < 1e-9, "{f:?}");
+        assert!(f.period.cv <= PERIOD_MAX_CV, "{f:?}");
+    }
+}
