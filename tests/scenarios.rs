@@ -376,6 +376,74 @@ fn single_core() {
     check("single-core");
 }
 
+/// Largest error of a part of the split by trace: 10% of the part or 1 ms.
+fn part_tolerance_ms(want_ms: f64) -> f64 {
+    (want_ms * 0.10).max(1.0)
+}
+
+/// `slow-accept`: time before the handler dominates, and the split by trace is accurate: at
+/// N = 1 (no queueing) each request waits the 5 ms accept delay before the handler and the
+/// 20 ms I/O delay in it; nothing else takes a millisecond.
+#[test]
+fn slow_accept() {
+    let _one_at_a_time = serial();
+    let Some(run) = check("slow-accept") else {
+        return;
+    };
+    let w = &run.diagnosis.where_time_went;
+    assert!(w.available, "no split by trace: {:?}", w.reason);
+    let at_p50 = |i: usize| {
+        let d = w.steps[i]
+            .decomposition
+            .as_ref()
+            .unwrap_or_else(|| panic!("step {i} has no decomposition"));
+        d.at.iter()
+            .find(|q| q.quantile == 0.5)
+            .map(|q| q.parts_ms.clone())
+            .expect("a p50 band")
+    };
+    let p = at_p50(0);
+    let mut off = Vec::new();
+    for (part, got, want) in [
+        ("before_handler", p.before_handler, 5.0),
+        ("handler", p.handler, 20.0),
+        ("pool_wait", p.pool_wait, 0.0),
+        ("stalled", p.stalled, 0.0),
+        ("after_handler", p.after_handler, 0.0),
+    ] {
+        let tol = part_tolerance_ms(want);
+        if (got - want).abs() > tol {
+            off.push(format!(
+                "step 0 p50 {part}: {got:.2} ms, expected {want} ± {tol} ms"
+            ));
+        }
+    }
+    // At the plateau the way in holds most of the time.
+    let last = w.steps.last().and_then(|s| s.decomposition.as_ref());
+    let share = last.map_or(0.0, |d| d.share.before_handler);
+    if share < 0.5 {
+        off.push(format!(
+            "at the last step {:.0}% of the time was before the handler, expected at least half",
+            share * 100.0
+        ));
+    }
+    if !off.is_empty() {
+        let parts = format!("{p:?}");
+        panic!(
+            "slow-accept ({}): {}\nstep 0 p50 parts: {parts}",
+            run.keep().display(),
+            off.join("; ")
+        );
+    }
+    println!(
+        "slow-accept: step 0 p50 before {:.2} ms, handler {:.2} ms, after {:.2} ms; last step {:.0}% before the handler",
+        p.before_handler,
+        p.handler,
+        p.after_handler,
+        share * 100.0
+    );
+}
+
 /// `cron`: a CPU burst every 2 s; the spikes are periodic by time, not by request count.
 #[test]
 fn cron() {

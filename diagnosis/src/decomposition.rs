@@ -88,7 +88,12 @@ fn reason(input: &DiagnosisInput, j: &Join, counts: &SpanCounts) -> String {
     )
 }
 
-/// Compute the section and fill the rows' handler concurrency and pool wait.
+/// Joined requests a step needs before its share of time before the handler is used by the
+/// verdict: with fewer, one slow connect can hold the share.
+pub const MIN_JOINED_FOR_SHARE: u64 = 30;
+
+/// Compute the section and fill the rows' handler concurrency, pool wait and share of time
+/// before the handler.
 pub fn analyse(input: &DiagnosisInput, rows: &mut [StepRow]) -> WhereTimeWent {
     let s = &input.summary;
     let sampling = sampling(input);
@@ -178,6 +183,10 @@ pub fn analyse(input: &DiagnosisInput, rows: &mut [StepRow]) -> WhereTimeWent {
         });
         row.handler_concurrency = inside.handler_concurrency;
         row.pool_wait_mean_ms = inside.pool_wait_mean_ms;
+        row.before_handler_share = decomposition
+            .as_ref()
+            .filter(|d| d.joined >= MIN_JOINED_FOR_SHARE)
+            .map(|d| d.share.before_handler);
         run_clients += c.client;
         run_requests += row.requests;
         all.extend(reqs);

@@ -309,6 +309,11 @@ pub struct StepRow {
     /// else the `satlab.pool.wait.duration` histogram; `None` without either.
     #[serde(default)]
     pub pool_wait_mean_ms: Option<f64>,
+    /// Share of the joined requests' time spent before the server's handler (connect, the
+    /// kernel's queues, the accept loop, the runtime's queue), from the split by trace;
+    /// `None` without enough joined requests.
+    #[serde(default)]
+    pub before_handler_share: Option<f64>,
     /// The load generator's CPU over the step, by process and hottest threads (`None` without
     /// samples).
     #[serde(default)]

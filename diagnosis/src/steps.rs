@@ -168,6 +168,7 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         kernel,
         handler_concurrency: None,
         pool_wait_mean_ms: None,
+        before_handler_share: None,
         client_process,
         server_process,
         machine_cpus,

@@ -10,9 +10,11 @@
 //! 7. [`StallBound`] — server/stall: count-driven stalls hold most of the time.
 //! 8. [`ServerCpu`] at capacity — server/cpu; then the server's [`CoreCeiling`] —
 //!    server/core_ceiling; then (past the knee) [`ServerCpu`] busy or contended — server/cpu.
-//! 9. [`PoolWait`] — server/pool_io (at a single step only on a dominant pool wait).
-//! 10. Past the knee, requests queue but no server samples: server, bound unknown.
-//! 11. The weak forms of [`ClientShort`] and [`SocketTrouble`], else inconclusive with the
+//! 9. [`BeforeHandler`] — socket: most of the traced requests' time passed before the
+//!    handler (the way in: connection setup, the accept queue) while the server idles.
+//! 10. [`PoolWait`] — server/pool_io (at a single step only on a dominant pool wait).
+//! 11. Past the knee, requests queue but no server samples: server, bound unknown.
+//! 12. The weak forms of [`ClientShort`] and [`SocketTrouble`], else inconclusive with the
 //!     reason.
 //!
 //! Then [`Disturbed`] overlays: where other processes crowd the lab, the verdicts crowding
@@ -20,6 +22,7 @@
 //! the server's demand (cores used + run-queue wait) would have made it busy; any other
 //! verdict stands with its confidence lowered.
 
+use super::before_handler::BeforeHandler;
 use super::client::ClientShort;
 use super::context::step_contexts;
 use super::core_ceiling::{CoreCeiling, Side};
@@ -227,6 +230,9 @@ fn decide(row: &StepRow, ctx: &Ctx) -> StepClass {
     let saturated = ctx.position == Position::Saturated;
     if saturated && let Some(f) = server_cpu.check(row, ctx) {
         return led(K::Server, Some(ServerBound::Cpu), f);
+    }
+    if let Some(f) = (BeforeHandler { queued }).check(row, ctx) {
+        return led(K::Socket, None, f);
     }
     if let Some(f) = (PoolWait { queued }).check(row, ctx) {
         return led(K::Server, Some(ServerBound::PoolIo), f);

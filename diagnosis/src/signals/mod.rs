@@ -4,6 +4,7 @@
 //! fired, by a documented precedence; [`advice`] says what would confirm each verdict.
 
 pub mod advice;
+pub mod before_handler;
 pub mod classify;
 pub mod client;
 pub mod context;

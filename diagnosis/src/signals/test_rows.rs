@@ -32,6 +32,7 @@ pub(crate) fn row() -> StepRow {
         kernel: KernelStep::default(),
         handler_concurrency: None,
         pool_wait_mean_ms: None,
+        before_handler_share: None,
         client_process: None,
         server_process: None,
         machine_cpus: None,
