@@ -399,7 +399,7 @@ fn slow_accept() {
             .unwrap_or_else(|| panic!("step {i} has no decomposition"));
         d.at.iter()
             .find(|q| q.quantile == 0.5)
-            .map(|q| q.parts_ms.clone())
+            .map(|q| q.parts_ms)
             .expect("a p50 band")
     };
     let p = at_p50(0);
