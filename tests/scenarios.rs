@@ -383,7 +383,7 @@ fn part_tolerance_ms(want_ms: f64) -> f64 {
 
 /// `slow-accept`: time before the handler dominates, and the split by trace is accurate: at
 /// N = 1 (no queueing) each request waits the 5 ms accept delay before the handler and the
-/// 20 ms I/O delay in it; nothing else takes a millisecond.
+/// 20 ms I/O delay in it (each within 10% or 1 ms); nothing else takes a millisecond.
 #[test]
 fn slow_accept() {
     let _one_at_a_time = serial();
@@ -403,10 +403,14 @@ fn slow_accept() {
             .expect("a p50 band")
     };
     let p = at_p50(0);
+    // Both delays are tokio timers, which fire late by the same amount on one runtime (the
+    // timer wheel's millisecond ticks and the wake-up): the handler's lateness over its
+    // 20 ms is the accept sleep's too, and the accept delay's expectation includes it.
+    let timer_late = (p.handler - 20.0).clamp(0.0, 2.0);
     let mut off = Vec::new();
     for (part, got, want) in [
-        ("before_handler", p.before_handler, 5.0),
         ("handler", p.handler, 20.0),
+        ("before_handler", p.before_handler, 5.0 + timer_late),
         ("pool_wait", p.pool_wait, 0.0),
         ("stalled", p.stalled, 0.0),
         ("after_handler", p.after_handler, 0.0),
@@ -414,7 +418,7 @@ fn slow_accept() {
         let tol = part_tolerance_ms(want);
         if (got - want).abs() > tol {
             off.push(format!(
-                "step 0 p50 {part}: {got:.2} ms, expected {want} ± {tol} ms"
+                "step 0 p50 {part}: {got:.2} ms, expected {want:.2} ± {tol:.2} ms"
             ));
         }
     }

@@ -26,6 +26,11 @@ impl Disturbed {
     /// ...and at least this many times the CPU it used: waiting as long as it ran, it got
     /// at most half the CPU it was ready to use.
     pub const WAIT_OVER_CPU: f64 = 1.0;
+    /// Share of the machine other processes must use for a process's waiting to be theirs:
+    /// a tenth (0.2 cores on 2 CPUs). Below it the waiting is the lab's own contention (a
+    /// hot server thread, the client's and the observer's threads sharing what is left),
+    /// which the machine and core-ceiling signals judge.
+    pub const OTHERS_PRESENT: f64 = 0.10;
     /// Confidence factor for a verdict the disturbance leaves standing but weakens.
     pub const CONFIDENCE_FACTOR: f64 = 0.8;
 
@@ -34,6 +39,11 @@ impl Disturbed {
         let w = p.run_queue_wait?;
         let at_capacity = p.capacity > 0.0 && p.cores / p.capacity >= CPU_SATURATED;
         if w < Self::RUN_QUEUE_WAIT_HIGH || w < Self::WAIT_OVER_CPU * p.cores || at_capacity {
+            return None;
+        }
+        if let (Some(o), Some(n)) = (row.other_cores, row.machine_cpus)
+            && o / f64::from(n.max(1)) < Self::OTHERS_PRESENT
+        {
             return None;
         }
         Some(ev(
@@ -140,6 +150,19 @@ mod tests {
         s.run_queue_wait = Some(0.2);
         r.server_process = Some(s);
         assert!(Disturbed::default().check(&r, &ctx).is_none());
+        // Waiting behind the lab's own threads (a server thread at 100% on one of two
+        // CPUs, the observer) while nothing else runs: the lab's own contention.
+        let mut c = process(0.21, 2.0, &[]);
+        c.run_queue_wait = Some(0.45);
+        r.client_process = Some(c);
+        r.server_process = Some(process(1.0, 2.0, &[]));
+        r.machine_cpus = Some(2);
+        r.other_cores = Some(0.1);
+        assert!(Disturbed::default().check(&r, &ctx).is_none());
+        // The same waiting with another program using a core is a disturbance.
+        r.other_cores = Some(1.0);
+        let f = Disturbed::default().check(&r, &ctx).unwrap();
+        assert_eq!(f.evidence[0].signal, "client_run_queue_wait");
     }
 
     #[test]

@@ -68,7 +68,13 @@ impl ChildPlan<'_> {
         let pin = self.scenario.pin.as_ref().and_then(|p| p.client.as_deref());
         children::configure(&mut cmd, pin)?;
         let mut loadgen = children::spawn(&mut cmd)?;
-        let targets = vec![(Role::Client, loadgen.id()), (Role::Server, target.id())];
+        // The observer samples itself too, so the diagnosis can tell its cost (receiving
+        // every span) from other programs' on the machine.
+        let targets = vec![
+            (Role::Client, loadgen.id()),
+            (Role::Server, target.id()),
+            (Role::Observer, std::process::id()),
+        ];
         match Sampling::start(self.dir, targets, target.id(), self.opts.hz) {
             Ok(sampling) => Ok((loadgen, sampling)),
             Err(e) => {
