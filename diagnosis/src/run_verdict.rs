@@ -10,6 +10,7 @@ use crate::format::{fmt_num, load_label};
 use crate::model::{Evidence, ServerBound, StepRow, Usl, Verdict, VerdictKind};
 use crate::plateau;
 use crate::signals::advice;
+use crate::signals::before_handler::BEFORE_HANDLER_SIGNAL;
 use crate::signals::classify::StepClass;
 use crate::signals::disturbed::Disturbed;
 use crate::signals::machine::SharedMachine;
@@ -553,7 +554,13 @@ fn make(
         server_bound: bound,
         confidence: confidence.clamp(0.05, 0.99),
         headline,
+        confirm: if kind == VerdictKind::Socket
+            && evidence.iter().any(|e| e.signal == BEFORE_HANDLER_SIGNAL)
+        {
+            advice::confirm_way_in()
+        } else {
+            advice::confirm(kind, bound, stall)
+        },
         evidence,
-        confirm: advice::confirm(kind, bound, stall),
     }
 }

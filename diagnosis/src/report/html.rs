@@ -1,5 +1,6 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no scripts, no network).
 
+use super::span_account::span_account;
 use super::svg::{Axis, Chart, esc};
 use super::time_chart;
 use crate::cause::fmt_p;
@@ -343,23 +344,13 @@ fn where_time_went(d: &Diagnosis) -> String {
             r#"<table><tr><th>#</th>{joined_heads}<th>N<sub>eff</sub></th><th>in handler</th><th>waiting before</th><th>pool wait ms</th><th class="l">from (handler / pool)</th></tr>{table}</table>"#
         );
     }
-    let c = &w.spans;
+    let (ratio, spans) = span_account(w);
     let _ = w.available
         && write!(
-        h,
-        "<p class=\"meta\">Parts at a quantile: the mean over a rank band around it; share: Σ part ÷ Σ latency. Expected = requests × sampling ratio ({}). Spans: {} client, {} joined, {} client without server, {} server without client, {} other; {} sent outside the measured windows. Clock: {}.</p>",
-        w.sampling
-            .effective_ratio
-            .map(|r| format!("{r:.3}"))
-            .unwrap_or_else(|| "unknown".into()),
-        fmt_num(c.client as f64),
-        fmt_num(c.joined as f64),
-        fmt_num(c.client_without_server as f64),
-        fmt_num(c.server_without_client as f64),
-        fmt_num(c.other as f64),
-        fmt_num(w.outside_windows as f64),
-        esc(&w.clock)
-    )
+            h,
+            "<p class=\"meta\">Parts at a quantile: the mean over a rank band around it; share: Σ part ÷ Σ latency. Expected = requests × sampling ratio ({ratio}). {}</p>",
+            esc(&spans)
+        )
     .is_ok();
     if !w.notes.is_empty() {
         h.push_str("<ul>");

@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod json;
+pub mod span_account;
 pub mod svg;
 pub mod text;
 pub mod time_chart;

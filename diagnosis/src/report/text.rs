@@ -1,5 +1,6 @@
 //! The terminal report: a verdict box, the step table, spikes and limitations, in 80 columns.
 
+use super::span_account::span_account;
 use crate::cause::fmt_p;
 use crate::format::fmt_num;
 use crate::model::{Diagnosis, LoadAxis, ServerBound, VerdictKind};
@@ -415,24 +416,11 @@ fn where_time_went(out: &mut String, d: &Diagnosis) {
                 }
             }
             decomposition_rows(out, "all", run);
-            let c = &w.spans;
+            let (ratio, spans) = span_account(w);
             let text = format!(
                 "joined = share of the requests expected to be traced (requests × sampling \
-                 ratio {}), then the count; parts = mean over a rank band around each \
-                 quantile; share = Σ part ÷ Σ latency. Spans: {} client, {} joined, {} client \
-                 without server, {} server without client, {} other; {} sent outside the \
-                 measured windows. Clock: {}.",
-                w.sampling
-                    .effective_ratio
-                    .map(|r| format!("{r:.3}"))
-                    .unwrap_or_else(|| "unknown".into()),
-                fmt_num(c.client as f64),
-                fmt_num(c.joined as f64),
-                fmt_num(c.client_without_server as f64),
-                fmt_num(c.server_without_client as f64),
-                fmt_num(c.other as f64),
-                fmt_num(w.outside_windows as f64),
-                w.clock
+                 ratio {ratio}), then the count; parts = mean over a rank band around each \
+                 quantile; share = Σ part ÷ Σ latency. {spans}"
             );
             for l in wrap(&text, COLUMNS) {
                 let _ = writeln!(out, "{l}");

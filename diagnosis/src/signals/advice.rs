@@ -29,6 +29,12 @@ pub fn confirm(kind: VerdictKind, bound: Option<ServerBound>, stall: Option<Even
     }
 }
 
+/// What would confirm a socket verdict that stands on the time before the handler (the
+/// way in is slow, nothing fails).
+pub fn confirm_way_in() -> String {
+    "Make the way in cheaper: reuse connections (keep-alive) so fewer are accepted, take slow work (handshakes, filters) off the accept loop or accept on more threads: the time before the handler should shrink and the plateau rise, with the handler's own time unchanged.".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,9 @@ pub struct BeforeHandler {
     pub queued: bool,
 }
 
+/// The `signal` of this signal's main evidence.
+pub const BEFORE_HANDLER_SIGNAL: &str = "before_handler_share";
+
 impl BeforeHandler {
     /// Share of the requests' time before the handler at which the way in is where they
     /// wait: past one half, no part inside the server can be the larger one.
@@ -25,7 +28,7 @@ impl BeforeHandler {
 
 impl Signal for BeforeHandler {
     fn name(&self) -> &'static str {
-        "before_handler_share"
+        BEFORE_HANDLER_SIGNAL
     }
 
     fn check(&self, row: &StepRow, ctx: &Ctx) -> Option<Finding> {
