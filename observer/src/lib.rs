@@ -6,6 +6,7 @@ pub mod children;
 pub mod cli;
 pub mod diagnose_cmd;
 pub mod error;
+pub mod exemplars;
 pub mod kernel;
 pub mod lab;
 pub mod netns;

@@ -1,7 +1,8 @@
 //! `observer serve`: the long-running OTLP consumer of the docker lab, with an HTTP API to
 //! submit loadgen records, list runs, diagnose them, and `/metrics` for Grafana.
 //!
-//! API (on `--listen`): `GET /healthz`, `GET /metrics`, `GET /api/runs`,
+//! API (on `--listen`): `GET /healthz`, `GET /metrics` (OpenMetrics with span-latency
+//! exemplars when `Accept` asks for it, else the Prometheus text format), `GET /api/runs`,
 //! `PUT /api/runs/{id}/loadgen/{file}` (`summary.json`, `histograms.json`,
 //! `seconds.jsonl`, `requests.bin`), `POST /api/runs/{id}/diagnose`,
 //! `GET /api/runs/{id}/diagnosis`. Server events and metric points received over OTLP
@@ -11,12 +12,12 @@
 use crate::analysis::{self, Analysis};
 use crate::otlp::store::Overflow;
 use crate::otlp::{self, ReceiverConfig, Store, StoreLimits};
-use crate::promexport::{self, RunVerdict};
+use crate::promexport::{self, Format, RunVerdict};
 use crate::rundir::RunWriter;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use futures::StreamExt;
@@ -232,7 +233,12 @@ async fn list_runs(State(st): State<AppState>) -> Response {
     axum::Json(runs).into_response()
 }
 
-async fn metrics(State(st): State<AppState>) -> Response {
+async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let format = Format::from_accept(
+        headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
     let dir = st.runs_dir.clone();
     let runs = tokio::task::spawn_blocking(move || scan_runs(&dir))
         .await
@@ -246,12 +252,15 @@ async fn metrics(State(st): State<AppState>) -> Response {
             })
         })
         .collect();
+    let families = promexport::families(
+        &st.store.stats(),
+        &verdicts,
+        runs.len(),
+        &st.store.span_latency(),
+    );
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        promexport::render(&st.store.stats(), &verdicts, runs.len()),
+        [(header::CONTENT_TYPE, format.content_type())],
+        format.render(&families),
     )
         .into_response()
 }

@@ -7,7 +7,10 @@ use observer::otlp::Store;
 use observer::otlp::store::StoreLimits;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use satlab_record::{RunDir, ServerEvent, fsio};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +32,36 @@ fn pause_at(start: u64) -> ExportLogsServiceRequest {
                         kv("satlab.event.start_unix_nano", start as i64),
                         kv("satlab.event.duration_ns", 40_000_000),
                     ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// One server span of target-api ending at `end` after `dur` ns.
+fn server_span(end: u64, dur: u64) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("target-api".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: (1..=16).collect(),
+                    span_id: vec![0xab; 8],
+                    kind: 2,
+                    start_time_unix_nano: end - dur,
+                    end_time_unix_nano: end,
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -147,7 +180,35 @@ async fn upload_list_window_and_metrics() {
         text.contains("satlab_observer_server_events_total{event=\"gc_pause\"} 2"),
         "{text}"
     );
-    assert!(text.contains("satlab_observer_runs_total 1"), "{text}");
+    assert!(text.contains("\nsatlab_observer_runs 1\n"), "{text}");
+    assert!(!text.contains("trace_id="), "no exemplars in the 0.0.4 format");
+
+    // A scraper asking for OpenMetrics gets it, with the span's exemplar on its bucket.
+    store.ingest_traces(&server_span(t0 + 1_000_000_000, 3_000_000));
+    let accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+    let (st, h, body) = common::request(
+        "GET",
+        &format!("{base}/metrics"),
+        &[("accept", accept)],
+        vec![],
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        h["content-type"].to_str().unwrap(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains("# TYPE satlab_observer_server_events counter\n"), "{text}");
+    assert!(
+        text.contains(
+            "satlab_observer_span_duration_seconds_bucket{side=\"server\",service=\"target-api\",\
+             le=\"0.005\"} 1 # {trace_id=\"0102030405060708090a0b0c0d0e0f10\",\
+             span_id=\"abababababababab\"} 0.003 1001.000\n"
+        ),
+        "{text}"
+    );
     let (st, _, body) = common::request("GET", &format!("{base}/healthz"), &[], vec![]).await;
     assert_eq!((st, body), (200, b"ok\n".to_vec()));
     let (st, _, body) = common::request("GET", &format!("{base}/nope"), &[], vec![]).await;

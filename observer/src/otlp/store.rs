@@ -1,7 +1,7 @@
 //! The bounded in-memory store of what the diagnosis needs from OTLP, shared by the gRPC
 //! and HTTP transports: server events (from log records), selected metric points, span
-//! counts and trace ids, span timings (a trace-id sample, [`super::timings`]), and the
-//! names each service sent.
+//! counts and trace ids, span timings (a trace-id sample, [`super::timings`]), span
+//! latencies with exemplars ([`crate::exemplars`]), and the names each service sent.
 //!
 //! This file holds the store, its bounds and its read side; each signal's ingestion lives
 //! in its own file ([`super::traces`], [`super::metrics`], [`super::logs`]), the counting
@@ -10,6 +10,7 @@
 
 use super::stats::Stats;
 use super::timings::{DEFAULT_MAX_SPANS, TimingStore};
+use crate::exemplars::SpanLatency;
 use satlab_record::events::{ReceivedSummary, SpanSummary};
 use satlab_record::spans::{SpanTiming, SpanTimingStats};
 use satlab_record::{MetricPoint, ServerEvent};
@@ -72,6 +73,7 @@ pub(super) struct Contents {
     pub(super) trace_ids: HashSet<Vec<u8>>,
     pub(super) received: ReceivedSummary,
     pub(super) stats: Stats,
+    pub(super) latency: SpanLatency,
 }
 
 impl Contents {
@@ -84,6 +86,7 @@ impl Contents {
             trace_ids: HashSet::new(),
             received: ReceivedSummary::default(),
             stats: Stats::default(),
+            latency: SpanLatency::default(),
         }
     }
 
@@ -186,5 +189,10 @@ impl Store {
     /// Counters for `/metrics`.
     pub fn stats(&self) -> Stats {
         self.lock().stats.clone()
+    }
+
+    /// Server and client span latencies with their exemplars, for `/metrics`.
+    pub fn span_latency(&self) -> SpanLatency {
+        self.lock().latency.clone()
     }
 }

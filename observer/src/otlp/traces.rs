@@ -1,13 +1,16 @@
 //! Trace ingestion: spans are counted per service and name, errors counted, a bounded
-//! set of trace ids kept, and each span's timing offered to the span-timing store
-//! ([`super::timings`], which keeps a trace-id sample of them).
+//! set of trace ids kept, each span's timing offered to the span-timing store
+//! ([`super::timings`], which keeps a trace-id sample of them), and every server and
+//! client span's duration recorded with its ids ([`crate::exemplars`]).
 
 use super::attributes::service_name;
 use super::ingest::{self, Ingest};
 use super::signal::Signal;
 use super::span_timing::timing_of;
 use super::store::{OTHER, Store, note};
+use crate::exemplars::Side;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use satlab_record::spans::SpanKind;
 
 impl Store {
     /// Take the spans of a trace export.
@@ -25,6 +28,21 @@ impl Store {
                     };
                     out.accepted += 1;
                     g.timings.offer(&timing, &service);
+                    let side = match timing.kind {
+                        SpanKind::Server => Some(Side::Server),
+                        SpanKind::Client => Some(Side::Client),
+                        _ => None,
+                    };
+                    if let Some(side) = side {
+                        g.latency.record(
+                            side,
+                            &service,
+                            timing.trace_id,
+                            timing.span_id,
+                            timing.start_unix_ns,
+                            timing.end_unix_ns,
+                        );
+                    }
                     let is_error = span.status.as_ref().is_some_and(|s| s.code == 2);
                     let names = g.received.services.entry(service.clone()).or_default();
                     note(&mut names.spans, &span.name, lim.max_names);
