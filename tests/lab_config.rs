@@ -738,6 +738,138 @@ fn saturation_dashboard_tells_the_whole_story() {
     );
 }
 
+/// The series the observer's `/metrics` carries exemplars on, from its own OpenMetrics
+/// rendering of one server and one client span.
+fn exemplar_series() -> BTreeSet<String> {
+    use observer::exemplars::{Side, SpanLatency};
+    let mut latency = SpanLatency::default();
+    latency.record(Side::Server, "target-api", 1, 1, 0, 2_000_000);
+    latency.record(Side::Client, "loadgen", 2, 2, 0, 3_000_000);
+    let families = observer::promexport::families(&Default::default(), &[], 0, &latency);
+    let text = observer::promexport::Format::OpenMetrics.render(&families);
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.contains(" # {trace_id="))
+        .filter_map(|l| l.split(['{', ' ']).next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn latency_panels_overlay_a_series_with_exemplars() {
+    let with_exemplars = exemplar_series();
+    assert!(
+        !with_exemplars.is_empty(),
+        "the observer renders no exemplar"
+    );
+    let (_, d) = dashboards()
+        .into_iter()
+        .find(|(_, d)| d["uid"] == "satlab-saturation")
+        .expect("the Saturation dashboard");
+    let queries = dashboard::queries(&d);
+    let metrics =
+        |q: &dashboard::Query| promql::references(q.expr.as_deref().unwrap_or("")).metrics;
+    // Latency panels: a quantile of the server or client request-duration histogram.
+    let mut latency_panels = 0;
+    for (side, histogram) in [
+        ("server", "http_server_request_duration_seconds_bucket"),
+        ("client", "http_client_request_duration_seconds_bucket"),
+    ] {
+        let panels: BTreeSet<&str> = queries
+            .iter()
+            .filter(|q| metrics(q).contains(histogram))
+            .filter(|q| {
+                q.expr
+                    .as_deref()
+                    .is_some_and(|e| e.contains("histogram_quantile"))
+            })
+            .map(|q| q.place.as_str())
+            .collect();
+        assert!(!panels.is_empty(), "no {side} latency panel");
+        for panel in panels {
+            latency_panels += 1;
+            let overlay = queries.iter().any(|q| {
+                q.place == panel
+                    && q.exemplar
+                    && metrics(q).iter().any(|m| with_exemplars.contains(m))
+                    && q.expr
+                        .as_deref()
+                        .is_some_and(|e| e.contains(&format!("side=\"{side}\"")))
+            });
+            assert!(
+                overlay,
+                "{panel}: no `\"exemplar\": true` target on the observer's {side} spans \
+                 ({with_exemplars:?} with side=\"{side}\")"
+            );
+        }
+    }
+    assert_eq!(latency_panels, 2);
+    // A target asking for exemplars must query a series that can carry them.
+    for q in queries.iter().filter(|q| q.exemplar) {
+        let m = metrics(q);
+        assert!(
+            m.iter().any(|m| with_exemplars.contains(m)),
+            "{}: `\"exemplar\": true` on {m:?}, which never carry exemplars (only {with_exemplars:?} do)",
+            q.place
+        );
+    }
+}
+
+#[test]
+fn exemplar_links_use_the_trace_id_label() {
+    let ds = load_yaml("grafana/provisioning/datasources/datasources.yml");
+    let prom = ds["datasources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["type"] == "prometheus")
+        .expect("a Prometheus datasource");
+    let names: Vec<&str> = prom
+        .pointer("/jsonData/exemplarTraceIdDestinations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["trace_id"],
+        "the observer's exemplars label trace ids trace_id"
+    );
+    // Prometheus keeps exemplars only with exemplar storage, and scrapes the observer.
+    let c = compose_file();
+    let args = words(&service(&c, "prometheus")["command"]);
+    assert!(
+        args.iter()
+            .any(|a| a == "--enable-feature=exemplar-storage"),
+        "prometheus needs --enable-feature=exemplar-storage: {args:?}"
+    );
+    let cfg = load_yaml("compose/prometheus.yml");
+    let job = cfg["scrape_configs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|j| j["job_name"] == "observer")
+        .expect("an observer scrape job");
+    let targets: Vec<&str> = job
+        .pointer("/static_configs/0/targets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(targets, ["observer:9464"]);
+    let protocols: Vec<&str> = ["scrape_protocols"]
+        .iter()
+        .flat_map(|k| [&cfg["global"][k], &job[k]])
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        protocols.is_empty() || protocols.contains(&"OpenMetricsText1.0.0"),
+        "scrape_protocols without OpenMetricsText1.0.0 lose the exemplars: {protocols:?}"
+    );
+}
+
 #[test]
 fn emitted_list_covers_every_instrument() {
     let text = std::fs::read_to_string(root().join("grafana/emitted-metrics.txt")).unwrap();

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 /// Upper bounds of the finite buckets, seconds (100 µs … 10 s); a last `+Inf` bucket
 /// follows.
 pub const BOUNDS: [f64; 16] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0, 10.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
 
 /// Buckets per histogram, `+Inf` included.
@@ -157,7 +157,9 @@ impl SpanLatency {
 
     /// Each side and service's histogram, servers first, services by name.
     pub fn series(&self) -> impl Iterator<Item = (Side, &str, &Histogram)> {
-        self.by.iter().map(|((side, svc), h)| (*side, svc.as_str(), h))
+        self.by
+            .iter()
+            .map(|((side, svc), h)| (*side, svc.as_str(), h))
     }
 }
 
@@ -192,7 +194,11 @@ mod tests {
         let inf = b.last().unwrap();
         assert!(inf.le.is_infinite());
         assert_eq!(inf.cumulative, 4);
-        assert_eq!(inf.exemplar.unwrap().trace_id, 4, "past 10 s: the +Inf bucket");
+        assert_eq!(
+            inf.exemplar.unwrap().trace_id,
+            4,
+            "past 10 s: the +Inf bucket"
+        );
     }
 
     #[test]
@@ -205,10 +211,17 @@ mod tests {
         l.record(Side::Client, "svc0", 1, 1, 0, MS);
         let clients: Vec<_> = l.series().filter(|(s, ..)| *s == Side::Client).collect();
         assert_eq!(clients.len(), MAX_SERVICES_PER_SIDE + 1);
-        let other = clients.iter().find(|(_, s, _)| *s == OTHER_SERVICE).unwrap();
+        let other = clients
+            .iter()
+            .find(|(_, s, _)| *s == OTHER_SERVICE)
+            .unwrap();
         assert_eq!(other.2.count(), 3);
         let svc0 = clients.iter().find(|(_, s, _)| *s == "svc0").unwrap();
-        assert_eq!(svc0.2.count(), 2, "a known service is still counted under its name");
+        assert_eq!(
+            svc0.2.count(),
+            2,
+            "a known service is still counted under its name"
+        );
         assert_eq!(l.series().next().unwrap().0, Side::Server);
     }
 }

@@ -234,11 +234,7 @@ async fn list_runs(State(st): State<AppState>) -> Response {
 }
 
 async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let format = Format::from_accept(
-        headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let dir = st.runs_dir.clone();
     let runs = tokio::task::spawn_blocking(move || scan_runs(&dir))
         .await

@@ -6,8 +6,8 @@ mod common;
 use observer::otlp::Store;
 use observer::otlp::store::StoreLimits;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -181,7 +181,10 @@ async fn upload_list_window_and_metrics() {
         "{text}"
     );
     assert!(text.contains("\nsatlab_observer_runs 1\n"), "{text}");
-    assert!(!text.contains("trace_id="), "no exemplars in the 0.0.4 format");
+    assert!(
+        !text.contains("trace_id="),
+        "no exemplars in the 0.0.4 format"
+    );
 
     // A scraper asking for OpenMetrics gets it, with the span's exemplar on its bucket.
     store.ingest_traces(&server_span(t0 + 1_000_000_000, 3_000_000));
@@ -200,7 +203,10 @@ async fn upload_list_window_and_metrics() {
     );
     let text = String::from_utf8(body).unwrap();
     assert!(text.ends_with("# EOF\n"), "{text}");
-    assert!(text.contains("# TYPE satlab_observer_server_events counter\n"), "{text}");
+    assert!(
+        text.contains("# TYPE satlab_observer_server_events counter\n"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "satlab_observer_span_duration_seconds_bucket{side=\"server\",service=\"target-api\",\

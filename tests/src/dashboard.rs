@@ -20,6 +20,9 @@ pub struct Query {
     pub expr: Option<String>,
     /// True for a template-variable query (`label_values(...)` syntax).
     pub is_variable: bool,
+    /// True for a panel target with `"exemplar": true` (Grafana asks Prometheus for the
+    /// exemplars of its series).
+    pub exemplar: bool,
 }
 
 /// A problem with a dashboard's shape.
@@ -72,6 +75,7 @@ pub fn queries(dashboard: &Value) -> Vec<Query> {
                 datasource_type: ttype.or_else(|| ptype.clone()),
                 expr: t.get("expr").and_then(Value::as_str).map(str::to_string),
                 is_variable: false,
+                exemplar: t.get("exemplar").and_then(Value::as_bool) == Some(true),
             });
         }
     }
@@ -92,6 +96,7 @@ pub fn queries(dashboard: &Value) -> Vec<Query> {
             datasource_type: ty,
             expr,
             is_variable: false,
+            exemplar: false,
         });
     }
     let variables = dashboard
@@ -114,9 +119,17 @@ pub fn queries(dashboard: &Value) -> Vec<Query> {
             datasource_type: ty,
             expr: query,
             is_variable: true,
+            exemplar: false,
         });
     }
     out
+}
+
+/// A panel query's text as Grafana sends it, with `$__rate_interval` and `$__interval`
+/// replaced by `interval` (e.g. `1m`).
+pub fn with_intervals(expr: &str, interval: &str) -> String {
+    expr.replace("$__rate_interval", interval)
+        .replace("$__interval", interval)
 }
 
 /// Shape problems: a dashboard without `uid` or `title`, a panel with queries but no
@@ -180,7 +193,8 @@ mod tests {
             "panels": [
                 {"type": "row", "title": "r", "panels": [
                     {"type": "timeseries", "title": "p", "datasource": {"type": "prometheus", "uid": "prom"},
-                     "targets": [{"expr": "a"}, {"expr": "b", "datasource": {"uid": "other"}}]}
+                     "targets": [{"expr": "a", "exemplar": true},
+                                 {"expr": "b", "datasource": {"uid": "other"}}]}
                 ]}
             ],
             "annotations": {"list": [{"name": "ev", "datasource": {"uid": "prom"}, "expr": "c"}]},
@@ -191,6 +205,12 @@ mod tests {
         let exprs: Vec<_> = qs.iter().filter_map(|q| q.expr.clone()).collect();
         assert_eq!(exprs, ["a", "b", "c", "label_values(d, run)"]);
         assert!(qs[3].is_variable);
+        let exemplars: Vec<bool> = qs.iter().map(|q| q.exemplar).collect();
+        assert_eq!(exemplars, [true, false, false, false]);
+        assert_eq!(
+            with_intervals("rate(x[$__rate_interval]) + rate(y[$__interval])", "1m"),
+            "rate(x[1m]) + rate(y[1m])"
+        );
         let problems = check(&d, &provisioned());
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].0.contains("\"other\""));

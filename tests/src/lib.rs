@@ -10,6 +10,7 @@ pub mod collector;
 pub mod compose;
 pub mod dashboard;
 pub mod emitted;
+pub mod http;
 pub mod instruments;
 pub mod modgraph;
 pub mod prom_names;

@@ -134,7 +134,12 @@ pub fn families(
 fn span_samples(latency: &SpanLatency) -> Vec<Sample> {
     let mut out = Vec::new();
     for (side, service, h) in latency.series() {
-        let labels = || vec![("side", side.name().to_string()), ("service", service.into())];
+        let labels = || {
+            vec![
+                ("side", side.name().to_string()),
+                ("service", service.into()),
+            ]
+        };
         for b in h.buckets() {
             let mut l = labels();
             l.push(("le", super::model::number(b.le)));
@@ -220,7 +225,10 @@ pub(crate) mod tests {
         assert!(text.contains(
             "satlab_observer_span_duration_seconds_count{side=\"server\",service=\"target-api\"} 1\n"
         ));
-        assert!(!text.contains("trace_id"), "no exemplars in the 0.0.4 format");
+        assert!(
+            !text.contains("trace_id"),
+            "no exemplars in the 0.0.4 format"
+        );
         assert!(!text.contains("# EOF"));
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
@@ -234,6 +242,13 @@ pub(crate) mod tests {
         let f = families(&Stats::default(), &[], 0, &SpanLatency::default());
         let h = f.iter().find(|f| f.name == SPAN_DURATION).unwrap();
         assert!(h.samples.is_empty());
-        assert_eq!(f.iter().find(|f| f.name == "satlab_observer_runs").unwrap().samples[0].value, 0.0);
+        assert_eq!(
+            f.iter()
+                .find(|f| f.name == "satlab_observer_runs")
+                .unwrap()
+                .samples[0]
+                .value,
+            0.0
+        );
     }
 }

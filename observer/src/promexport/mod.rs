@@ -25,7 +25,10 @@ impl Format {
     /// `application/openmetrics-text`, else the Prometheus text format.
     pub fn from_accept(accept: Option<&str>) -> Format {
         match accept {
-            Some(a) if a.to_ascii_lowercase().contains("application/openmetrics-text") => {
+            Some(a)
+                if a.to_ascii_lowercase()
+                    .contains("application/openmetrics-text") =>
+            {
                 Format::OpenMetrics
             }
             _ => Format::Prometheus,
@@ -59,7 +62,12 @@ mod tests {
         let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
                     version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
         assert_eq!(Format::from_accept(Some(prom)), Format::OpenMetrics);
-        for other in [None, Some("text/plain"), Some("*/*"), Some("application/json")] {
+        for other in [
+            None,
+            Some("text/plain"),
+            Some("*/*"),
+            Some("application/json"),
+        ] {
             assert_eq!(Format::from_accept(other), Format::Prometheus, "{other:?}");
         }
         assert_eq!(

@@ -102,10 +102,14 @@ mod tests {
             Some((v, e)) => (v, Some(e)),
             None => (rest, None),
         };
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value in {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
         let ex = ex.map(|e| {
             let (el, r) = labels(e);
-            let r = r.strip_prefix(' ').expect("a space before the exemplar value");
+            let r = r
+                .strip_prefix(' ')
+                .expect("a space before the exemplar value");
             let mut parts = r.split(' ');
             let v: f64 = parts.next().unwrap().parse().expect("exemplar value");
             let ts: f64 = parts.next().expect("a timestamp").parse().expect("ts");
@@ -125,14 +129,20 @@ mod tests {
         for line in text.lines().filter(|l| *l != "# EOF") {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 let (name, kind) = rest.split_once(' ').unwrap();
-                assert!(types.insert(name.into(), kind.into()).is_none(), "{name} twice");
+                assert!(
+                    types.insert(name.into(), kind.into()).is_none(),
+                    "{name} twice"
+                );
             } else if !line.starts_with("# HELP ") {
                 samples.push(parse_line(line));
             }
         }
         for (name, kind) in &types {
             if kind == "counter" {
-                assert!(!name.ends_with("_total"), "counter {name} declared with _total");
+                assert!(
+                    !name.ends_with("_total"),
+                    "counter {name} declared with _total"
+                );
             }
         }
         let mut exemplars = 0;
@@ -154,9 +164,14 @@ mod tests {
                 assert_eq!(suffix, "_bucket", "exemplars only on buckets: {name}");
                 assert_eq!(el.len(), 2, "{el:?}");
                 let hex = |s: &str, n: usize| {
-                    s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                    s.len() == n
+                        && s.chars()
+                            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
                 };
-                assert!(hex(&el["trace_id"], 32) && hex(&el["span_id"], 16), "{el:?}");
+                assert!(
+                    hex(&el["trace_id"], 32) && hex(&el["span_id"], 16),
+                    "{el:?}"
+                );
                 let le: f64 = l["le"].replace("+Inf", "inf").parse().unwrap();
                 assert!(*v <= le, "exemplar {v} above its bucket's le {le}");
                 assert!(*value >= 1.0);
