@@ -1,6 +1,10 @@
 //! `grafana/emitted-metrics.txt`: the metric names (and their attributes) our programs
 //! really emit, taken from real runs, and the Prometheus series and labels they become.
 //!
+//! Regenerate it with `cargo build -p observer && cargo build -p satlab-tests --bin
+//! emitted-metrics && compose/emitted-metrics.sh > grafana/emitted-metrics.txt` (a served
+//! run on loopback with every instrument reporting, then the `emitted-metrics` tool).
+//!
 //! Format, one entry a line (`#` starts a comment):
 //!
 //! ```text
