@@ -813,20 +813,18 @@ fn latency_panels_overlay_a_series_with_exemplars() {
     }
 }
 
+/// The elements of a JSON array (none when `v` is not one).
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
 #[test]
 fn exemplar_links_use_the_trace_id_label() {
     let ds = load_yaml("grafana/provisioning/datasources/datasources.yml");
-    let prom = ds["datasources"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let prom = items(&ds["datasources"])
         .find(|d| d["type"] == "prometheus")
         .expect("a Prometheus datasource");
-    let names: Vec<&str> = prom
-        .pointer("/jsonData/exemplarTraceIdDestinations")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let names: Vec<&str> = items(&prom["jsonData"]["exemplarTraceIdDestinations"])
         .filter_map(|d| d["name"].as_str())
         .collect();
     assert_eq!(
@@ -835,37 +833,23 @@ fn exemplar_links_use_the_trace_id_label() {
         "the observer's exemplars label trace ids trace_id"
     );
     // Prometheus keeps exemplars only with exemplar storage, and scrapes the observer.
-    let c = compose_file();
-    let args = words(&service(&c, "prometheus")["command"]);
+    let args = words(&service(&compose_file(), "prometheus")["command"]);
     assert!(
         args.iter()
             .any(|a| a == "--enable-feature=exemplar-storage"),
         "prometheus needs --enable-feature=exemplar-storage: {args:?}"
     );
     let cfg = load_yaml("compose/prometheus.yml");
-    let job = cfg["scrape_configs"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let job = items(&cfg["scrape_configs"])
         .find(|j| j["job_name"] == "observer")
         .expect("an observer scrape job");
-    let targets: Vec<&str> = job
-        .pointer("/static_configs/0/targets")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let targets: Vec<&Value> = items(&job["static_configs"][0]["targets"]).collect();
     assert_eq!(targets, ["observer:9464"]);
-    let protocols: Vec<&str> = ["scrape_protocols"]
-        .iter()
-        .flat_map(|k| [&cfg["global"][k], &job[k]])
-        .filter_map(Value::as_array)
-        .flatten()
-        .filter_map(Value::as_str)
+    let protocols: Vec<&Value> = items(&cfg["global"]["scrape_protocols"])
+        .chain(items(&job["scrape_protocols"]))
         .collect();
     assert!(
-        protocols.is_empty() || protocols.contains(&"OpenMetricsText1.0.0"),
+        protocols.is_empty() || protocols.iter().any(|p| *p == "OpenMetricsText1.0.0"),
         "scrape_protocols without OpenMetricsText1.0.0 lose the exemplars: {protocols:?}"
     );
 }

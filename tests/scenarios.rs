@@ -20,7 +20,7 @@ use satlab_diagnosis::{Diagnosis, PeriodAxis, VerdictKind};
 use satlab_tests::tools::{observer_bin, require_all};
 use satlab_tests::workspace_root;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 

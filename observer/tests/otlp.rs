@@ -15,8 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use satlab_record::EventKind;
 use std::sync::Arc;
@@ -28,16 +27,6 @@ fn kv(k: &str, v: any_value::Value) -> KeyValue {
         value: Some(AnyValue { value: Some(v) }),
         ..Default::default()
     }
-}
-
-fn resource(service: &str) -> Option<Resource> {
-    Some(Resource {
-        attributes: vec![kv(
-            "service.name",
-            any_value::Value::StringValue(service.into()),
-        )],
-        ..Default::default()
-    })
 }
 
 fn pause_logs(service: &str, n: u64) -> ExportLogsServiceRequest {
@@ -65,7 +54,7 @@ fn pause_logs(service: &str, n: u64) -> ExportLogsServiceRequest {
         .collect();
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
-            resource: resource(service),
+            resource: common::resource(service),
             scope_logs: vec![ScopeLogs {
                 log_records: records,
                 ..Default::default()
@@ -90,16 +79,7 @@ fn spans(service: &str, good: usize, bad: usize) -> ExportTraceServiceRequest {
         name: "broken".into(),
         ..Default::default()
     }));
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: resource(service),
-            scope_spans: vec![ScopeSpans {
-                spans: v,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    common::trace_export(service, v)
 }
 
 async fn start(max: usize) -> (Arc<Store>, otlp::Receiver) {

@@ -9,8 +9,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use satlab_record::{RunDir, ServerEvent, fsio};
 use std::path::Path;
 use std::sync::Arc;
@@ -43,32 +42,15 @@ fn pause_at(start: u64) -> ExportLogsServiceRequest {
 
 /// One server span of target-api ending at `end` after `dur` ns.
 fn server_span(end: u64, dur: u64) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue("target-api".into())),
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans: vec![Span {
-                    trace_id: (1..=16).collect(),
-                    span_id: vec![0xab; 8],
-                    kind: 2,
-                    start_time_unix_nano: end - dur,
-                    end_time_unix_nano: end,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    let span = Span {
+        trace_id: (1..=16).collect(),
+        span_id: vec![0xab; 8],
+        kind: 2,
+        start_time_unix_nano: end - dur,
+        end_time_unix_nano: end,
+        ..Default::default()
+    };
+    common::trace_export("target-api", vec![span])
 }
 
 /// A real loadgen summary with its window moved to [start, end].

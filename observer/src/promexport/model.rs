@@ -107,6 +107,26 @@ pub fn label_set(labels: &[(&'static str, String)]) -> String {
     format!("{{{}}}", inner.join(","))
 }
 
+/// `# HELP` and `# TYPE` of a family declared as `declared`.
+pub fn header(f: &Family, declared: &str) -> String {
+    format!(
+        "# HELP {declared} {}\n# TYPE {declared} {}\n",
+        f.help,
+        f.kind.word()
+    )
+}
+
+/// `NAME_SUFFIX{labels} VALUE` (no newline).
+pub fn sample_line(f: &Family, s: &Sample) -> String {
+    format!(
+        "{}{}{} {}",
+        f.name,
+        s.suffix,
+        label_set(&s.labels),
+        number(s.value)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

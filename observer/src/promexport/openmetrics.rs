@@ -2,8 +2,7 @@
 //! histogram buckets carry their exemplar (` # {trace_id="…",span_id="…"} VALUE TS`), and
 //! the exposition ends with `# EOF`.
 
-use super::model::{Exemplar, Family, label_set, number};
-use std::fmt::Write;
+use super::model::{Exemplar, Family, header, number, sample_line};
 
 /// Its content type.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -24,17 +23,9 @@ fn exemplar(e: &Exemplar) -> String {
 pub fn render(families: &[Family]) -> String {
     let mut o = String::new();
     for f in families {
-        let _ = writeln!(o, "# HELP {} {}", f.name, f.help);
-        let _ = writeln!(o, "# TYPE {} {}", f.name, f.kind.word());
+        o.push_str(&header(f, f.name));
         for s in &f.samples {
-            let _ = write!(
-                o,
-                "{}{}{} {}",
-                f.name,
-                s.suffix,
-                label_set(&s.labels),
-                number(s.value)
-            );
+            o.push_str(&sample_line(f, s));
             if let Some(e) = &s.exemplar {
                 o.push_str(&exemplar(e));
             }

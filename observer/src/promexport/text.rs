@@ -1,8 +1,7 @@
 //! The Prometheus text exposition format 0.0.4: a counter's `# TYPE` names its `_total`
 //! series; no exemplars.
 
-use super::model::{Family, Kind, label_set, number};
-use std::fmt::Write;
+use super::model::{Family, Kind, header, sample_line};
 
 /// Its content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -19,18 +18,10 @@ pub fn declared_name(f: &Family) -> String {
 pub fn render(families: &[Family]) -> String {
     let mut o = String::new();
     for f in families {
-        let declared = declared_name(f);
-        let _ = writeln!(o, "# HELP {declared} {}", f.help);
-        let _ = writeln!(o, "# TYPE {declared} {}", f.kind.word());
+        o.push_str(&header(f, &declared_name(f)));
         for s in &f.samples {
-            let _ = writeln!(
-                o,
-                "{}{}{} {}",
-                f.name,
-                s.suffix,
-                label_set(&s.labels),
-                number(s.value)
-            );
+            o.push_str(&sample_line(f, s));
+            o.push('\n');
         }
     }
     o
