@@ -17,6 +17,7 @@
 
 use observer::scenario::Scenario;
 use satlab_diagnosis::{Diagnosis, PeriodAxis, VerdictKind};
+use satlab_tests::bins::observer_bin;
 use satlab_tests::tools::require_all;
 use satlab_tests::workspace_root;
 use serde_json::Value;
@@ -41,37 +42,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// taken over.
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The observer binary, built once per test process.
-fn observer_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SATLAB_OBSERVER_BIN") {
-            return PathBuf::from(p);
-        }
-        // This test runs from target/<profile>/deps/; the observer lands in target/<profile>/.
-        let exe = std::env::current_exe().expect("the test executable's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test executable lives in target/<profile>/deps")
-            .to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace_root())
-            .args(["build", "-p", "observer", "--bin", "observer"]);
-        if release {
-            build.arg("--release");
-        }
-        let st = build.status().expect("running cargo build -p observer");
-        assert!(st.success(), "cargo build -p observer failed: {st}");
-        let bin = profile_dir.join("observer");
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
 }
 
 fn is_root() -> bool {

@@ -6,6 +6,7 @@
 //! pass: PromQL metric-name extraction, the OpenTelemetry → Prometheus name translation,
 //! and structural checks of the compose file, the Collector config and the dashboards.
 
+pub mod bins;
 pub mod collector;
 pub mod compose;
 pub mod dashboard;
