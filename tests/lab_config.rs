@@ -555,6 +555,186 @@ fn loadgen_script_refuses_unknown_scenarios_before_touching_the_target() {
     );
 }
 
+// ---------------------------------------------------------------- bounds
+
+/// Services that run once and exit.
+const ONE_SHOT: &[&str] = &["loadgen"];
+
+/// Every service has a memory limit and rotated logs; long-running ones restart unless
+/// stopped, the one-shot loadgen never restarts. `docker-compose config` keeps the limits
+/// (the 1.29 tool ignores `deploy.resources` without `--compatibility`, not `mem_limit`).
+#[test]
+fn every_service_is_bounded() {
+    let c = compose_file();
+    let one_shot: BTreeSet<String> = ONE_SHOT.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        satlab_tests::bounds::service_bound_problems(&c, &one_shot),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        service(&c, "loadgen")["restart"].as_str(),
+        Some("no"),
+        "the one-shot loadgen must say it never restarts"
+    );
+    let Some(tool) = require_tool("docker-compose", "apt-get install docker-compose") else {
+        return;
+    };
+    let (ok, text) =
+        run(Command::new(&tool)
+            .current_dir(root())
+            .args(["-f", "docker-compose.yml", "config"]));
+    assert!(ok, "{text}");
+    let resolved = yaml::parse(&text, "docker-compose config").unwrap_or_else(|e| panic!("{e}"));
+    for name in compose::service_names(&c) {
+        assert_eq!(
+            satlab_tests::bounds::mem_limit(service(&resolved, &name)),
+            satlab_tests::bounds::mem_limit(service(&c, &name)),
+            "docker-compose config dropped or changed {name}'s mem_limit"
+        );
+    }
+}
+
+/// The Go services (Collector, Jaeger v2, a Collector distribution) follow their container
+/// limit: GOMEMLIMIT at ~80% of mem_limit, and a memory_limiter first in every pipeline.
+/// Their configs can only be checked for their keys here: no Collector or Jaeger binary.
+#[test]
+fn go_services_memory_follows_the_container_limit() {
+    let c = compose_file();
+    for (name, config) in [
+        ("otel-collector", "compose/otelcol.yml"),
+        ("jaeger", "compose/jaeger.yml"),
+    ] {
+        let svc = service(&c, name);
+        assert_eq!(
+            satlab_tests::bounds::go_limit_problems(name, svc),
+            Vec::<String>::new()
+        );
+        let cfg = load_yaml(config);
+        assert_eq!(
+            satlab_tests::bounds::memory_limiter_problems(
+                &cfg,
+                satlab_tests::bounds::mem_limit(svc)
+            ),
+            Vec::<String>::new(),
+            "{config}"
+        );
+    }
+}
+
+/// The port of an `host:port` endpoint or `http://host:port/...` URL.
+fn port_of(endpoint: &str) -> Option<u16> {
+    let rest = endpoint.split("://").last()?;
+    let hostport = rest.split('/').next()?;
+    hostport.rsplit(':').next()?.parse().ok()
+}
+
+/// Jaeger v2 reads compose/jaeger.yml (mounted, passed with --config): in-memory storage
+/// bounded by max_traces, OTLP gRPC where the Collector exports, the query UI on the
+/// published port, and the healthcheck on the health extension's port. Checked for its
+/// keys only: there is no Jaeger binary here to load it.
+#[test]
+fn jaeger_keeps_a_bounded_store_from_its_mounted_config() {
+    let c = compose_file();
+    let jaeger = service(&c, "jaeger");
+    let cfg = load_yaml("compose/jaeger.yml");
+
+    // Mounted and passed on the command line.
+    let config_arg = words(&jaeger["command"])
+        .iter()
+        .find_map(|w| w.strip_prefix("--config=").map(str::to_string))
+        .expect("jaeger's command passes --config=PATH");
+    let mounts = words(&jaeger["volumes"]);
+    assert!(
+        mounts.iter().any(
+            |m| m.starts_with("./compose/jaeger.yml:") && m.contains(&format!(":{config_arg}"))
+        ),
+        "compose/jaeger.yml must be mounted at {config_arg}: {mounts:?}"
+    );
+
+    // Every memory backend is bounded, and the query and the exporter use one of them.
+    let backends = cfg
+        .pointer("/extensions/jaeger_storage/backends")
+        .and_then(Value::as_object)
+        .expect("extensions.jaeger_storage.backends");
+    for (name, b) in backends {
+        let max = b.pointer("/memory/max_traces").and_then(Value::as_u64);
+        assert!(
+            max.is_some_and(|m| m > 0),
+            "backend {name}: memory.max_traces must bound the store"
+        );
+    }
+    for at in [
+        "/extensions/jaeger_query/storage/traces",
+        "/exporters/jaeger_storage_exporter/trace_storage",
+    ] {
+        let name = cfg.pointer(at).and_then(Value::as_str).unwrap_or("");
+        assert!(
+            backends.contains_key(name),
+            "{at} = {name:?} is not a backend"
+        );
+    }
+    let extensions = words(&cfg["service"]["extensions"]);
+    for ext in ["jaeger_storage", "jaeger_query", "healthcheckv2"] {
+        assert!(
+            extensions.iter().any(|e| e == ext),
+            "service.extensions lacks {ext}"
+        );
+    }
+    let traces = &cfg["service"]["pipelines"]["traces"];
+    assert_eq!(words(&traces["receivers"]), ["otlp"]);
+    assert_eq!(words(&traces["exporters"]), ["jaeger_storage_exporter"]);
+
+    // OTLP gRPC on the port the Collector exports to.
+    let collector = load_yaml("compose/otelcol.yml");
+    let to_jaeger = collector::exporter_endpoints(&collector)
+        .into_iter()
+        .find(|(_, e)| collector::endpoint_host(e) == "jaeger")
+        .expect("the Collector exports to jaeger")
+        .1;
+    let grpc = cfg
+        .pointer("/receivers/otlp/protocols/grpc/endpoint")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(
+        grpc.starts_with("0.0.0.0:"),
+        "OTLP gRPC must listen on the network: {grpc:?}"
+    );
+    assert_eq!(
+        port_of(grpc),
+        port_of(&to_jaeger),
+        "Collector → Jaeger port"
+    );
+
+    // The UI on the published port; the healthcheck on the health extension.
+    let ui = cfg
+        .pointer("/extensions/jaeger_query/http/endpoint")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(ui.starts_with("0.0.0.0:"), "{ui:?}");
+    assert_eq!(
+        compose::published_ports(&c).get("jaeger"),
+        port_of(ui).map(|p| BTreeSet::from([p])).as_ref()
+    );
+    let health = cfg
+        .pointer("/extensions/healthcheckv2/http/endpoint")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let probe = words(&jaeger["healthcheck"]["test"]);
+    let url = probe
+        .iter()
+        .find(|w| w.starts_with("http://"))
+        .expect("the healthcheck fetches a URL");
+    assert_eq!(
+        port_of(url),
+        port_of(health),
+        "healthcheck {url} vs {health}"
+    );
+    assert!(
+        url.ends_with("/status"),
+        "healthcheckv2 answers on /status: {url}"
+    );
+}
+
 // ---------------------------------------------------------------- Collector
 
 #[test]

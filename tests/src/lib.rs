@@ -7,6 +7,7 @@
 //! and structural checks of the compose file, the Collector config and the dashboards.
 
 pub mod bins;
+pub mod bounds;
 pub mod collector;
 pub mod compose;
 pub mod dashboard;
