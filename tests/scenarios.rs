@@ -21,9 +21,9 @@ use satlab_tests::bins::observer_bin;
 use satlab_tests::tools::require_all;
 use satlab_tests::workspace_root;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard};
 
 /// Largest relative error of the spike period.
 const PERIOD_TOLERANCE: f64 = 0.10;
