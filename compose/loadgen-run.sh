@@ -4,11 +4,14 @@
 #
 #   satlab-loadgen-run [LOADGEN FLAGS...]   e.g. --stages 10:30s,100:30s
 #   satlab-loadgen-run scenario NAME        a workshop scenario (scenarios/NAME.toml):
-#                                           its [target] args are applied through the
+#                                           its [target] settings are applied through the
 #                                           admin API, then its [load] args are run
 #   satlab-loadgen-run scenarios            list the scenarios
 #   satlab-loadgen-run show NAME            print what `scenario NAME` would do
-#   satlab-loadgen-run args NAME SECTION    the scenario's [SECTION] args, one a line
+#   satlab-loadgen-run reset                put every run-time target setting back to its default
+#
+# Scenarios are read by `observer scenario` (the observer's own parser and target-api's
+# own settings type); this script parses neither TOML nor JSON.
 #
 # Environment: SATLAB_TARGET_URL, SATLAB_OBSERVER_URL, SATLAB_ADMIN_URL,
 # SATLAB_ADMIN_TOKEN, SATLAB_RECORDS_DIR, SATLAB_SCENARIOS_DIR, SATLAB_TRACE_SAMPLE (added
@@ -28,81 +31,22 @@ die() {
   exit 2
 }
 
-# Print the strings of `args = [...]` in section [$2] of TOML file $1, one per line.
-# The array may span lines; "basic" strings (with \" and \\ escapes) and 'literal'
-# strings are read, comments and brackets inside strings are handled.
-toml_args() {
-  local file=$1 section=$2 line rest
-  line=$(awk -v want="[$section]" '
-    function scan(text,    i, c) {
-      for (i = 1; i <= length(text); i++) {
-        c = substr(text, i, 1)
-        if (quote != "") {
-          if (quote == "\"" && c == "\\") { out = out c substr(text, i + 1, 1); i++; continue }
-          if (c == quote) quote = ""
-        } else if (c == "\"" || c == "\047") {
-          quote = c
-        } else if (c == "#") {
-          break
-        } else if (c == "[") {
-          depth++
-        } else if (c == "]") {
-          depth--
-          if (depth == 0) { out = out c; done = 1; return }
-        }
-        out = out c
-      }
-      out = out " "
-    }
-    !collecting && /^[[:space:]]*\[/ { in_section = ($1 == want); next }
-    !collecting && in_section && /^[[:space:]]*args[[:space:]]*=/ {
-      sub(/^[^=]*=[[:space:]]*/, ""); collecting = 1
-    }
-    collecting { scan($0); if (done) { print out; exit } }
-  ' "$file")
-  [[ -n $line ]] || return 0
-  rest=${line#*[}
-  rest=${rest%]*}
-  local re_basic='^[[:space:],]*"(([^"\\]|\\.)*)"' re_literal="^[[:space:],]*'([^']*)'"
-  while :; do
-    if [[ $rest =~ $re_basic ]]; then
-      local s=${BASH_REMATCH[1]}
-      s=${s//\\\"/\"}
-      s=${s//\\\\/\\}
-      printf '%s\n' "$s"
-    elif [[ $rest =~ $re_literal ]]; then
-      printf '%s\n' "${BASH_REMATCH[1]}"
-    else
-      break
-    fi
-    rest=${rest:${#BASH_REMATCH[0]}}
-  done
+# `observer scenario ARGS...`, with the scenarios directory when there is one.
+plan() {
+  if [[ -d $scenarios_dir ]]; then
+    observer scenario --dir "$scenarios_dir" "$@"
+  else
+    observer scenario "$@"
+  fi
 }
 
-# Turn target-api flags into a PUT /admin/config body; flags that need a restart are
-# reported on stderr and left out.
-admin_body() {
-  local profile=() events=() flag value field
-  while (($#)); do
-    flag=$1
-    value=${2:-}
-    shift $(($# >= 2 ? 2 : 1))
-    field=${flag#--}
-    field=${field//-/_}
-    [[ $value =~ ^[0-9]+$ ]] || value="\"$value\""
-    case $field in
-      cpu_cost | cpu_iterations | io_delay | pool_hold) profile+=("\"$field\":$value") ;;
-      pause_every | pause_duration | recycle_every | recycle_cost | burst_every | \
-        burst_duration | shed_above | shed_status | accept_delay) events+=("\"$field\":$value") ;;
-      *) echo "note: $flag is fixed at start; set it in target-api's command in docker-compose.yml" >&2 ;;
-    esac
-  done
-  local IFS=,
-  printf '{"profile":{%s},"events":{%s}}' "${profile[*]}" "${events[*]}"
+# Read the NUL-terminated words `plan ARGS...` prints into the array named $1.
+read_words() {
+  local into=$1
+  shift
+  mapfile -d '' -t "$into" < <(plan "$@")
+  wait $! || exit 2
 }
-
-# Settings that undo a previous scenario (every run-time setting at its default).
-reset_body='{"profile":{"cpu_cost":"0s","cpu_iterations":0,"io_delay":"0s","pool_hold":"0s"},"events":{"pause_every":0,"pause_duration":"0s","recycle_every":0,"recycle_cost":"0s","burst_every":"0s","burst_duration":"0s","shed_above":0,"shed_status":429,"accept_delay":"0s"}}'
 
 put_settings() {
   curl -fsS -X PUT "$admin_url" \
@@ -114,46 +58,31 @@ put_settings() {
 label=adhoc
 case "${1:-}" in
   scenarios)
-    for f in "$scenarios_dir"/*.toml; do
-      printf '%-16s %s\n' "$(basename "$f" .toml)" "$(awk -F' = ' '/^summary/ { gsub(/"/, "", $2); print $2; exit }' "$f")"
-    done
+    plan --list
     exit 0
     ;;
-  args)
-    file="$scenarios_dir/${2:-}.toml"
-    [[ -n ${2:-} && -f $file && ${3:-} =~ ^(target|load)$ ]] || die "usage: args NAME target|load"
-    toml_args "$file" "$3"
+  reset)
+    put_settings "$(plan --admin-reset)"
+    echo "target-api settings reset to their defaults"
     exit 0
     ;;
-  body)
-    # The admin API body for target-api flags given as arguments.
-    shift
-    admin_body "$@"
-    echo
-    exit 0
-    ;;
-  show)
-    file="$scenarios_dir/${2:-}.toml"
-    [[ -n ${2:-} && -f $file ]] || die "usage: show NAME (list them with: scenarios)"
-    mapfile -t target_args < <(toml_args "$file" target)
-    mapfile -t load_args < <(toml_args "$file" load)
-    echo "PUT /admin/config $(admin_body "${target_args[@]}")"
-    echo "loadgen $target_url ${load_args[*]}"
-    exit 0
-    ;;
-  scenario)
+  show | scenario)
     name=${2:-}
-    [[ -n $name ]] || die "usage: scenario NAME (list them with: scenarios)"
-    file="$scenarios_dir/$name.toml"
-    [[ -f $file ]] || die "no scenario '$name' in $scenarios_dir (list them with: scenarios)"
-    mapfile -t target_args < <(toml_args "$file" target)
-    mapfile -t load_args < <(toml_args "$file" load)
-    put_settings "$reset_body"
-    if ((${#target_args[@]})); then
-      body=$(admin_body "${target_args[@]}")
-      echo "target-api settings for $name: $body"
-      put_settings "$body"
+    [[ -n $name ]] || die "usage: $1 NAME (list them with: scenarios)"
+    # Every run-time setting, so it also undoes an earlier scenario.
+    body=$(plan "$name" --admin-body) || exit 2
+    read_words fixed_flags "$name" --fixed-flags
+    read_words load_args "$name" --load-args
+    for flag in "${fixed_flags[@]}"; do
+      echo "note: $flag is fixed at start; set it in target-api's command in docker-compose.yml" >&2
+    done
+    if [[ $1 == show ]]; then
+      echo "PUT /admin/config $body"
+      echo "loadgen $target_url ${load_args[*]}"
+      exit 0
     fi
+    echo "target-api settings for $name: $body"
+    put_settings "$body"
     set -- "${load_args[@]}"
     label=$name
     ;;

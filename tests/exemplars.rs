@@ -9,7 +9,8 @@
 
 use satlab_tests::dashboard;
 use satlab_tests::http::{self, Answer};
-use satlab_tests::tools::{observer_bin, require_tool, workspace_root};
+use satlab_tests::bins::observer_bin;
+use satlab_tests::tools::{require_tool, workspace_root};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -257,83 +257,481 @@ fn compose_commands_parse_with_the_programs_own_cli() {
     let submit = ["observer", "submit", "/runs/x", "--to", observer_url];
     observer::cli::Cli::try_parse_from(submit)
         .unwrap_or_else(|e| panic!("observer rejects {submit:?}:\n{e}"));
+
+    // The entrypoint is the script, installed by the image under that name, and every
+    // observer subcommand it calls is one the observer has (loadgen_script_* run them).
+    let entry = words(&loadgen["entrypoint"]);
+    let entry = entry.first().expect("the loadgen entrypoint");
+    let df = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    assert!(
+        df.lines()
+            .any(|l| l.starts_with("COPY compose/loadgen-run.sh ")
+                && l.ends_with(&format!("/usr/local/bin/{entry}"))),
+        "the image must install compose/loadgen-run.sh as /usr/local/bin/{entry}"
+    );
+    let script = std::fs::read_to_string(root().join("compose/loadgen-run.sh")).unwrap();
+    let observer_cli = <observer::cli::Cli as clap::CommandFactory>::command();
+    // The script calls the observer at the start of a line (no `$(observer ...)`).
+    let called: BTreeSet<String> = script
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("observer "))
+        .filter_map(|rest| rest.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert_eq!(
+        called,
+        BTreeSet::from(["scenario".to_string(), "submit".to_string()]),
+        "the observer subcommands the script calls"
+    );
+    for sub in &called {
+        assert!(
+            observer_cli.find_subcommand(sub).is_some(),
+            "the script calls `observer {sub}`, which the observer does not have"
+        );
+    }
 }
 
-/// Run `compose/loadgen-run.sh ARGS...` with the workspace's scenarios.
-fn script(args: &[&str]) -> (bool, String) {
-    run(Command::new("bash")
+/// The loadgen service's URLs as the script is given them in these tests.
+const SCRIPT_TARGET_URL: &str = "http://target-api:8080/api/vector/add";
+
+/// One run of `compose/loadgen-run.sh` with stand-ins for `curl` and `loadgen` that record
+/// their arguments, and the real observer behind a stand-in that records every call (only
+/// `observer scenario` runs; `submit` is recorded, not sent).
+struct ScriptRun {
+    ok: bool,
+    text: String,
+    /// (program, arguments) in call order.
+    calls: Vec<(String, Vec<String>)>,
+}
+
+impl ScriptRun {
+    fn of(&self, program: &str) -> Vec<&Vec<String>> {
+        self.calls
+            .iter()
+            .filter(|(p, _)| p == program)
+            .map(|(_, a)| a)
+            .collect()
+    }
+}
+
+fn run_script(args: &[&str]) -> ScriptRun {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (bin, log) = (dir.path().join("bin"), dir.path().join("log"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&log).unwrap();
+    let record = |name: &str| {
+        format!(
+            "#!/usr/bin/env bash\nn=$(find \"$SHIM_LOG\" -type f | wc -l)\n\
+             printf '%s\\0' \"$@\" >\"$SHIM_LOG/$(printf %04d \"$n\")-{name}\"\n"
+        )
+    };
+    let shims = [
+        ("curl", record("curl")),
+        (
+            "loadgen",
+            record("loadgen")
+                + "prev=\nfor a in \"$@\"; do [[ $prev == --out ]] && mkdir -p \"$a\"; prev=$a; done\n",
+        ),
+        (
+            "observer",
+            record("observer") + "[[ ${1:-} == scenario ]] && exec \"$SHIM_OBSERVER\" \"$@\"\n",
+        ),
+    ];
+    for (name, text) in shims {
+        let path = bin.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (ok, text) = run(Command::new("bash")
         .arg(root().join("compose/loadgen-run.sh"))
         .args(args)
-        .env("SATLAB_SCENARIOS_DIR", root().join("scenarios")))
+        .env("PATH", path)
+        .env("SHIM_LOG", &log)
+        .env("SHIM_OBSERVER", satlab_tests::bins::observer_bin())
+        .env("SATLAB_SCENARIOS_DIR", root().join("scenarios"))
+        .env("SATLAB_RECORDS_DIR", dir.path().join("records"))
+        .env("SATLAB_TARGET_URL", SCRIPT_TARGET_URL)
+        .env("SATLAB_ADMIN_URL", "http://target-api:8080/admin/config")
+        .env("SATLAB_ADMIN_TOKEN", "t")
+        .env("SATLAB_OBSERVER_URL", "http://observer:9464")
+        .env("SATLAB_TRACE_SAMPLE", "0.1"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let calls = files
+        .iter()
+        .map(|f| {
+            let name = f.file_name().unwrap().to_string_lossy();
+            let program = name.split_once('-').map(|(_, p)| p).unwrap_or("");
+            let bytes = std::fs::read(f).unwrap();
+            let mut words: Vec<String> = String::from_utf8(bytes)
+                .unwrap()
+                .split('\0')
+                .map(str::to_string)
+                .collect();
+            words.pop();
+            (program.to_string(), words)
+        })
+        .collect();
+    ScriptRun { ok, text, calls }
 }
 
+/// The word after `flag` in `words`.
+fn after<'a>(words: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = words.iter().position(|w| w == flag)?;
+    words.get(at + 1).map(String::as_str)
+}
+
+/// Every observer call the script made parses with the observer's own command line.
+fn assert_observer_calls_parse(run: &ScriptRun, what: &str) {
+    use clap::Parser;
+    for argv in run.of("observer") {
+        let full = std::iter::once("observer").chain(argv.iter().map(String::as_str));
+        observer::cli::Cli::try_parse_from(full)
+            .unwrap_or_else(|e| panic!("{what}: observer rejects {argv:?}:\n{e}"));
+    }
+}
+
+fn scenario_files() -> Vec<(String, PathBuf)> {
+    let scenarios = root().join("scenarios");
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(&scenarios)
+        .unwrap_or_else(|e| panic!("{}: {e} (the image ships scenarios/)", scenarios.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().to_string(), p))
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no scenarios in {}", scenarios.display());
+    out
+}
+
+/// `scenario NAME` for every scenario: the admin API gets one body holding every run-time
+/// setting (target-api's own flags, applied to the defaults), start-only flags get a
+/// note, loadgen gets the `[load]` args, and each observer call is one the observer parses.
 #[test]
-fn loadgen_script_reads_scenarios_as_the_observer_does() {
+fn loadgen_script_runs_each_scenario_by_the_observer_s_plan() {
     use clap::Parser;
     if require_tool("bash", "apt-get install bash").is_none() {
         return;
     }
-    let scenarios = root().join("scenarios");
-    let entries = std::fs::read_dir(&scenarios)
-        .unwrap_or_else(|e| panic!("{}: {e} (the image ships scenarios/)", scenarios.display()));
-    let mut n = 0;
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-            continue;
-        }
-        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+    for (name, path) in scenario_files() {
         let sc = observer::scenario::Scenario::from_file(&path)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let lines = |section: &str| -> Vec<String> {
-            let (ok, text) = script(&["args", &name, section]);
-            assert!(ok, "{name} {section}: {text}");
-            text.lines().map(str::to_string).collect()
-        };
-        // The shell's TOML reading agrees with the observer's parser.
-        assert_eq!(lines("target"), sc.target.args, "{name}: [target] args");
-        assert_eq!(lines("load"), sc.load.args, "{name}: [load] args");
+        let run = run_script(&["scenario", &name]);
+        assert!(run.ok, "{name}: {}", run.text);
+        assert_observer_calls_parse(&run, &name);
 
-        // The load args are a valid loadgen command as the script runs it.
-        let mut argv = vec![
-            "loadgen".to_string(),
-            "http://target-api:8080/api/vector/add".into(),
-        ];
-        argv.extend(sc.load.args.iter().cloned());
-        argv.extend(["--out".to_string(), "/runs/x".to_string()]);
+        // The admin body: what target-api itself would start with, given these flags.
+        let curls = run.of("curl");
+        assert_eq!(curls.len(), 1, "{name}: {:?}", run.calls);
+        let body = after(curls[0], "--data").expect("curl --data");
+        let patch: target_api::config::SettingsPatch = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{name}: the admin API would refuse {body}: {e}"));
+        let mut argv = vec!["target-api".to_string()];
+        argv.extend(sc.target.args.iter().cloned());
+        let args = target_api::cli::Args::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("{name}: target-api rejects {argv:?}: {e}"));
+        let mut earlier = target_api::Settings::default();
+        earlier.profile.io_delay = std::time::Duration::from_millis(3);
+        assert_eq!(
+            earlier.merged(&patch),
+            args.config().settings,
+            "{name}: the body must set every run-time setting"
+        );
+        let plan = observer::scenario_plan::Plan::of(&sc).unwrap();
+        for flag in &plan.fixed_flags {
+            assert!(
+                run.text
+                    .contains(&format!("note: {flag} is fixed at start")),
+                "{name}: no note for {flag}: {}",
+                run.text
+            );
+        }
+
+        // loadgen: the URL, the [load] args as written, the trace share, --out.
+        let loads = run.of("loadgen");
+        assert_eq!(loads.len(), 1, "{name}: {:?}", run.calls);
+        let load = loads[0];
+        assert_eq!(load[0], SCRIPT_TARGET_URL, "{name}");
+        assert_eq!(load[1..=sc.load.args.len()], sc.load.args[..], "{name}");
+        let argv: Vec<&str> = std::iter::once("loadgen")
+            .chain(load.iter().map(String::as_str))
+            .collect();
         let cli = loadgen::cli::Cli::try_parse_from(&argv)
             .unwrap_or_else(|e| panic!("{name}: loadgen rejects {argv:?}:\n{e}"));
         cli.plan().unwrap_or_else(|e| panic!("{name}: {e}"));
-
-        // The admin body the script sends is one target-api's admin API accepts.
-        let mut args = vec!["body"];
-        args.extend(sc.target.args.iter().map(String::as_str));
-        let (ok, text) = script(&args);
-        assert!(ok, "{name}: {text}");
-        let body = text
-            .lines()
-            .find(|l| l.starts_with('{'))
-            .unwrap_or_else(|| panic!("{name}: no body in {text}"));
-        serde_json::from_str::<target_api::config::SettingsPatch>(body)
-            .unwrap_or_else(|e| panic!("{name}: the admin API would refuse {body}: {e}"));
-        n += 1;
+        let submits: Vec<_> = run
+            .of("observer")
+            .into_iter()
+            .filter(|a| a[0] == "submit")
+            .collect();
+        assert_eq!(submits.len(), 1, "{name}: {:?}", run.calls);
+        assert_eq!(Some(submits[0][1].as_str()), after(load, "--out"));
     }
-    assert!(n > 0, "no scenarios in {}", scenarios.display());
+}
 
-    // The reset the script sends before a scenario is accepted too.
-    let text = std::fs::read_to_string(root().join("compose/loadgen-run.sh")).unwrap();
-    let reset = text
+#[test]
+fn loadgen_script_lists_shows_and_resets() {
+    if require_tool("bash", "apt-get install bash").is_none() {
+        return;
+    }
+    let list = run_script(&["scenarios"]);
+    assert!(list.ok, "{}", list.text);
+    for (name, _) in scenario_files() {
+        assert!(
+            list.text
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} "))),
+            "{name} not listed:\n{}",
+            list.text
+        );
+    }
+    assert_observer_calls_parse(&list, "scenarios");
+
+    let show = run_script(&["show", "gc-spikes"]);
+    assert!(show.ok, "{}", show.text);
+    assert_observer_calls_parse(&show, "show");
+    assert!(show.of("curl").is_empty() && show.of("loadgen").is_empty());
+    let body = show
+        .text
         .lines()
-        .find_map(|l| l.strip_prefix("reset_body='"))
-        .and_then(|l| l.strip_suffix('\''))
-        .expect("reset_body in the script");
-    let patch: target_api::config::SettingsPatch =
-        serde_json::from_str(reset).unwrap_or_else(|e| panic!("reset body refused: {e}"));
-    let defaults = target_api::Settings::default();
+        .find_map(|l| l.strip_prefix("PUT /admin/config "))
+        .unwrap_or_else(|| panic!("no admin body in {}", show.text));
+    let settings: target_api::Settings = serde_json::from_str(body).unwrap();
+    assert_eq!(settings.events.pause_every, 1000);
+    assert!(
+        show.text
+            .contains(&format!("loadgen {SCRIPT_TARGET_URL} --stages 64:12s")),
+        "{}",
+        show.text
+    );
+
+    let reset = run_script(&["reset"]);
+    assert!(reset.ok, "{}", reset.text);
+    assert_observer_calls_parse(&reset, "reset");
+    let curls = reset.of("curl");
+    assert_eq!(curls.len(), 1, "{:?}", reset.calls);
+    let body = after(curls[0], "--data").expect("curl --data");
+    let patch: target_api::config::SettingsPatch = serde_json::from_str(body).unwrap();
+    let mut earlier = target_api::Settings::default();
+    earlier.events.pause_every = 5;
+    earlier.events.pause_duration = std::time::Duration::from_millis(9);
+    assert_eq!(earlier.merged(&patch), target_api::Settings::default());
+}
+
+#[test]
+fn loadgen_script_refuses_unknown_scenarios_before_touching_the_target() {
+    let Some(bash) = require_tool("bash", "apt-get install bash") else {
+        return;
+    };
+    let (ok, text) = run(Command::new(&bash)
+        .arg("-n")
+        .arg(root().join("compose/loadgen-run.sh")));
+    assert!(ok, "{text}");
+    for verb in ["scenario", "show"] {
+        let run = run_script(&[verb, "no-such-scenario"]);
+        assert!(!run.ok, "{verb}: {}", run.text);
+        assert!(
+            run.text.contains("no-such-scenario") && run.text.contains("gc-spikes"),
+            "{verb}: the error must name the scenario and the known ones: {}",
+            run.text
+        );
+        assert!(run.of("curl").is_empty() && run.of("loadgen").is_empty());
+        let run = run_script(&[verb]);
+        assert!(!run.ok && run.text.contains("usage"), "{}", run.text);
+    }
+    let run = run_script(&[]);
+    assert!(
+        !run.ok && run.text.contains("scenario NAME"),
+        "{}",
+        run.text
+    );
+}
+
+// ---------------------------------------------------------------- bounds
+
+/// Services that run once and exit.
+const ONE_SHOT: &[&str] = &["loadgen"];
+
+/// Every service has a memory limit and rotated logs; long-running ones restart unless
+/// stopped, the one-shot loadgen never restarts. `docker-compose config` keeps the limits
+/// (the 1.29 tool ignores `deploy.resources` without `--compatibility`, not `mem_limit`).
+#[test]
+fn every_service_is_bounded() {
+    let c = compose_file();
+    let one_shot: BTreeSet<String> = ONE_SHOT.iter().map(|s| s.to_string()).collect();
     assert_eq!(
-        defaults.merged(&patch),
-        defaults,
-        "the reset must restore the defaults"
+        satlab_tests::bounds::service_bound_problems(&c, &one_shot),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        service(&c, "loadgen")["restart"].as_str(),
+        Some("no"),
+        "the one-shot loadgen must say it never restarts"
+    );
+    let Some(tool) = require_tool("docker-compose", "apt-get install docker-compose") else {
+        return;
+    };
+    let (ok, text) =
+        run(Command::new(&tool)
+            .current_dir(root())
+            .args(["-f", "docker-compose.yml", "config"]));
+    assert!(ok, "{text}");
+    let resolved = yaml::parse(&text, "docker-compose config").unwrap_or_else(|e| panic!("{e}"));
+    for name in compose::service_names(&c) {
+        assert_eq!(
+            satlab_tests::bounds::mem_limit(service(&resolved, &name)),
+            satlab_tests::bounds::mem_limit(service(&c, &name)),
+            "docker-compose config dropped or changed {name}'s mem_limit"
+        );
+    }
+}
+
+/// The Go services (Collector, Jaeger v2, a Collector distribution) follow their container
+/// limit: GOMEMLIMIT at ~80% of mem_limit, and a memory_limiter first in every pipeline.
+/// Their configs can only be checked for their keys here: no Collector or Jaeger binary.
+#[test]
+fn go_services_memory_follows_the_container_limit() {
+    let c = compose_file();
+    for (name, config) in [
+        ("otel-collector", "compose/otelcol.yml"),
+        ("jaeger", "compose/jaeger.yml"),
+    ] {
+        let svc = service(&c, name);
+        assert_eq!(
+            satlab_tests::bounds::go_limit_problems(name, svc),
+            Vec::<String>::new()
+        );
+        let cfg = load_yaml(config);
+        assert_eq!(
+            satlab_tests::bounds::memory_limiter_problems(
+                &cfg,
+                satlab_tests::bounds::mem_limit(svc)
+            ),
+            Vec::<String>::new(),
+            "{config}"
+        );
+    }
+}
+
+/// The port of an `host:port` endpoint or `http://host:port/...` URL.
+fn port_of(endpoint: &str) -> Option<u16> {
+    let rest = endpoint.split("://").last()?;
+    let hostport = rest.split('/').next()?;
+    hostport.rsplit(':').next()?.parse().ok()
+}
+
+/// Jaeger v2 reads compose/jaeger.yml (mounted, passed with --config): in-memory storage
+/// bounded by max_traces, OTLP gRPC where the Collector exports, the query UI on the
+/// published port, and the healthcheck on the health extension's port. Checked for its
+/// keys only: there is no Jaeger binary here to load it.
+#[test]
+fn jaeger_keeps_a_bounded_store_from_its_mounted_config() {
+    let c = compose_file();
+    let jaeger = service(&c, "jaeger");
+    let cfg = load_yaml("compose/jaeger.yml");
+
+    // Mounted and passed on the command line.
+    let config_arg = words(&jaeger["command"])
+        .iter()
+        .find_map(|w| w.strip_prefix("--config=").map(str::to_string))
+        .expect("jaeger's command passes --config=PATH");
+    let mounts = words(&jaeger["volumes"]);
+    assert!(
+        mounts.iter().any(
+            |m| m.starts_with("./compose/jaeger.yml:") && m.contains(&format!(":{config_arg}"))
+        ),
+        "compose/jaeger.yml must be mounted at {config_arg}: {mounts:?}"
+    );
+
+    // Every memory backend is bounded, and the query and the exporter use one of them.
+    let backends = cfg
+        .pointer("/extensions/jaeger_storage/backends")
+        .and_then(Value::as_object)
+        .expect("extensions.jaeger_storage.backends");
+    for (name, b) in backends {
+        let max = b.pointer("/memory/max_traces").and_then(Value::as_u64);
+        assert!(
+            max.is_some_and(|m| m > 0),
+            "backend {name}: memory.max_traces must bound the store"
+        );
+    }
+    for at in [
+        "/extensions/jaeger_query/storage/traces",
+        "/exporters/jaeger_storage_exporter/trace_storage",
+    ] {
+        let name = cfg.pointer(at).and_then(Value::as_str).unwrap_or("");
+        assert!(
+            backends.contains_key(name),
+            "{at} = {name:?} is not a backend"
+        );
+    }
+    let extensions = words(&cfg["service"]["extensions"]);
+    for ext in ["jaeger_storage", "jaeger_query", "healthcheckv2"] {
+        assert!(
+            extensions.iter().any(|e| e == ext),
+            "service.extensions lacks {ext}"
+        );
+    }
+    let traces = &cfg["service"]["pipelines"]["traces"];
+    assert_eq!(words(&traces["receivers"]), ["otlp"]);
+    assert_eq!(words(&traces["exporters"]), ["jaeger_storage_exporter"]);
+
+    // OTLP gRPC on the port the Collector exports to.
+    let collector = load_yaml("compose/otelcol.yml");
+    let to_jaeger = collector::exporter_endpoints(&collector)
+        .into_iter()
+        .find(|(_, e)| collector::endpoint_host(e) == "jaeger")
+        .expect("the Collector exports to jaeger")
+        .1;
+    let grpc = cfg
+        .pointer("/receivers/otlp/protocols/grpc/endpoint")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(
+        grpc.starts_with("0.0.0.0:"),
+        "OTLP gRPC must listen on the network: {grpc:?}"
+    );
+    assert_eq!(
+        port_of(grpc),
+        port_of(&to_jaeger),
+        "Collector → Jaeger port"
+    );
+
+    // The UI on the published port; the healthcheck on the health extension.
+    let ui = cfg
+        .pointer("/extensions/jaeger_query/http/endpoint")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(ui.starts_with("0.0.0.0:"), "{ui:?}");
+    assert_eq!(
+        compose::published_ports(&c).get("jaeger"),
+        port_of(ui).map(|p| BTreeSet::from([p])).as_ref()
+    );
+    let health = cfg
+        .pointer("/extensions/healthcheckv2/http/endpoint")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let probe = words(&jaeger["healthcheck"]["test"]);
+    let url = probe
+        .iter()
+        .find(|w| w.starts_with("http://"))
+        .expect("the healthcheck fetches a URL");
+    assert_eq!(
+        port_of(url),
+        port_of(health),
+        "healthcheck {url} vs {health}"
+    );
+    assert!(
+        url.ends_with("/status"),
+        "healthcheckv2 answers on /status: {url}"
     );
 }
 
@@ -943,60 +1341,4 @@ fn dockerfile_passes_hadolint() {
         !ok,
         "hadolint passed a Dockerfile it should flag: the check proves nothing"
     );
-}
-
-#[test]
-fn loadgen_script_maps_every_scenario() {
-    let Some(bash) = require_tool("bash", "apt-get install bash") else {
-        return;
-    };
-    let script = root().join("compose/loadgen-run.sh");
-    let (ok, text) = run(Command::new(&bash).arg("-n").arg(&script));
-    assert!(ok, "{text}");
-    let scenarios = root().join("scenarios");
-    let mut n = 0;
-    let entries = std::fs::read_dir(&scenarios)
-        .unwrap_or_else(|e| panic!("{}: {e} (the image ships scenarios/)", scenarios.display()));
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
-            continue;
-        }
-        let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        let (ok, text) = run(Command::new(&bash)
-            .arg(&script)
-            .args(["show", &name])
-            .env("SATLAB_SCENARIOS_DIR", &scenarios));
-        assert!(ok, "{name}: {text}");
-        let load = text
-            .lines()
-            .find_map(|l| l.strip_prefix("loadgen "))
-            .unwrap_or_else(|| panic!("{name}: no loadgen line in {text}"));
-        assert!(
-            load.contains("--stages") || load.contains("--rate"),
-            "{name}: no load plan in {load:?}"
-        );
-        let body = text
-            .lines()
-            .find_map(|l| l.strip_prefix("PUT /admin/config "))
-            .unwrap_or_else(|| panic!("{name}: no admin body in {text}"));
-        let v: Value = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("{name}: admin body {body:?} is not JSON: {e}"));
-        assert!(
-            v["profile"].is_object() && v["events"].is_object(),
-            "{name}: {v}"
-        );
-        n += 1;
-    }
-    assert!(n > 0, "no scenarios found in {}", scenarios.display());
-
-    // A scenario's flags become the admin API's fields, numbers as numbers.
-    let (_, text) = run(Command::new(&bash)
-        .arg(&script)
-        .args(["show", "gc-spikes"])
-        .env("SATLAB_SCENARIOS_DIR", &scenarios));
-    if text.contains("PUT") {
-        assert!(text.contains("\"pause_every\":1000"), "{text}");
-        assert!(text.contains("\"pause_duration\":\"40ms\""), "{text}");
-    }
 }

@@ -17,7 +17,8 @@
 
 use observer::scenario::Scenario;
 use satlab_diagnosis::{Diagnosis, PeriodAxis, VerdictKind};
-use satlab_tests::tools::{observer_bin, require_all};
+use satlab_tests::bins::observer_bin;
+use satlab_tests::tools::require_all;
 use satlab_tests::workspace_root;
 use serde_json::Value;
 use std::path::PathBuf;

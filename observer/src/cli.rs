@@ -1,5 +1,5 @@
-//! The `observer` command line: `lab`, `serve`, `submit`, `sample`, and the multicall
-//! roles `target-api` and `loadgen`.
+//! The `observer` command line: `lab`, `serve`, `submit`, `sample`, `diagnose`, `scenario`,
+//! and the multicall roles `target-api` and `loadgen`.
 
 use crate::lab::{self, LabOptions};
 use crate::scenario::Scenario;
@@ -45,6 +45,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// Diagnose a run directory: verdict, USL fit, spikes (text, JSON or HTML).
     Diagnose(crate::diagnose_cmd::DiagnoseArgs),
+    /// Print what running a scenario against a running target takes (the docker lab).
+    Scenario(crate::scenario_cmd::ScenarioArgs),
 }
 
 fn parse_hz(s: &str) -> Result<f64, String> {
@@ -181,6 +183,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Submit(a) => run_submit(a),
         Command::Sample(a) => run_sample(a),
         Command::Diagnose(a) => crate::diagnose_cmd::run(&a).map(|()| ExitCode::SUCCESS),
+        Command::Scenario(a) => crate::scenario_cmd::run(&a).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -17,5 +17,7 @@ pub mod promexport;
 pub mod rundir;
 pub mod sampler;
 pub mod scenario;
+pub mod scenario_cmd;
+pub mod scenario_plan;
 pub mod serve;
 pub mod submit;

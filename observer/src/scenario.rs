@@ -220,6 +220,32 @@ impl Scenario {
         }
     }
 
+    /// Find a scenario by name in `dir` (`dir/NAME.toml`), else as [`Scenario::find`] does.
+    pub fn find_in(dir: &Path, name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        let in_dir = dir.join(format!("{name_or_path}.toml"));
+        if !name_or_path.contains('/') && in_dir.is_file() {
+            return Self::from_file(&in_dir);
+        }
+        Self::find(name_or_path)
+    }
+
+    /// Every scenario file (`*.toml`) in `dir`, sorted by name; a broken file is an error.
+    pub fn all_in(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+        let read = |source| ScenarioError::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(read)? {
+            let path = entry.map_err(read)?.path();
+            if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        paths.iter().map(|p| Self::from_file(p)).collect()
+    }
+
     /// Read and parse a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
@@ -299,6 +325,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.pin.unwrap().client, Some(vec![0]));
+    }
+
+    #[test]
+    fn a_directory_is_searched_first_and_listed_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("gc-spikes.toml"),
+            "name='gc-spikes'\nsummary='local copy'\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("a.toml"), "name='a'\nsummary='first'\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a scenario").unwrap();
+        let local = Scenario::find_in(dir.path(), "gc-spikes").unwrap();
+        assert_eq!(local.summary, "local copy");
+        // Not in the directory: the built-in one.
+        let builtin = Scenario::find_in(dir.path(), "cpu-bound").unwrap();
+        assert_eq!(builtin.name, "cpu-bound");
+        let names: Vec<String> = Scenario::all_in(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["a", "gc-spikes"]);
+        std::fs::write(dir.path().join("b.toml"), "name='b'\n").unwrap();
+        let err = Scenario::all_in(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("b.toml") && err.contains("summary"), "{err}");
+        assert!(Scenario::all_in(&dir.path().join("none")).is_err());
     }
 
     #[test]

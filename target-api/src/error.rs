@@ -164,3 +164,14 @@ pub enum TelemetryError {
         message: String,
     },
 }
+
+/// Target flags that cannot be turned into admin-API settings.
+#[derive(Debug, thiserror::Error)]
+pub enum FlagsError {
+    /// target-api's command line refuses them (clap's message names the flag).
+    #[error("target-api refuses these flags: {0}")]
+    Parse(String),
+    /// They parse, but a value is outside its range.
+    #[error("invalid value for {}: {}", .0.flag(), .0.message)]
+    Invalid(#[from] InvalidSetting),
+}

@@ -31,11 +31,12 @@ pub mod probes;
 pub mod profile;
 pub mod router;
 pub mod routes;
+pub mod runtime_flags;
 pub mod server;
 pub mod state;
 pub mod telemetry;
 
 pub use config::{Config, Settings};
-pub use error::{ApiError, ServeError, TelemetryError};
+pub use error::{ApiError, FlagsError, ServeError, TelemetryError};
 pub use server::{ServeReport, ServerHandle, bind, serve};
 pub use telemetry::{Telemetry, TelemetryConfig};

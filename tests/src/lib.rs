@@ -6,6 +6,8 @@
 //! pass: PromQL metric-name extraction, the OpenTelemetry → Prometheus name translation,
 //! and structural checks of the compose file, the Collector config and the dashboards.
 
+pub mod bins;
+pub mod bounds;
 pub mod collector;
 pub mod compose;
 pub mod dashboard;

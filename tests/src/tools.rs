@@ -1,8 +1,6 @@
 //! Locating the workspace and the external programs a test needs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 /// Environment variable that turns a missing external program into a test failure (CI).
 pub const REQUIRE_ALL_ENV: &str = "SATLAB_REQUIRE_ALL";
@@ -52,39 +50,6 @@ pub fn require_tool(name: &str, install_hint: &str) -> Option<PathBuf> {
             None
         }
     }
-}
-
-/// The observer binary, built once per test process (`cargo build -p observer`, a no-op
-/// when it is up to date) in the profile of the test itself, so a stale binary is never
-/// run; `SATLAB_OBSERVER_BIN` names another one.
-pub fn observer_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("SATLAB_OBSERVER_BIN") {
-            return PathBuf::from(p);
-        }
-        // This test runs from target/<profile>/deps/; the observer lands in target/<profile>/.
-        let exe = std::env::current_exe().expect("the test executable's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test executable lives in target/<profile>/deps")
-            .to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace_root())
-            .args(["build", "-p", "observer", "--bin", "observer"]);
-        if release {
-            build.arg("--release");
-        }
-        let st = build.status().expect("running cargo build -p observer");
-        assert!(st.success(), "cargo build -p observer failed: {st}");
-        let bin = profile_dir.join("observer");
-        assert!(bin.is_file(), "{} was not built", bin.display());
-        bin
-    })
 }
 
 #[cfg(test)]
