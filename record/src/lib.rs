@@ -18,6 +18,7 @@ pub mod series;
 pub mod spans;
 pub mod summary;
 pub mod telemetry;
+pub mod threshold;
 pub mod trace_sampling;
 
 pub use error::RecordError;
