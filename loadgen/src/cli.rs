@@ -10,8 +10,9 @@ use bytes::Bytes;
 use clap::{ArgGroup, Parser};
 use satlab_common::exit;
 use satlab_common::otel_env::OtelEnvError;
+use satlab_record::judge;
 use satlab_record::summary::LoadgenSummary;
-use satlab_record::threshold::{self as threshold_results, Threshold};
+use satlab_record::threshold::Threshold;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -335,7 +336,7 @@ impl Cli {
 pub fn exit_code(summary: &LoadgenSummary, signal_code: u8) -> u8 {
     if summary.interrupted {
         signal_code
-    } else if !threshold_results::all_passed(&summary.thresholds) {
+    } else if !judge::all_passed(&summary.thresholds) {
         exit::THRESHOLD
     } else {
         exit::OK

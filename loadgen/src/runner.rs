@@ -20,10 +20,11 @@ use crate::record::{log, summary, write};
 use hdrhistogram::Histogram;
 use satlab_common::capacity::own_cpus;
 use satlab_record::fsio::JsonlAppender;
+use satlab_record::judge;
 use satlab_record::layout::LoadgenFiles;
 use satlab_record::series::SecondSample;
 use satlab_record::summary::{ConnectionMode, LoadMode, LoadgenSummary};
-use satlab_record::threshold::{self, Threshold};
+use satlab_record::threshold::Threshold;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -299,7 +300,7 @@ pub async fn run(
         overall,
         thresholds: Vec::new(),
     };
-    summary.thresholds = threshold::evaluate(&summary, &opts.thresholds);
+    summary.thresholds = judge::evaluate(&summary, &opts.thresholds);
     if let Some(f) = &files {
         if let Some(e) = ticker.write_error.take() {
             return Err(e.into());

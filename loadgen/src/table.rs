@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn thresholds_follow_the_table_with_their_verdicts() {
-        use satlab_record::threshold::{Metric, Op, Scope, Threshold, evaluate};
+        use satlab_record::judge::evaluate;
+        use satlab_record::threshold::{Metric, Op, Scope, Threshold};
         let mut s: LoadgenSummary = serde_json::from_value(serde_json::json!({
             "schema": LoadgenSummary::SCHEMA, "tool_version": "t", "pid": 1,
             "url": "http://127.0.0.1:1/", "method": "GET", "mode": "closed",

@@ -10,6 +10,7 @@ pub mod events;
 pub mod failure;
 pub mod fsio;
 pub mod histogram;
+pub mod judge;
 pub mod layout;
 pub mod manifest;
 pub mod request_log;
