@@ -146,17 +146,7 @@ fn sigterm_wins_over_a_failed_threshold_which_is_still_judged() {
     std::thread::sleep(Duration::from_millis(1200));
     // SAFETY: sending a signal to our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let t = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "loadgen did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = satlab_testkit::child::wait_bounded(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(143));
     let s: LoadgenSummary = read_json(&dir.path().join("summary.json")).unwrap();
     assert!(s.interrupted);
