@@ -7,6 +7,10 @@
 //! | 2 | bad command line (clap's convention) |
 //! | 99 | a load threshold was crossed (k6's convention) |
 //! | 130 | interrupted by SIGINT (128 + 2); SIGTERM gives 143 |
+//!
+//! Precedence when several apply: a failed run keeps 1, an interrupted run its signal's
+//! code (its thresholds are still judged and recorded, marked as on a partial run), and
+//! only a run that completed exits 99 for a failed threshold.
 
 use std::process::ExitCode;
 

@@ -45,7 +45,7 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
             errors.entry(f).or_insert(*n);
         }
     }
-    let failed: u64 = errors.values().sum();
+    let failed = st.failed();
     let socket: u64 = errors
         .iter()
         .filter(|(k, _)| k.is_socket())

@@ -5,13 +5,19 @@ use crate::client::{ClientConfig, RequestSpec, TargetError};
 use crate::otel::config::OtelConfig;
 use crate::plan::{self, Load, Plan};
 use crate::runner::{Options, run as run_plan};
+use crate::threshold;
 use bytes::Bytes;
 use clap::{ArgGroup, Parser};
 use satlab_common::exit;
 use satlab_common::otel_env::OtelEnvError;
+use satlab_record::judge;
+use satlab_record::summary::LoadgenSummary;
+use satlab_record::threshold::Threshold;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -68,9 +74,22 @@ client spans (the span id sent in traceparent) and http.client.request.duration 
 exported (OTEL_SERVICE_NAME, default loadgen; OTEL_EXPORTER_OTLP_PROTOCOL grpc or
 http/protobuf). A variable that cannot be used is a usage error.
 
-Exit codes: 0 run completed (even with request errors), 1 runtime failure,
-2 usage error (bad flag, plan or limit), 130 interrupted (Ctrl-C/SIGTERM; the record
-is still written, marked interrupted).";
+Thresholds (--threshold, repeatable) are judged on the summary at the end of the run
+and listed in the table and the JSON summary:
+  --threshold 'p99<50ms' --threshold 'errors<1%' --threshold 'rps>1000'
+  --threshold 'p99.9<=1.5s@step=2' --threshold 'errors<0.01@step=last'
+METRIC OP VALUE[@step=N|@step=last]; steps count from 0, as in the table; without a
+selector the whole run is judged. Latency metrics p50 p90 p95 p99 p99.9 max mean take a
+duration (50ms, 1.5s, 1m30s); errors a share (1% or 0.01); rps requests/s; requests a
+count. errors = (requests without a response + responses with status >= 400, 429
+included) / completed requests; open-loop dropped sends were never sent and count in
+neither. A latency or errors threshold on a window without a completed request fails.
+
+Exit codes: 0 run completed (even with request errors) and every threshold passed,
+1 runtime failure, 2 usage error (bad flag, plan, limit or threshold), 99 a threshold
+failed, 130 interrupted by Ctrl-C and 143 by SIGTERM (the record is still written,
+marked interrupted, with the thresholds judged on the partial run; the interruption's
+code wins over 99).";
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
     plan::parse_duration(s).map_err(|e| e.to_string())
@@ -90,6 +109,10 @@ fn ratio_arg(s: &str) -> Result<f64, String> {
         ));
     }
     Ok(v)
+}
+
+fn threshold_arg(s: &str) -> Result<Threshold, String> {
+    threshold::parse_threshold(s).map_err(|e| e.to_string())
 }
 
 fn header_arg(s: &str) -> Result<String, String> {
@@ -193,6 +216,10 @@ pub struct Cli {
     /// Write the run record (summary.json, histograms.json, seconds.jsonl, requests.bin).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// A pass/fail check judged at the end (repeatable): METRIC OP VALUE, optionally
+    /// @step=N or @step=last, e.g. 'p99<50ms', 'errors<1%', 'rps>1000'. Any failed: exit 99.
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = threshold_arg)]
+    pub thresholds: Vec<Threshold>,
     /// Print the summary JSON to stdout (progress and table go to stderr).
     #[arg(long)]
     pub json: bool,
@@ -288,7 +315,31 @@ impl Cli {
         o.drain_timeout = self.drain_timeout;
         o.otel = OtelConfig::from_env()?;
         o.interrupt_reason = "stopped by a signal (SIGINT or SIGTERM)".into();
+        o.thresholds = self.thresholds.clone();
         Ok(o)
+    }
+
+    /// Refuse a threshold whose step selector names a step `plan` does not have.
+    pub fn check_thresholds(&self, plan: &Plan) -> Result<(), String> {
+        let steps = plan.schedule().steps.len();
+        for t in &self.thresholds {
+            t.scope
+                .resolve(steps)
+                .map_err(|e| format!("--threshold '{}': {e}", t.expr))?;
+        }
+        Ok(())
+    }
+}
+
+/// The exit code of a finished run: the interruption's (130, or 143 for SIGTERM) before
+/// a failed threshold's (99).
+pub fn exit_code(summary: &LoadgenSummary, signal_code: u8) -> u8 {
+    if summary.interrupted {
+        signal_code
+    } else if !judge::all_passed(&summary.thresholds) {
+        exit::THRESHOLD
+    } else {
+        exit::OK
     }
 }
 
@@ -306,6 +357,9 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Ok(p) => p,
         Err(e) => return usage(e.to_string()),
     };
+    if let Err(e) = cli.check_thresholds(&plan) {
+        return usage(e);
+    }
     let opts = match cli.options() {
         Ok(o) => o,
         Err(e) => return usage(e.to_string()),
@@ -327,6 +381,8 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     };
     let json = cli.json;
     let quiet = cli.quiet;
+    let signal_code = Arc::new(AtomicU8::new(exit::INTERRUPTED));
+    let code_of_signal = signal_code.clone();
     let result = rt.block_on(async move {
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
@@ -340,7 +396,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             };
             tokio::select! {
                 _ = int.recv() => {}
-                _ = term.recv() => {}
+                _ = term.recv() => code_of_signal.store(exit::TERMINATED, Ordering::Relaxed),
             }
             c2.cancel();
         });
@@ -369,11 +425,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             {
                 eprintln!("record written to {}", f.dir().display());
             }
-            if s.interrupted {
-                ExitCode::from(exit::INTERRUPTED)
-            } else {
-                ExitCode::from(exit::OK)
-            }
+            ExitCode::from(exit_code(s, signal_code.load(Ordering::Relaxed)))
         }
         Err(e) if e.is_usage() => usage(e.to_string()),
         Err(e) => {

@@ -27,6 +27,7 @@ pub mod progress;
 pub mod record;
 pub mod runner;
 pub mod table;
+pub mod threshold;
 pub mod trace;
 
 pub use client::{ClientConfig, RequestSpec};

@@ -20,9 +20,11 @@ use crate::record::{log, summary, write};
 use hdrhistogram::Histogram;
 use satlab_common::capacity::own_cpus;
 use satlab_record::fsio::JsonlAppender;
+use satlab_record::judge;
 use satlab_record::layout::LoadgenFiles;
 use satlab_record::series::SecondSample;
 use satlab_record::summary::{ConnectionMode, LoadMode, LoadgenSummary};
+use satlab_record::threshold::Threshold;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +55,8 @@ pub struct Options {
     pub otel: Option<OtelConfig>,
     /// Why an interrupt happened, for the record (e.g. "SIGINT").
     pub interrupt_reason: String,
+    /// Judged at the end; the results go into the summary.
+    pub thresholds: Vec<Threshold>,
 }
 
 impl Options {
@@ -76,6 +80,7 @@ impl Options {
             drain_timeout: Duration::from_secs(5),
             otel: None,
             interrupt_reason: "interrupted".into(),
+            thresholds: Vec::new(),
         }
     }
 }
@@ -95,7 +100,8 @@ pub struct RunOutcome {
 }
 
 /// Run `plan`. `cancel` stops it early: no new requests start, in-flight ones get up to
-/// `opts.drain_timeout`, and the record is written with `interrupted: true`.
+/// `opts.drain_timeout`, and the record is written with `interrupted: true`. The
+/// thresholds are judged on the summary either way.
 pub async fn run(
     plan: Plan,
     opts: Options,
@@ -256,7 +262,7 @@ pub async fn run(
     let overall_histogram = summary::merge_all(&ticker.steps);
     let overall =
         summary::overall_summary(&steps, &overall_histogram, &ticker.steps, lag.overall());
-    let summary = LoadgenSummary {
+    let mut summary = LoadgenSummary {
         schema: LoadgenSummary::SCHEMA.into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
@@ -292,7 +298,9 @@ pub async fn run(
         spans_dropped,
         steps,
         overall,
+        thresholds: Vec::new(),
     };
+    summary.thresholds = judge::evaluate(&summary, &opts.thresholds);
     if let Some(f) = &files {
         if let Some(e) = ticker.write_error.take() {
             return Err(e.into());

@@ -2,6 +2,7 @@
 
 use satlab_record::Failure;
 use satlab_record::summary::{ConnectionMode, LoadMode, LoadgenSummary, StepSummary};
+use satlab_record::threshold::{Kind, ThresholdResult};
 use std::fmt::Write;
 
 /// Format µs as a short human duration (`850µs`, `12.3ms`, `1.20s`).
@@ -114,12 +115,110 @@ pub fn table(s: &LoadgenSummary) -> String {
         s.cpu_capacity,
         fmt_us(s.overall.sched_lag.p99_us)
     );
+    thresholds(&mut out, s);
     out
+}
+
+/// A threshold's value in the metric's own terms (`12.35ms`, `1.50%`, `980.0 req/s`).
+fn fmt_value(r: &ThresholdResult, v: f64) -> String {
+    match r.metric.kind() {
+        Kind::Latency => fmt_us(v.round() as u64),
+        Kind::Ratio => format!("{:.2}%", v * 100.0),
+        Kind::Rate => format!("{v:.1} req/s"),
+        Kind::Count => format!("{v:.0} requests"),
+    }
+}
+
+/// The thresholds' verdicts, one a line, after the table.
+fn thresholds(out: &mut String, s: &LoadgenSummary) {
+    if s.thresholds.is_empty() {
+        return;
+    }
+    let failed = s.thresholds.iter().filter(|r| !r.passed).count();
+    let _ = writeln!(
+        out,
+        "thresholds: {} passed, {failed} failed{}",
+        s.thresholds.len() - failed,
+        if s.interrupted {
+            " (judged on a partial run: it was interrupted)"
+        } else {
+            ""
+        }
+    );
+    let width = s.thresholds.iter().map(|r| r.expr.len()).max().unwrap_or(0);
+    for r in &s.thresholds {
+        let window = match (r.step, r.scope) {
+            (Some(n), _) => format!("step {n}"),
+            (None, scope) => scope.to_string(),
+        };
+        let measured = match (r.actual, r.no_value_reason()) {
+            (Some(v), _) => format!("{} = {} ({window})", r.metric, fmt_value(r, v)),
+            (None, why) => format!("{} ({window})", why.unwrap_or("no value")),
+        };
+        let _ = writeln!(
+            out,
+            "  {}  {:<width$}  {measured}",
+            if r.passed { "pass" } else { "FAIL" },
+            r.expr,
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_follow_the_table_with_their_verdicts() {
+        use satlab_record::judge::evaluate;
+        use satlab_record::threshold::{Metric, Op, Scope, Threshold};
+        let mut s: LoadgenSummary = serde_json::from_value(serde_json::json!({
+            "schema": LoadgenSummary::SCHEMA, "tool_version": "t", "pid": 1,
+            "url": "http://127.0.0.1:1/", "method": "GET", "mode": "closed",
+            "connection": "keep_alive", "http_version": "http1", "plan": "p",
+            "settle_ms": 0, "started_unix_ns": 0, "ended_unix_ns": 0, "interrupted": true,
+            "interrupt_reason": null, "cpu_capacity": 1.0, "trace_sample_ratio": 1.0,
+            "steps": [], "overall": StepSummary::default(),
+        }))
+        .unwrap();
+        assert!(!table(&s).contains("thresholds"));
+        s.overall.requests = 200;
+        s.overall.ok = 197;
+        s.overall.status.insert(429, 3);
+        s.overall.latency.p99_us = 12_345;
+        let t = |expr: &str, metric, op, limit, scope| Threshold {
+            expr: expr.into(),
+            metric,
+            op,
+            limit,
+            scope,
+        };
+        s.thresholds = evaluate(
+            &s,
+            &[
+                t("p99<50ms", Metric::P99, Op::Lt, 50_000.0, Scope::Overall),
+                t("errors<1%", Metric::Errors, Op::Lt, 0.01, Scope::Overall),
+                t("rps>1@step=4", Metric::Rps, Op::Gt, 1.0, Scope::Step(4)),
+            ],
+        );
+        let out = table(&s);
+        assert!(
+            out.contains("thresholds: 1 passed, 2 failed (judged on a partial run"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  pass  p99<50ms      p99 = 12.35ms (overall)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  FAIL  errors<1%     errors = 1.50% (overall)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  FAIL  rps>1@step=4  no such step (step=4)"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn durations_read_well() {

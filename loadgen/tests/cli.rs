@@ -9,7 +9,7 @@ use satlab_record::summary::LoadgenSummary;
 use satlab_record::{ErrorKind, RequestLogReader};
 use satlab_testkit::http_server::{Behaviour, TestServer};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_loadgen");
 
@@ -166,17 +166,7 @@ fn sigint_writes_an_interrupted_record_and_exits_130() {
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: sending a signal to our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let t = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "loadgen did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = satlab_testkit::child::wait_bounded(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
     let s: LoadgenSummary = read_json(&dir.path().join("summary.json")).unwrap();
     assert!(s.interrupted);

@@ -121,6 +121,25 @@ fn sdk_disabled_and_per_signal_endpoints_are_honoured() {
 }
 
 #[test]
+fn resource_attributes_name_the_service_unless_otel_service_name_does() {
+    let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317");
+    let res = (
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "service.name=lg-res,deployment.environment.name=lab",
+    );
+    let c = config(&[base, res]).unwrap().unwrap();
+    assert_eq!(c.service_name, "lg-res", "beats the default name");
+    assert_eq!(
+        c.resource_attributes,
+        vec![("deployment.environment.name".into(), "lab".into())]
+    );
+    let c = config(&[base, res, ("OTEL_SERVICE_NAME", "lg-named")])
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.service_name, "lg-named");
+}
+
+#[test]
 fn a_bad_otel_variable_is_refused_with_its_name() {
     let e = config(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
@@ -310,6 +329,18 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
             !a.contains_key(ATTR_INTENDED_START),
             "closed loop: no intended start"
         );
+        assert_eq!(
+            a.get("server.address").map(String::as_str),
+            Some("127.0.0.1")
+        );
+        assert_eq!(a.get("server.port"), Some(&server.addr.port().to_string()));
+        assert_eq!(a.get("url.scheme").map(String::as_str), Some("http"));
+        // Client spans are errors from 400 (the 503s here), unset otherwise.
+        let code = s.status.as_ref().map(|st| st.code).unwrap_or(0);
+        match a.get("http.response.status_code").map(String::as_str) {
+            Some("503") => assert_eq!(code, 2, "STATUS_CODE_ERROR: {a:?}"),
+            _ => assert_eq!(code, 0, "STATUS_CODE_UNSET: {a:?}"),
+        }
         // The sampled flag is the trace id's rule at the run's ratio.
         let id = u128::from_be_bytes(s.trace_id.as_slice().try_into().unwrap());
         assert!(satlab_record::trace_sampling::sampled(id, 0.5));
@@ -343,6 +374,11 @@ async fn sampled_client_spans_and_the_duration_metric_are_exported() {
             Some("POST")
         );
         assert_eq!(a.get("satlab.step").map(String::as_str), Some("0"), "{a:?}");
+        assert_eq!(
+            a.get("server.address").map(String::as_str),
+            Some("127.0.0.1")
+        );
+        assert_eq!(a.get("server.port"), Some(&server.addr.port().to_string()));
         let status = a
             .get("http.response.status_code")
             .unwrap_or_else(|| panic!("a response arrived: {a:?}"));
@@ -415,6 +451,11 @@ async fn requests_without_a_response_carry_their_error_type() {
             Some("POST")
         );
         assert!(a.contains_key("satlab.step"), "{a:?}");
+        assert_eq!(
+            a.get("server.address").map(String::as_str),
+            Some("127.0.0.1")
+        );
+        assert_eq!(a.get("server.port"), Some(&port.to_string()));
         counted += n;
     }
     assert_eq!(counted, total);

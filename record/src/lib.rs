@@ -10,6 +10,7 @@ pub mod events;
 pub mod failure;
 pub mod fsio;
 pub mod histogram;
+pub mod judge;
 pub mod layout;
 pub mod manifest;
 pub mod request_log;
@@ -18,6 +19,7 @@ pub mod series;
 pub mod spans;
 pub mod summary;
 pub mod telemetry;
+pub mod threshold;
 pub mod trace_sampling;
 
 pub use error::RecordError;

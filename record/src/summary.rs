@@ -1,6 +1,8 @@
 //! `loadgen/summary.json`: what the load generator did and measured, per step and overall.
 
 use crate::error_kind::ErrorKind;
+use crate::failure::Failure;
+use crate::threshold::ThresholdResult;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -124,6 +126,28 @@ pub struct StepSummary {
     pub sched_lag: LagSummary,
 }
 
+impl StepSummary {
+    /// Failed requests: no response (every [`ErrorKind`]) or a status of 400 or more
+    /// (429 included: the server refused the request). Open-loop dropped sends were never
+    /// sent and are not counted.
+    pub fn failed(&self) -> u64 {
+        let no_response: u64 = self.errors.values().sum();
+        let statuses: u64 = self
+            .status
+            .iter()
+            .filter(|(code, _)| Failure::status(**code).is_some())
+            .map(|(_, n)| n)
+            .sum();
+        no_response + statuses
+    }
+
+    /// The error share: [`StepSummary::failed`] over completed requests; `None` when
+    /// none completed.
+    pub fn error_ratio(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.failed() as f64 / self.requests as f64)
+    }
+}
+
 /// `loadgen/summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadgenSummary {
@@ -185,6 +209,9 @@ pub struct LoadgenSummary {
     pub steps: Vec<StepSummary>,
     /// All measured windows together.
     pub overall: StepSummary,
+    /// The `--threshold`s, judged at the end of the run (absent when none were given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdResult>,
 }
 
 impl LoadgenSummary {

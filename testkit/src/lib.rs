@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod child;
 pub mod http_server;
 pub mod synth;
 pub mod synth_spans;

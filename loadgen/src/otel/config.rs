@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct OtelConfig {
     /// `service.name`: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, default `loadgen`.
     pub service_name: String,
+    /// The other `OTEL_RESOURCE_ATTRIBUTES`, decoded, without `service.name`.
+    pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_EXPORTER_OTLP_PROTOCOL`: gRPC (default) or HTTP/protobuf.
     pub protocol: Protocol,
     /// Where client spans go; `None`: not exported.
@@ -32,6 +34,7 @@ impl OtelConfig {
         }
         Some(OtelConfig {
             service_name: env.service_name.clone(),
+            resource_attributes: env.resource_attributes.clone(),
             protocol: env.protocol,
             traces,
             metrics,

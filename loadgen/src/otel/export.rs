@@ -7,6 +7,7 @@ use crate::error::LoadgenError;
 use crate::otel::config::OtelConfig;
 use crate::otel::metrics::class_attributes;
 use crate::otel::spans::{SpanRecord, method_name, span_data};
+use crate::otel::target::TargetAttrs;
 use crate::record::classes::{ClassAgg, DURATION_BOUNDARIES};
 use crate::record::tick::SecondHook;
 use satlab_common::otel_env::Protocol;
@@ -45,8 +46,7 @@ impl Exporter {
         method: &str,
         url: &str,
     ) -> Result<Exporter, LoadgenError> {
-        let name = method_name(method);
-        let url = url.to_string();
+        let target = TargetAttrs::new(method_name(method), url);
         let (mtx, mrx) = sync_channel(64);
         let metrics = cfg.metrics.is_some().then_some(mtx);
         let stop = Arc::new(AtomicBool::new(false));
@@ -54,7 +54,7 @@ impl Exporter {
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name("loadgen-otlp".into())
-            .spawn(move || export_thread(cfg, (name, url), rx, mrx, stop2, ready_tx))
+            .spawn(move || export_thread(cfg, target, rx, mrx, stop2, ready_tx))
             .map_err(|e| LoadgenError::Telemetry(format!("thread: {e}")))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Exporter {
@@ -168,11 +168,28 @@ fn instruments(
     }
 }
 
+/// The resource both signals carry, from the parsed settings only (plus the SDK's
+/// `telemetry.sdk.*`), so the SDK does not read `OTEL_*` a second time.
+fn resource(cfg: &OtelConfig) -> opentelemetry_sdk::Resource {
+    use opentelemetry::KeyValue;
+    opentelemetry_sdk::Resource::builder_empty()
+        .with_detector(Box::new(
+            opentelemetry_sdk::resource::TelemetryResourceDetector,
+        ))
+        .with_attributes(
+            cfg.resource_attributes
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
+        .with_service_name(cfg.service_name.clone())
+        .build()
+}
+
 /// The export loop. gRPC (tonic) needs a live tokio runtime, which this thread enters;
 /// the HTTP exporter uses a blocking client and must run outside any runtime.
 fn export_thread(
     cfg: OtelConfig,
-    (name, url): (&'static str, String),
+    target: TargetAttrs,
     rx: Option<Receiver<SpanRecord>>,
     mrx: Receiver<MetricBatch>,
     stop: Arc<AtomicBool>,
@@ -196,9 +213,7 @@ fn export_thread(
         None
     };
     let guard = rt.as_ref().map(|rt| rt.enter());
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(cfg.service_name.clone())
-        .build();
+    let resource = resource(&cfg);
     let built = (|| -> Result<_, String> {
         let spans = match (&cfg.traces, &rx) {
             (Some(ep), Some(_)) => Some(span_exporter(cfg.protocol, ep.clone())?),
@@ -234,10 +249,10 @@ fn export_thread(
         let closed = match &rx {
             Some(rx) => match rx.recv_timeout(POLL) {
                 Ok(r) => {
-                    batch.push(span_data(&r, name, &url));
+                    batch.push(span_data(&r, &target));
                     while batch.len() < BATCH {
                         match rx.try_recv() {
-                            Ok(r) => batch.push(span_data(&r, name, &url)),
+                            Ok(r) => batch.push(span_data(&r, &target)),
                             Err(_) => break,
                         }
                     }
@@ -257,7 +272,7 @@ fn export_thread(
             let Some(inst) = &inst else { continue };
             // One `record` per request (the API has no weights): see `record::classes`.
             for class in &m.classes {
-                let attrs = class_attributes(class.key, name);
+                let attrs = class_attributes(class.key, &target);
                 for (v, n) in class.replay() {
                     for _ in 0..n {
                         inst.duration.record(v, &attrs);
@@ -270,7 +285,7 @@ fn export_thread(
             && let Some(rx) = &rx
         {
             while let Ok(r) = rx.try_recv() {
-                batch.push(span_data(&r, name, &url));
+                batch.push(span_data(&r, &target));
                 if batch.len() >= BATCH {
                     export(&mut batch);
                 }
@@ -292,5 +307,31 @@ fn export_thread(
     drop(guard);
     if let Some(rt) = rt {
         rt.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resource_comes_from_the_parsed_settings_alone() {
+        let cfg = OtelConfig::from_lookup(|k| match k {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://c:4317".into()),
+            "OTEL_RESOURCE_ATTRIBUTES" => {
+                Some("service.name=from-res,deployment.environment.name=lab".into())
+            }
+            _ => None,
+        })
+        .unwrap()
+        .unwrap();
+        let r = resource(&cfg);
+        let get = |k: &'static str| {
+            r.get(&opentelemetry::Key::from_static_str(k))
+                .map(|v| v.to_string())
+        };
+        assert_eq!(get("service.name").as_deref(), Some("from-res"));
+        assert_eq!(get("deployment.environment.name").as_deref(), Some("lab"));
+        assert_eq!(get("telemetry.sdk.name").as_deref(), Some("opentelemetry"));
     }
 }

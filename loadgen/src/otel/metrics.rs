@@ -1,17 +1,17 @@
 //! The `http.client.request.duration` metric's attributes for one request class.
 
+use crate::otel::target::TargetAttrs;
 use crate::record::classes::ClassKey;
 use satlab_record::ErrorKind;
 use satlab_record::telemetry::ATTR_STEP;
 
 /// The duration metric's attributes for a request class (semantic conventions:
 /// `error.type` is the failure kind when no response arrived, the status code for
-/// statuses >= 400, and `_OTHER` for the classes folded together).
-pub fn class_attributes(key: ClassKey, method: &'static str) -> Vec<opentelemetry::KeyValue> {
+/// statuses >= 400, and `_OTHER` for the classes folded together), after the target's
+/// method, `server.address` and `server.port`.
+pub fn class_attributes(key: ClassKey, target: &TargetAttrs) -> Vec<opentelemetry::KeyValue> {
     use opentelemetry::KeyValue;
-    // `method_name` gives "HTTP" (the span name) for methods semconv does not know.
-    let method = if method == "HTTP" { "_OTHER" } else { method };
-    let mut attrs = vec![KeyValue::new("http.request.method", method)];
+    let mut attrs = target.metric_attributes();
     match key {
         ClassKey::Request {
             status,

@@ -6,6 +6,8 @@
 //! - [`config`]: where to export, from the standard `OTEL_*` variables;
 //! - [`spans`]: the bounded queue workers hand finished, sampled requests to, and the
 //!   client span each becomes;
+//! - [`target`]: the target's attributes (`server.address`, `server.port`, `url.scheme`),
+//!   computed once from the URL;
 //! - [`metrics`]: the duration metric's attributes per request class;
 //! - [`export`]: the export thread, with its own runtime, so export never runs on, or
 //!   blocks, the request path.
@@ -14,3 +16,4 @@ pub mod config;
 pub mod export;
 pub mod metrics;
 pub mod spans;
+pub mod target;
