@@ -7,9 +7,9 @@
 //! Needs `prometheus` (Debian's 2.42 or later): skipped without it, a failure under
 //! `SATLAB_REQUIRE_ALL=1`. Every wait has a deadline; the children are killed on drop.
 
+use satlab_tests::bins::observer_bin;
 use satlab_tests::dashboard;
 use satlab_tests::http::{self, Answer};
-use satlab_tests::bins::observer_bin;
 use satlab_tests::tools::{require_tool, workspace_root};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 pub enum Ending {
     /// loadgen finished its plan.
     Complete,
+    /// loadgen finished its plan and a `--threshold` of its load arguments was crossed.
+    ThresholdsCrossed,
     /// Ctrl-C or SIGTERM to the observer.
     Signal(&'static str),
     /// A child exited on its own before the plan ended, or could not get ready.
@@ -21,7 +23,7 @@ impl Ending {
     /// The manifest's interrupt reason (`None` when complete).
     pub fn reason(&self) -> Option<String> {
         match self {
-            Ending::Complete => None,
+            Ending::Complete | Ending::ThresholdsCrossed => None,
             Ending::Signal(s) => Some(format!("{s} received")),
             Ending::ChildFailed(m) => Some(m.clone()),
             Ending::Timeout => Some("--max-duration reached".into()),
@@ -41,10 +43,13 @@ impl Ending {
         }
     }
 
-    /// The process exit code: 0 complete, 130 signal, 1 otherwise.
+    /// The process exit code: 0 complete, 99 thresholds crossed, 130 SIGINT, 143 SIGTERM,
+    /// 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
             Ending::Complete => exit::OK,
+            Ending::ThresholdsCrossed => exit::THRESHOLD,
+            Ending::Signal("SIGTERM") => exit::TERMINATED,
             Ending::Signal(_) => exit::INTERRUPTED,
             _ => exit::FAILURE,
         }
@@ -73,6 +78,9 @@ mod tests {
         assert_eq!(Ending::Complete.exit_code(), 0);
         assert_eq!(Ending::Complete.reason(), None);
         assert_eq!(Ending::Signal("SIGINT").exit_code(), 130);
+        assert_eq!(Ending::Signal("SIGTERM").exit_code(), 143);
+        assert_eq!(Ending::ThresholdsCrossed.exit_code(), 99);
+        assert_eq!(Ending::ThresholdsCrossed.reason(), None);
         assert_eq!(Ending::Timeout.exit_code(), 1);
         assert!(
             Ending::ChildFailed("x".into())

@@ -4,6 +4,7 @@
 use super::ending::Ending;
 use super::signals::Signals;
 use crate::children::describe;
+use satlab_common::exit;
 use satlab_record::RunDir;
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -22,6 +23,8 @@ pub async fn watch(
         if let Ok(Some(st)) = loadgen.try_wait() {
             return if st.success() {
                 Ending::Complete
+            } else if st.code() == Some(i32::from(exit::THRESHOLD)) {
+                Ending::ThresholdsCrossed
             } else {
                 Ending::ChildFailed(format!(
                     "loadgen ended with {}; see {}",
