@@ -59,7 +59,7 @@ mod tests {
         assert_eq!(plan.admin_body.events.pause_every, 1000);
         assert_eq!(
             plan.admin_body.events.pause_duration,
-            Duration::from_millis(40)
+            Duration::from_millis(100)
         );
         assert_eq!(plan.fixed_flags, ["--workers"]);
         assert_eq!(plan.load_args[..2], ["--stages", "64:12s"]);
