@@ -62,7 +62,7 @@ mod tests {
             Duration::from_millis(100)
         );
         assert_eq!(plan.fixed_flags, ["--workers"]);
-        assert_eq!(plan.load_args[..2], ["--stages", "64:12s"]);
+        assert_eq!(plan.load_args[..2], ["--stages", "32:12s"]);
     }
 
     #[test]
