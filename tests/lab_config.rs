@@ -506,9 +506,15 @@ fn loadgen_script_lists_shows_and_resets() {
         .unwrap_or_else(|| panic!("no admin body in {}", show.text));
     let settings: target_api::Settings = serde_json::from_str(body).unwrap();
     assert_eq!(settings.events.pause_every, 1000);
+    let plan = observer::scenario_plan::Plan::of(
+        &observer::scenario::Scenario::find("gc-spikes").unwrap(),
+    )
+    .unwrap();
     assert!(
-        show.text
-            .contains(&format!("loadgen {SCRIPT_TARGET_URL} --stages 64:12s")),
+        show.text.contains(&format!(
+            "loadgen {SCRIPT_TARGET_URL} {}",
+            plan.load_args.join(" ")
+        )),
         "{}",
         show.text
     );
