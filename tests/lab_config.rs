@@ -940,6 +940,8 @@ fn dashboards() -> Vec<(String, Value)> {
     out
 }
 
+/// Grafana's provisioning is checked for its keys and paths only: there is no Grafana
+/// binary here to load it.
 #[test]
 fn grafana_provisioning_matches_the_compose_mounts() {
     let uids = provisioned_uids();

@@ -7,7 +7,9 @@
 //! open-loop p99 with its closed-loop twin's (at least 10×).
 //!
 //! Robustness: each scenario also runs with its key parameter changed
-//! (`scenarios/variants/*.toml`, not in the catalogue) and must keep its verdict.
+//! (`scenarios/variants/*.toml`, not in the catalogue) and must keep its verdict. A run
+//! that misses while the lab flags a step as disturbed (other processes crowded the client
+//! or the server off their CPUs) runs once more, judged the same way.
 //!
 //! The observer binary is built by this test (`cargo build -p observer`, a no-op when it is
 //! up to date) in the profile of the test itself, so a stale binary is never run; set
@@ -292,10 +294,27 @@ fn misses(run: &Run, scenario: &Scenario) -> Vec<String> {
     out
 }
 
-/// Run `name` and assert its `[expect]`; returns the run for further checks.
+/// Whether the lab flagged any step as disturbed by other processes.
+fn disturbed(d: &Diagnosis) -> bool {
+    d.steps.iter().any(|s| s.verdict.disturbed)
+}
+
+/// Run `name` and assert its `[expect]`, once more if the lab found the run disturbed by
+/// other processes; returns the run for further checks.
 fn check(name: &str) -> Option<Run> {
-    let (run, scenario) = run_scenario(name)?;
-    let missed = misses(&run, &scenario);
+    let (mut run, scenario) = run_scenario(name)?;
+    let mut missed = misses(&run, &scenario);
+    if !missed.is_empty() && disturbed(&run.diagnosis) {
+        // The lab itself found other processes crowding the client or the server off
+        // their CPUs: the run measured the machine's other load as much as the scenario.
+        // Such a run is evidence of nothing, so it gets one rerun, judged as strictly.
+        println!(
+            "scenario {name}: a disturbed run missed ({}); running it again",
+            missed.join("; ")
+        );
+        (run, _) = run_scenario(name)?;
+        missed = misses(&run, &scenario);
+    }
     if !missed.is_empty() {
         let brief = run.brief();
         let kept = run.keep();

@@ -234,6 +234,10 @@ pub struct StepVerdict {
     pub server_bound: Option<ServerBound>,
     /// Short label for tables, e.g. `server/cpu`.
     pub label: String,
+    /// Other processes crowded the client or the server off their CPUs in this step: its
+    /// figures are the machine's other load as much as the system's (see the limitations).
+    #[serde(default)]
+    pub disturbed: bool,
 }
 
 /// Kernel counters over one step.

@@ -178,6 +178,7 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
             kind: VerdictKind::Inconclusive,
             server_bound: None,
             label: String::new(),
+            disturbed: false,
         },
     }
 }

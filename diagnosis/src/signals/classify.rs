@@ -80,6 +80,7 @@ impl StepClass {
             kind: self.kind,
             server_bound: self.bound,
             label,
+            disturbed: self.disturbance.is_some(),
         }
     }
 }

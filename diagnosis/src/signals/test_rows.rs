@@ -42,6 +42,7 @@ pub(crate) fn row() -> StepRow {
             kind: VerdictKind::Inconclusive,
             server_bound: None,
             label: String::new(),
+            disturbed: false,
         },
     }
 }

@@ -45,6 +45,11 @@ pub(crate) struct Cluster {
     /// of the work it held. Later completions are the queue draining, whose length depends
     /// on load, not on the event.
     pub peak_end_us: u64,
+    /// Requests started before `peak_end_us`: where the burst let go, counted in requests.
+    /// A stall in a closed loop holds every worker's request, so this count is the
+    /// completions before it plus the workers, steadier than the index of the first slow
+    /// request, which wanders with whichever request happened to be in flight longest.
+    pub release_index: usize,
     pub size: u64,
     /// Its slowest request's latency above its block's median, µs: its severity (how much
     /// worse than usual the worst latency it caused was).
@@ -135,12 +140,16 @@ pub(crate) fn cluster(reqs: &[RequestRecord], outliers: &[Outlier]) -> Vec<Clust
                 end_us: end,
                 peak_us: r.latency_us,
                 peak_end_us: end,
+                release_index: 0,
                 size: 1,
                 excess_us: o.excess_us,
             }),
         }
     }
     out.retain(|c| c.size >= 2 || c.ratio >= LONE_SPIKE_RATIO);
+    for c in &mut out {
+        c.release_index = reqs.partition_point(|r| r.start_us < c.peak_end_us);
+    }
     out
 }
 

@@ -54,16 +54,31 @@ fn gap_stats(xs: &[f64]) -> (f64, f64, f64) {
     (med, 1.4826 * median_f64(&mut dev) / med, on)
 }
 
+/// Gap statistics of the sharper of two anchors of the same bursts: the lower CV wins.
+fn sharper(onset: &[f64], release: &[f64]) -> (f64, f64, f64) {
+    let a = gap_stats(onset);
+    let b = gap_stats(release);
+    if b.1 < a.1 { b } else { a }
+}
+
 /// The period of `clusters` (in position order) on both axes; the one with the lower CV
-/// wins. `None` below [`MIN_SPIKES`].
+/// wins. Each axis is read at the burst's onset (its first slow request) and at its release
+/// (where its slowest request completed), and keeps the steadier of the two: a counter is
+/// sharpest where the count is exact, a clock where the time is, and an axis judged by its
+/// blurrier anchor would lose a tie it should win. `None` below [`MIN_SPIKES`].
 pub(crate) fn period(clusters: &[Cluster]) -> Option<Fit> {
     if clusters.len() < MIN_SPIKES {
         return None;
     }
-    let by_idx: Vec<f64> = clusters.iter().map(|c| c.first as f64).collect();
-    let by_time: Vec<f64> = clusters.iter().map(|c| c.start_us as f64 / 1e6).collect();
-    let (pi, cvi, oni) = gap_stats(&by_idx);
-    let (pt, cvt, ont) = gap_stats(&by_time);
+    let anchors = |f: fn(&Cluster) -> f64| clusters.iter().map(f).collect::<Vec<f64>>();
+    let (pi, cvi, oni) = sharper(
+        &anchors(|c| c.first as f64),
+        &anchors(|c| c.release_index as f64),
+    );
+    let (pt, cvt, ont) = sharper(
+        &anchors(|c| c.start_us as f64 / 1e6),
+        &anchors(|c| c.peak_end_us as f64 / 1e6),
+    );
     let (by, cv, on_period) = if cvi <= cvt {
         (PeriodAxis::Requests, cvi, oni)
     } else {
@@ -95,6 +110,7 @@ mod tests {
             end_us: (t_s * 1e6) as u64 + 1000,
             peak_us: 40_000,
             peak_end_us: (t_s * 1e6) as u64 + 1000,
+            release_index: first + 10,
             size: 10,
             excess_us: 30_000,
         }
@@ -123,6 +139,48 @@ mod tests {
         assert_eq!(f.period.by, PeriodAxis::Requests);
         assert_eq!(f.period.requests, 1000.0);
         assert!(period(&clock[..4]).is_none());
+    }
+
+    #[test]
+    fn each_axis_is_read_at_its_sharper_anchor() {
+        // A stall every 1,000 requests holding most of the time: the onset's index wanders
+        // with whichever request was in flight longest (±60), its time by ±2 ms in 140 ms;
+        // the release is exact in requests. Read at the onset alone, time would win.
+        let wander = [0i64, 60, -50, 70, -60, 40, -70, 55, -45, 65, -55, 50];
+        let stall: Vec<Cluster> = wander
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let mut c = at(
+                    (1000 * i as i64 + w) as usize,
+                    0.14 * i as f64 + w as f64 / 30e3,
+                );
+                c.release_index = 1000 * i + 32;
+                c.peak_end_us = c.start_us + 100_000;
+                c
+            })
+            .collect();
+        let onsets: Vec<f64> = stall.iter().map(|c| c.first as f64).collect();
+        let times: Vec<f64> = stall.iter().map(|c| c.start_us as f64).collect();
+        assert!(gap_stats(&onsets).1 > gap_stats(&times).1);
+        let f = period(&stall).expect("a period");
+        assert_eq!(f.period.by, PeriodAxis::Requests, "{f:?}");
+        assert_eq!(f.period.requests, 1000.0);
+        assert!(f.period.cv_requests < 1e-9, "{f:?}");
+        // A clock whose bursts end at varying times: its onset keeps the time axis sharp.
+        let clock: Vec<Cluster> = wander
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let mut c = at(1000 * i + 30 * i * i, 2.0 * i as f64);
+                c.peak_end_us = c.start_us + (300_000 + 1000 * w) as u64;
+                c.release_index = c.first + 50;
+                c
+            })
+            .collect();
+        let f = period(&clock).expect("a period");
+        assert_eq!(f.period.by, PeriodAxis::Time, "{f:?}");
+        assert!((f.period.seconds - 2.0).abs() < 1e-9, "{f:?}");
     }
 
     #[test]

@@ -159,6 +159,7 @@ mod tests {
             end_us: start_us + 50_000,
             peak_us: 40_000,
             peak_end_us: start_us + 40_000,
+            release_index: first + 10,
             size: 10,
             excess_us: excess_ms * 1000,
         }

@@ -82,6 +82,7 @@ mod tests {
             end_us: last as u64 * 1000 + 50_000,
             peak_us: 50_000,
             peak_end_us: last as u64 * 1000 + 50_000,
+            release_index: last,
             size: (last - first + 1) as u64,
             excess_us: 49_000,
         }
