@@ -354,3 +354,39 @@ fn a_loadgen_that_cannot_start_stops_the_target_too() {
     let server = m.server_pid.unwrap();
     assert!(!alive(server), "target-api {server} left behind");
 }
+
+/// A threshold the run crosses ends `observer lab` with loadgen's 99 (k6's convention),
+/// after a complete run directory with its diagnosis; a threshold the run meets is listed
+/// as passed beside it.
+#[test]
+fn a_crossed_threshold_exits_99_after_a_complete_diagnosed_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = tmp.path().join("thresholds.toml");
+    std::fs::write(
+        &sc,
+        r#"name = "thresholds"
+summary = "test: one threshold no run can meet, one every run meets"
+[target]
+args = ["--workers", "1"]
+[load]
+args = ["--stages", "4:2s", "--settle", "0s", "--threshold", "p99<1us", "--threshold", "requests>0"]
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let mut c = lab(&sc, &out);
+    let st = wait_exit(&mut c, Duration::from_secs(40));
+    let err = stderr_of(&mut c);
+    assert_eq!(st.code(), Some(99), "{st:?}\n{err}");
+    let dir = RunDir::new(&out);
+    let m: Manifest = fsio::read_json(&dir.manifest()).unwrap();
+    assert_eq!(m.status, RunStatus::Complete, "{m:?}");
+    assert!(out.join("diagnosis.json").is_file(), "the run is diagnosed");
+    let s: LoadgenSummary = fsio::read_json(&dir.loadgen().summary()).unwrap();
+    let judged: Vec<(&str, bool)> = s
+        .thresholds
+        .iter()
+        .map(|t| (t.expr.as_str(), t.passed))
+        .collect();
+    assert_eq!(judged, [("p99<1us", false), ("requests>0", true)], "{s:?}");
+}
