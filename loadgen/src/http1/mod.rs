@@ -5,5 +5,6 @@
 //! kept-alive connection.
 
 pub mod exchange;
+pub mod line;
 pub mod request;
 pub mod response;

@@ -8,6 +8,8 @@
 //!   error;
 //! - the status line is `HTTP/1.1` or `HTTP/1.0`, one space, three digits (100–999), then
 //!   the end of the line or a space and a reason phrase;
+//! - a header's name is what precedes its first colon: not empty, no space or tab (so no
+//!   obsolete line folding); names are compared without regard to case;
 //! - `content-length` values (comma lists and repeated headers alike) must all be equal;
 //!   differing values are an error;
 //! - `transfer-encoding` whose last coding is `chunked` frames the body in chunks; any
@@ -18,6 +20,8 @@
 //!   head read; a 101 (no upgrade is ever requested) is an error;
 //! - HTTP/1.1 keeps the connection unless `connection: close`; HTTP/1.0 closes it unless
 //!   `connection: keep-alive`.
+
+use super::line::{eq_lower, find_line_end, name_end};
 
 /// Largest response head (status line and headers), and largest trailer section.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -105,6 +109,8 @@ pub struct ResponseParser {
     head_request: bool,
     /// Bytes of the current head, or of the chunk-size line / trailer section.
     len: usize,
+    /// Bytes of an incomplete head line already checked.
+    scanned: usize,
     status: u16,
     http10: bool,
     close: bool,
@@ -120,36 +126,11 @@ impl Default for ResponseParser {
     }
 }
 
-/// Token characters of a header name (RFC 9110 `tchar`).
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&')
-            || matches!(
-                b,
-                b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-            );
-        c += 1;
-    }
-    t
-};
-
-/// Field text: no control characters but HTAB (obs-text allowed).
-fn is_field_text(s: &[u8]) -> bool {
-    s.iter().all(|&c| (c >= 0x20 && c != 0x7f) || c == b'\t')
-}
-
-fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
+fn trim_ows(s: &[u8]) -> &[u8] {
+    let ows = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = s.iter().position(|c| !ows(c)).unwrap_or(s.len());
+    let end = s.iter().rposition(|c| !ows(c)).map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// The comma-separated, trimmed, non-empty elements of a list header.
@@ -176,6 +157,7 @@ impl ResponseParser {
             state: State::StatusLine,
             head_request: false,
             len: 0,
+            scanned: 0,
             status: 0,
             http10: false,
             close: false,
@@ -203,29 +185,36 @@ impl ResponseParser {
         while pos < buf.len() {
             let done = match self.state {
                 State::StatusLine | State::Headers => {
-                    let rest = &buf[pos..];
-                    let Some(nl) = memchr::memchr(b'\n', rest) else {
+                    let status_line = self.state == State::StatusLine;
+                    let bad = if status_line {
+                        ParseError::StatusLine
+                    } else {
+                        ParseError::HeaderLine
+                    };
+                    let Some(lf) = find_line_end(buf, pos + self.scanned).map_err(|_| bad)? else {
+                        let rest = &buf[pos..];
                         if self.len + rest.len() > MAX_HEAD {
                             return Err(ParseError::HeadTooLarge);
                         }
-                        if self.state == State::StatusLine {
-                            // Fail early on a line that cannot become a status line.
-                            let n = rest.len().min(7);
-                            if rest[..n] != b"HTTP/1."[..n] {
-                                return Err(ParseError::StatusLine);
-                            }
+                        // Fail early on a line that cannot become a status line.
+                        let n = rest.len().min(7);
+                        if status_line && rest[..n] != b"HTTP/1."[..n] {
+                            return Err(ParseError::StatusLine);
                         }
+                        // A final CR is checked again with the byte after it.
+                        self.scanned = rest.len() - usize::from(rest.ends_with(b"\r"));
                         return Ok((pos, None));
                     };
-                    self.len += nl + 1;
+                    self.scanned = 0;
+                    self.len += lf + 1 - pos;
                     if self.len > MAX_HEAD {
                         return Err(ParseError::HeadTooLarge);
                     }
-                    let line = match &rest[..nl] {
+                    let line = match &buf[pos..lf] {
                         [line @ .., b'\r'] => line,
                         line => line,
                     };
-                    pos += nl + 1;
+                    pos = lf + 1;
                     self.line(line)?
                 }
                 State::Length(left) => {
@@ -317,46 +306,41 @@ impl ResponseParser {
             return Err(ParseError::StatusLine);
         };
         self.status = a * 100 + b * 10 + c;
-        let reason_ok = match rest {
-            [] => true,
-            [b' ', reason @ ..] => is_field_text(reason),
-            _ => false,
-        };
-        if self.status < 100 || !reason_ok {
+        // The reason phrase's bytes were checked with the line's.
+        if self.status < 100 || !matches!(rest, [] | [b' ', ..]) {
             return Err(ParseError::StatusLine);
         }
         Ok(())
     }
 
     fn header(&mut self, line: &[u8]) -> Result<bool, ParseError> {
-        let colon = memchr::memchr(b':', line).ok_or(ParseError::HeaderLine)?;
-        let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
-        // A leading space (obsolete line folding) or a space before the colon is not a
-        // token character.
-        if name.is_empty() || !name.iter().all(|&c| TCHAR[c as usize]) || !is_field_text(value) {
-            return Err(ParseError::HeaderLine);
-        }
-        if name.eq_ignore_ascii_case(b"content-length") {
-            for v in value.split(|&c| c == b',').map(trim_ows) {
-                let n = parse_length(v).ok_or(ParseError::ContentLength)?;
-                if self.content_length.is_some_and(|m| m != n) {
-                    return Err(ParseError::ContentLength);
-                }
-                self.content_length = Some(n);
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            self.transfer_encoding = true;
-            if let Some(last) = list(value).last() {
-                self.chunked = last.eq_ignore_ascii_case(b"chunked");
-            }
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in list(value) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    self.close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    self.keep_alive = true;
+        // The value's bytes were checked with the line's.
+        let colon = name_end(line).ok_or(ParseError::HeaderLine)?;
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        // Three names matter; their lengths tell them apart before any comparison.
+        match colon {
+            14 if eq_lower(name, b"content-length") => {
+                for v in value.split(|&c| c == b',').map(trim_ows) {
+                    let n = parse_length(v).ok_or(ParseError::ContentLength)?;
+                    if self.content_length.is_some_and(|m| m != n) {
+                        return Err(ParseError::ContentLength);
+                    }
+                    self.content_length = Some(n);
                 }
             }
+            17 if eq_lower(name, b"transfer-encoding") => {
+                self.transfer_encoding = true;
+                if let Some(last) = list(value).last() {
+                    self.chunked = eq_lower(last, b"chunked");
+                }
+            }
+            10 if eq_lower(name, b"connection") => {
+                for token in list(value) {
+                    self.close |= eq_lower(token, b"close");
+                    self.keep_alive |= eq_lower(token, b"keep-alive");
+                }
+            }
+            _ => {}
         }
         Ok(false)
     }
