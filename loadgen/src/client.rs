@@ -372,12 +372,20 @@ impl Session {
     }
 
     /// Send one request with this trace context in its `traceparent` and read the whole
-    /// response.
-    pub async fn request(&mut self, tc: &TraceContext) -> Outcome {
+    /// response. The request timeout runs from `sent` (the caller's clock reading: the
+    /// hot path reads the clock once less), or from the end of the connect if this request
+    /// had to connect.
+    pub async fn request(&mut self, tc: &TraceContext, sent: std::time::Instant) -> Outcome {
+        let connected = self.conn.is_some();
         if let Err(kind) = self.ensure().await {
             return Outcome::err(kind);
         }
-        let deadline = tokio::time::Instant::now() + self.client.cfg.request_timeout;
+        let start = if connected {
+            tokio::time::Instant::from_std(sent)
+        } else {
+            tokio::time::Instant::now()
+        };
+        let deadline = start + self.client.cfg.request_timeout;
         let timer = &mut self.timer;
         // Some(Ok((status, the connection can carry the next request))).
         let result = match (self.conn.as_mut(), self.h1.as_mut()) {

@@ -70,7 +70,9 @@ async fn requests(url: &str, new_connection: bool, n: usize) -> Vec<(u16, ErrorK
     let mut trace = TraceGen::new(os_seeded(1), 1.0);
     let mut out = Vec::new();
     for _ in 0..n {
-        let o = session.request(&trace.next_context()).await;
+        let o = session
+            .request(&trace.next_context(), std::time::Instant::now())
+            .await;
         out.push((o.status, o.error));
     }
     session.close();

@@ -113,7 +113,7 @@ fn keep_alive_requests_allocate_nothing() {
         let mut run = async |n: usize| {
             for _ in 0..n {
                 let tc = trace.next_context();
-                let out = session.request(&tc).await;
+                let out = session.request(&tc, std::time::Instant::now()).await;
                 assert_eq!(out.error, ErrorKind::None);
                 assert!(out.status == 200 || out.status == 204, "{out:?}");
             }
