@@ -21,6 +21,22 @@ struct Script {
     close: bool,
 }
 
+/// These responses, then the server closes the connection.
+fn closing(responses: &'static [&'static [u8]]) -> Script {
+    Script {
+        responses,
+        close: true,
+    }
+}
+
+/// These responses, then the server waits for the client to close the connection.
+fn open(responses: &'static [&'static [u8]]) -> Script {
+    Script {
+        responses,
+        close: false,
+    }
+}
+
 /// Serve `scripts` on successive connections, one at a time; returns the URL and the
 /// count of connections accepted. The thread ends after the last script.
 fn server(scripts: Vec<Script>) -> (String, Arc<AtomicUsize>) {
@@ -84,23 +100,14 @@ const NONE: ErrorKind = ErrorKind::None;
 #[tokio::test]
 async fn keep_alive_reuses_the_connection_until_the_server_closes_it() {
     let (url, accepted) = server(vec![
-        Script {
-            responses: &[
-                OK,
-                OK,
-                b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-            ],
-            close: true,
-        },
-        Script {
-            // A close-delimited body: complete at EOF, then the client reconnects.
-            responses: &[b"HTTP/1.0 201 Created\r\n\r\nuntil EOF"],
-            close: true,
-        },
-        Script {
-            responses: &[OK],
-            close: false,
-        },
+        closing(&[
+            OK,
+            OK,
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        ]),
+        // A close-delimited body: complete at EOF, then the client reconnects.
+        closing(&[b"HTTP/1.0 201 Created\r\n\r\nuntil EOF"]),
+        open(&[OK]),
     ]);
     let got = requests(&url, false, 5).await;
     assert_eq!(
@@ -119,28 +126,13 @@ async fn keep_alive_reuses_the_connection_until_the_server_closes_it() {
 #[tokio::test]
 async fn failures_are_classified_and_the_next_request_reconnects() {
     let (url, accepted) = server(vec![
-        Script {
-            // Cut short: the body never completes.
-            responses: &[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"],
-            close: true,
-        },
-        Script {
-            responses: &[b"HTTX/1.1 200 OK\r\n\r\n"],
-            close: false,
-        },
-        Script {
-            // Closed while idle, without saying so: the next request finds it closed.
-            responses: &[OK],
-            close: true,
-        },
-        Script {
-            responses: &[b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"],
-            close: false,
-        },
-        Script {
-            responses: &[OK],
-            close: false,
-        },
+        // Cut short: the body never completes.
+        closing(&[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]),
+        open(&[b"HTTX/1.1 200 OK\r\n\r\n"]),
+        // Closed while idle, without saying so: the next request finds it closed.
+        closing(&[OK]),
+        open(&[b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"]),
+        open(&[OK]),
     ]);
     let got = requests(&url, false, 6).await;
     assert_eq!(
@@ -160,14 +152,10 @@ async fn failures_are_classified_and_the_next_request_reconnects() {
 #[tokio::test]
 async fn new_connection_opens_one_per_request_through_the_same_exchange() {
     let scripts = (0..3)
-        .map(|_| Script {
-            responses: &[OK],
-            close: false,
-        })
-        .chain([Script {
-            responses: &[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"],
-            close: true,
-        }])
+        .map(|_| open(&[OK]))
+        .chain([closing(&[
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+        ])])
         .collect();
     let (url, accepted) = server(scripts);
     let got = requests(&url, true, 4).await;
