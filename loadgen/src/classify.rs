@@ -1,6 +1,8 @@
-//! Request failures → [`ErrorKind`], from the OS errno or hyper's error kind, never from
-//! message text.
+//! Request failures → [`ErrorKind`], from the OS errno, the HTTP/1 exchange's error or
+//! hyper's error kind (HTTP/2), never from message text. The same failure gets the same
+//! kind on either path.
 
+use crate::http1::exchange::ExchangeError;
 use satlab_record::ErrorKind;
 use satlab_record::error_kind::libc_consts as errno;
 use std::error::Error as StdError;
@@ -24,24 +26,43 @@ pub fn request_errno(code: i32) -> ErrorKind {
     }
 }
 
+/// Classify an I/O error of the request phase (after connecting): by errno, else by
+/// its kind; `None` when neither says anything.
+pub fn request_io(io: &std::io::Error) -> Option<ErrorKind> {
+    if let Some(code) = io.raw_os_error() {
+        return Some(request_errno(code));
+    }
+    match io.kind() {
+        std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::BrokenPipe
+        | std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::UnexpectedEof => Some(ErrorKind::ConnectionReset),
+        std::io::ErrorKind::TimedOut => Some(ErrorKind::RequestTimeout),
+        _ => None,
+    }
+}
+
+/// Classify a failed HTTP/1 exchange as hyper's equivalent failure was: an errno as
+/// [`request_io`] says, a connection closed before the response was complete as a
+/// reset (hyper's incomplete message), a malformed response as a protocol error
+/// (hyper's parse errors, an oversized head among them).
+pub fn exchange_error(e: &ExchangeError) -> ErrorKind {
+    match e {
+        ExchangeError::Io(io) => request_io(io).unwrap_or(ErrorKind::Other),
+        ExchangeError::Closed => ErrorKind::ConnectionReset,
+        ExchangeError::Parse(_) => ErrorKind::Protocol,
+    }
+}
+
 /// Classify an error of the request phase by walking its source chain: the first
-/// `std::io::Error` with an errno decides; otherwise hyper's own error kind does.
+/// `std::io::Error` with an errno or a telling kind decides; otherwise hyper's own error
+/// kind does.
 pub fn request_error(e: &(dyn StdError + 'static)) -> ErrorKind {
     let mut hyper_kind = None;
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(code) = io.raw_os_error() {
-                return request_errno(code);
-            }
-            match io.kind() {
-                std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::BrokenPipe
-                | std::io::ErrorKind::ConnectionAborted
-                | std::io::ErrorKind::UnexpectedEof => return ErrorKind::ConnectionReset,
-                std::io::ErrorKind::TimedOut => return ErrorKind::RequestTimeout,
-                _ => {}
-            }
+        if let Some(kind) = err.downcast_ref::<std::io::Error>().and_then(request_io) {
+            return kind;
         }
         if hyper_kind.is_none()
             && let Some(h) = err.downcast_ref::<hyper::Error>()
@@ -95,5 +116,44 @@ mod tests {
         assert_eq!(request_error(&w), ErrorKind::Other);
         let t = std::io::Error::new(std::io::ErrorKind::TimedOut, "x");
         assert_eq!(connect_io(&t), ErrorKind::ConnectTimeout);
+    }
+
+    #[test]
+    fn exchange_errors_get_the_kinds_hyper_errors_got() {
+        use crate::http1::response::ParseError;
+        let io = |code| ExchangeError::Io(std::io::Error::from_raw_os_error(code));
+        assert_eq!(
+            exchange_error(&io(errno::ECONNRESET)),
+            ErrorKind::ConnectionReset
+        );
+        assert_eq!(
+            exchange_error(&io(errno::EPIPE)),
+            ErrorKind::ConnectionReset
+        );
+        assert_eq!(
+            exchange_error(&io(errno::EMFILE)),
+            ErrorKind::TooManyOpenFiles
+        );
+        let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            exchange_error(&ExchangeError::Io(eof)),
+            ErrorKind::ConnectionReset
+        );
+        let other = std::io::Error::other("x");
+        assert_eq!(exchange_error(&ExchangeError::Io(other)), ErrorKind::Other);
+        assert_eq!(
+            exchange_error(&ExchangeError::Closed),
+            ErrorKind::ConnectionReset
+        );
+        for p in [
+            ParseError::StatusLine,
+            ParseError::HeadTooLarge,
+            ParseError::ChunkSize,
+        ] {
+            assert_eq!(
+                exchange_error(&ExchangeError::Parse(p)),
+                ErrorKind::Protocol
+            );
+        }
     }
 }

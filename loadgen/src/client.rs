@@ -1,17 +1,23 @@
 //! The HTTP client: the request template, keep-alive or per-request TCP connections
 //! (connect timeout, errno classification) and HTTP/1.1 or prior-knowledge HTTP/2.
 //!
-//! HTTP/1.1 keep-alive: each worker owns one connection and drives it in its own task, as
-//! wrk does, so the hot path shares no lock or pool with other workers. HTTP/2: workers
+//! HTTP/1.1 (keep-alive and `--new-connection` alike): [`crate::http1`]'s exchange, each
+//! worker with its own connection, preformatted request and read buffer, as wrk does, so
+//! the hot path shares no lock or pool with other workers and allocates nothing. A
+//! connection the server closes or asks to close, a close-delimited body or a failed
+//! exchange drops the connection; the next request reconnects. HTTP/2 (hyper): workers
 //! share a few multiplexed connections. `--new-connection`: a fresh TCP connection per
 //! request, closed by the client afterwards (so TIME_WAIT accumulates on the client).
 
 use crate::classify;
+use crate::http1::exchange::Exchange;
+use crate::http1::request::RequestTemplate;
+use crate::trace::TraceContext;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use satlab_record::ErrorKind;
 use std::future::Future;
@@ -121,6 +127,8 @@ pub struct Client {
     headers: HeaderMap,
     body: Bytes,
     cfg: ClientConfig,
+    /// HTTP/1.1: the request's bytes, copied into each worker.
+    template: Option<RequestTemplate>,
     h2_slots: Vec<tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>>,
 }
 
@@ -195,6 +203,10 @@ impl Client {
             let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
             pq.parse().map_err(|_| bad("bad path"))?
         };
+        let template = (!cfg.http2).then(|| {
+            let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+            RequestTemplate::new(&spec.method, pq, &headers, &spec.body)
+        });
         let slots = if cfg.http2 {
             cfg.h2_connections.max(1)
         } else {
@@ -206,6 +218,7 @@ impl Client {
             uri,
             headers,
             body: spec.body.clone(),
+            template,
             h2_slots: (0..slots).map(|_| tokio::sync::Mutex::new(None)).collect(),
             cfg,
         })
@@ -248,21 +261,22 @@ impl Client {
     }
 }
 
-type H1Conn = Pin<Box<http1::Connection<TokioIo<TcpStream>, Full<Bytes>>>>;
-
 enum Conn {
-    H1 {
-        sender: http1::SendRequest<Full<Bytes>>,
-        conn: H1Conn,
-        done: bool,
-    },
+    H1(TcpStream),
     H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// A worker's HTTP/1.1 state, kept across connections.
+struct H1 {
+    template: RequestTemplate,
+    exchange: Exchange,
 }
 
 /// One worker's connection state.
 pub struct Session {
     client: Arc<Client>,
     conn: Option<Conn>,
+    h1: Option<H1>,
     slot: usize,
     /// The request-timeout timer: re-armed only when it fires, not per request, so the
     /// hot path does no timer-wheel insertions (deadlines only grow within a worker).
@@ -308,9 +322,14 @@ impl Session {
             index % client.h2_slots.len()
         };
         let first = tokio::time::Instant::now() + client.cfg.request_timeout;
+        let h1 = client.template.clone().map(|template| H1 {
+            template,
+            exchange: Exchange::new(),
+        });
         Session {
             client,
             conn: None,
+            h1,
             slot,
             timer: Box::pin(tokio::time::sleep_until(first)),
         }
@@ -336,7 +355,7 @@ impl Session {
 
     async fn ensure(&mut self) -> Result<(), ErrorKind> {
         let alive = match &self.conn {
-            Some(Conn::H1 { sender, done, .. }) => !*done && !sender.is_closed(),
+            Some(Conn::H1(_)) => true,
             Some(Conn::H2(s)) => !s.is_closed(),
             None => false,
         };
@@ -347,46 +366,51 @@ impl Session {
         if self.client.cfg.http2 {
             self.conn = Some(Conn::H2(self.h2_sender().await?));
         } else {
-            let stream = self.client.connect().await?;
-            // Small requests: one flattened write beats writev's gather (fewer syscalls' work).
-            let (sender, conn) = http1::Builder::new()
-                .writev(false)
-                .handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| classify::request_error(&e))?;
-            self.conn = Some(Conn::H1 {
-                sender,
-                conn: Box::pin(conn),
-                done: false,
-            });
+            self.conn = Some(Conn::H1(self.client.connect().await?));
         }
         Ok(())
     }
 
-    /// Send one request with this `traceparent` and read the whole response.
-    pub async fn request(&mut self, traceparent: HeaderValue) -> Outcome {
+    /// Send one request with this trace context in its `traceparent` and read the whole
+    /// response. The request timeout runs from `sent` (the caller's clock reading: the
+    /// hot path reads the clock once less), or from the end of the connect if this request
+    /// had to connect.
+    pub async fn request(&mut self, tc: &TraceContext, sent: std::time::Instant) -> Outcome {
+        let connected = self.conn.is_some();
         if let Err(kind) = self.ensure().await {
             return Outcome::err(kind);
         }
-        let req = self.client.build(traceparent);
-        let deadline = tokio::time::Instant::now() + self.client.cfg.request_timeout;
+        let start = if connected {
+            tokio::time::Instant::from_std(sent)
+        } else {
+            tokio::time::Instant::now()
+        };
+        let deadline = start + self.client.cfg.request_timeout;
         let timer = &mut self.timer;
-        let result = match self.conn.as_mut() {
-            Some(Conn::H1 { sender, conn, done }) => {
+        // Some(Ok((status, the connection can carry the next request))).
+        let result = match (self.conn.as_mut(), self.h1.as_mut()) {
+            (Some(Conn::H1(stream)), Some(H1 { template, exchange })) => {
+                let head = template.is_head();
+                let request = template.with_trace(tc);
+                with_deadline(exchange.run(stream, request, head), timer, deadline)
+                    .await
+                    .map(|r| {
+                        r.map(|resp| (resp.status, resp.keep_alive))
+                            .map_err(|e| classify::exchange_error(&e))
+                    })
+            }
+            (Some(Conn::H2(sender)), _) => {
+                let req = self.client.build(tc.header());
                 let exchange = async {
                     sender.ready().await?;
                     read_body(sender.send_request(req).await?).await
                 };
-                with_deadline(drive(exchange, conn, done), timer, deadline).await
+                with_deadline(exchange, timer, deadline).await.map(|r| {
+                    r.map(|status| (status, true))
+                        .map_err(|e| classify::request_error(&e))
+                })
             }
-            Some(Conn::H2(sender)) => {
-                let exchange = async {
-                    sender.ready().await?;
-                    read_body(sender.send_request(req).await?).await
-                };
-                with_deadline(exchange, timer, deadline).await
-            }
-            None => return Outcome::err(ErrorKind::Other),
+            _ => return Outcome::err(ErrorKind::Other),
         };
         let out = match result {
             None => {
@@ -394,14 +418,19 @@ impl Session {
                 self.conn = None;
                 Outcome::err(ErrorKind::RequestTimeout)
             }
-            Some(Err(e)) => {
+            Some(Err(kind)) => {
                 self.conn = None;
-                Outcome::err(classify::request_error(&e))
+                Outcome::err(kind)
             }
-            Some(Ok(status)) => Outcome {
-                status,
-                error: ErrorKind::None,
-            },
+            Some(Ok((status, keep_alive))) => {
+                if !keep_alive {
+                    self.conn = None;
+                }
+                Outcome {
+                    status,
+                    error: ErrorKind::None,
+                }
+            }
         };
         if self.client.cfg.new_connection {
             // Dropping the connection closes the socket from the client side.
@@ -413,23 +442,5 @@ impl Session {
     /// Close the connection (a parked worker keeps no socket open).
     pub fn close(&mut self) {
         self.conn = None;
-    }
-}
-
-/// Run `exchange` while also driving the HTTP/1 connection in this task.
-async fn drive<F>(exchange: F, conn: &mut H1Conn, done: &mut bool) -> Result<u16, hyper::Error>
-where
-    F: Future<Output = Result<u16, hyper::Error>>,
-{
-    tokio::pin!(exchange);
-    loop {
-        tokio::select! {
-            biased;
-            r = &mut exchange => return r,
-            c = conn.as_mut(), if !*done => {
-                *done = true;
-                c?;
-            }
-        }
     }
 }

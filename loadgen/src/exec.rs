@@ -87,7 +87,7 @@ impl Worker {
             ctx.recorder.count_late(at);
         }
         shard.begin();
-        let out = self.session.request(tc.header()).await;
+        let out = self.session.request(&tc, sent).await;
         shard.end();
         let end = Instant::now();
         let latency_us = end.saturating_duration_since(from).as_micros() as u64;

@@ -18,6 +18,7 @@ pub mod closed;
 pub mod cpu;
 pub mod error;
 pub mod exec;
+pub mod http1;
 pub mod lag;
 pub mod limits;
 pub mod open;

@@ -25,23 +25,47 @@ pub struct TraceContext {
 }
 
 impl TraceContext {
-    /// The `traceparent` header value: `00-<trace id>-<span id>-<flags>`.
+    /// Write the `traceparent` value `00-<trace id>-<span id>-<flags>` into `out`, in
+    /// place and without allocating (the HTTP/1 request template's 55 bytes).
+    pub fn write_traceparent(&self, out: &mut [u8; TRACEPARENT_LEN]) {
+        out[..3].copy_from_slice(b"00-");
+        hex_u64((self.trace_id >> 64) as u64, &mut out[3..19]);
+        hex_u64(self.trace_id as u64, &mut out[19..35]);
+        out[35] = b'-';
+        hex_u64(self.span_id, &mut out[36..52]);
+        out[52] = b'-';
+        out[53] = b'0';
+        out[54] = if self.sampled { b'1' } else { b'0' };
+    }
+
+    /// The `traceparent` header value (HTTP/2 requests).
     pub fn header(&self) -> HeaderValue {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut b = [0u8; 55];
-        b[..3].copy_from_slice(b"00-");
-        for i in 0..32 {
-            b[3 + i] = HEX[((self.trace_id >> (124 - 4 * i)) & 0xf) as usize];
-        }
-        b[35] = b'-';
-        for i in 0..16 {
-            b[36 + i] = HEX[((self.span_id >> (60 - 4 * i)) & 0xf) as usize];
-        }
-        b[52] = b'-';
-        b[53] = b'0';
-        b[54] = if self.sampled { b'1' } else { b'0' };
+        let mut b = [0u8; TRACEPARENT_LEN];
+        self.write_traceparent(&mut b);
         // Only hex digits and dashes: always a valid header value.
         HeaderValue::from_bytes(&b).unwrap_or_else(|_| HeaderValue::from_static("00-0-0-00"))
+    }
+}
+
+/// Length of a `traceparent` value.
+pub const TRACEPARENT_LEN: usize = 55;
+
+/// Two lowercase hex digits per byte value.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    t
+};
+
+/// `x` as 16 lowercase hex digits, most significant first, into `out` (16 bytes).
+fn hex_u64(x: u64, out: &mut [u8]) {
+    for (pair, byte) in out.chunks_exact_mut(2).zip(x.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[byte as usize]);
     }
 }
 
@@ -107,5 +131,20 @@ mod tests {
         assert!((0..100).all(|_| all.next_context().sampled));
         let mut none = TraceGen::new(SplitMix64::new(1), 0.0);
         assert!((0..100).all(|_| !none.next_context().sampled));
+    }
+
+    #[test]
+    fn written_in_place_over_any_previous_bytes() {
+        let mut g = TraceGen::new(SplitMix64::new(3), 0.5);
+        let mut b = [b'x'; TRACEPARENT_LEN];
+        for _ in 0..1000 {
+            let c = g.next_context();
+            c.write_traceparent(&mut b);
+            let want = format!(
+                "00-{:032x}-{:016x}-{:02x}",
+                c.trace_id, c.span_id, c.sampled as u8
+            );
+            assert_eq!(std::str::from_utf8(&b).unwrap(), want);
+        }
     }
 }

@@ -1,0 +1,172 @@
+//! A worker's HTTP/1.1 session against a scripted loopback server: which responses keep
+//! the connection, which make the next request reconnect, and how failures are
+//! classified, for keep-alive and `--new-connection` alike.
+
+use bytes::Bytes;
+use loadgen::client::{Client, ClientConfig, RequestSpec, Session};
+use loadgen::trace::{TraceGen, os_seeded};
+use satlab_record::ErrorKind;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+/// What the server does on its n-th connection: these responses, one per request, then
+/// close the connection (`close`) or wait for the client to close it.
+struct Script {
+    responses: &'static [&'static [u8]],
+    close: bool,
+}
+
+/// These responses, then the server closes the connection.
+fn closing(responses: &'static [&'static [u8]]) -> Script {
+    Script {
+        responses,
+        close: true,
+    }
+}
+
+/// These responses, then the server waits for the client to close the connection.
+fn open(responses: &'static [&'static [u8]]) -> Script {
+    Script {
+        responses,
+        close: false,
+    }
+}
+
+/// Serve `scripts` on successive connections, one at a time; returns the URL and the
+/// count of connections accepted. The thread ends after the last script.
+fn server(scripts: Vec<Script>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for script in scripts {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            count.fetch_add(1, Ordering::Relaxed);
+            let mut chunk = [0u8; 4096];
+            let mut head = Vec::new();
+            let mut answered = 0;
+            while let Ok(n @ 1..) = s.read(&mut chunk) {
+                head.extend_from_slice(&chunk[..n]);
+                if !head.ends_with(b"\r\n\r\n") {
+                    continue;
+                }
+                head.clear();
+                if let Some(r) = script.responses.get(answered) {
+                    let _ = s.write_all(r);
+                    answered += 1;
+                }
+                if script.close && answered == script.responses.len() {
+                    break;
+                }
+            }
+        }
+    });
+    (url, accepted)
+}
+
+/// Send `n` requests through one session; their (status, error).
+async fn requests(url: &str, new_connection: bool, n: usize) -> Vec<(u16, ErrorKind)> {
+    let spec = RequestSpec::new(url, "GET", &[], Bytes::new()).unwrap();
+    let cfg = ClientConfig {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(5),
+        new_connection,
+        http2: false,
+        h2_connections: 1,
+    };
+    let mut session = Session::new(Arc::new(Client::new(&spec, cfg).await.unwrap()), 0);
+    let mut trace = TraceGen::new(os_seeded(1), 1.0);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let o = session
+            .request(&trace.next_context(), std::time::Instant::now())
+            .await;
+        out.push((o.status, o.error));
+    }
+    session.close();
+    out
+}
+
+const NONE: ErrorKind = ErrorKind::None;
+
+#[tokio::test]
+async fn keep_alive_reuses_the_connection_until_the_server_closes_it() {
+    let (url, accepted) = server(vec![
+        closing(&[
+            OK,
+            OK,
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        ]),
+        // A close-delimited body: complete at EOF, then the client reconnects.
+        closing(&[b"HTTP/1.0 201 Created\r\n\r\nuntil EOF"]),
+        open(&[OK]),
+    ]);
+    let got = requests(&url, false, 5).await;
+    assert_eq!(
+        got,
+        [
+            (200, NONE),
+            (200, NONE),
+            (200, NONE),
+            (201, NONE),
+            (200, NONE)
+        ]
+    );
+    assert_eq!(accepted.load(Ordering::Relaxed), 3);
+}
+
+#[tokio::test]
+async fn failures_are_classified_and_the_next_request_reconnects() {
+    let (url, accepted) = server(vec![
+        // Cut short: the body never completes.
+        closing(&[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]),
+        open(&[b"HTTX/1.1 200 OK\r\n\r\n"]),
+        // Closed while idle, without saying so: the next request finds it closed.
+        closing(&[OK]),
+        open(&[b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"]),
+        open(&[OK]),
+    ]);
+    let got = requests(&url, false, 6).await;
+    assert_eq!(
+        got,
+        [
+            (0, ErrorKind::ConnectionReset),
+            (0, ErrorKind::Protocol),
+            (200, NONE),
+            (0, ErrorKind::ConnectionReset),
+            (0, ErrorKind::Protocol),
+            (200, NONE),
+        ]
+    );
+    assert_eq!(accepted.load(Ordering::Relaxed), 5);
+}
+
+#[tokio::test]
+async fn new_connection_opens_one_per_request_through_the_same_exchange() {
+    let scripts = (0..3)
+        .map(|_| open(&[OK]))
+        .chain([closing(&[
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+        ])])
+        .collect();
+    let (url, accepted) = server(scripts);
+    let got = requests(&url, true, 4).await;
+    assert_eq!(
+        got,
+        [
+            (200, NONE),
+            (200, NONE),
+            (200, NONE),
+            (0, ErrorKind::ConnectionReset)
+        ]
+    );
+    assert_eq!(accepted.load(Ordering::Relaxed), 4);
+}
