@@ -272,6 +272,17 @@ struct H1 {
     exchange: Exchange,
 }
 
+/// A kept-alive HTTP/1.1 connection is fit for a request when nothing arrived on it while
+/// idle. An EOF, an error or unsolicited bytes (a `408` sent before a close) mean the server
+/// is done with it: the request goes on a new connection instead of being blamed for the
+/// old one's end, and stale bytes are never read as its response. Costs no extra `recv`:
+/// the one that finds the socket empty here is the one the exchange's first read would
+/// have made before waiting.
+fn idle_and_open(stream: &TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    matches!(stream.try_read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
 /// One worker's connection state.
 pub struct Session {
     client: Arc<Client>,
@@ -375,7 +386,16 @@ impl Session {
     /// response. The request timeout runs from `sent` (the caller's clock reading: the
     /// hot path reads the clock once less), or from the end of the connect if this request
     /// had to connect.
+    ///
+    /// Cancel-safe: the connection is out of the session while the exchange runs and goes
+    /// back only after a complete response that leaves it reusable, so a dropped future
+    /// never leaves half a response for the next request to read.
     pub async fn request(&mut self, tc: &TraceContext, sent: std::time::Instant) -> Outcome {
+        if let Some(Conn::H1(stream)) = &self.conn
+            && !idle_and_open(stream)
+        {
+            self.conn = None;
+        }
         let connected = self.conn.is_some();
         if let Err(kind) = self.ensure().await {
             return Outcome::err(kind);
@@ -387,56 +407,45 @@ impl Session {
         };
         let deadline = start + self.client.cfg.request_timeout;
         let timer = &mut self.timer;
-        // Some(Ok((status, the connection can carry the next request))).
-        let result = match (self.conn.as_mut(), self.h1.as_mut()) {
-            (Some(Conn::H1(stream)), Some(H1 { template, exchange })) => {
+        let reuse = !self.client.cfg.new_connection;
+        // Some(Ok(status)), the connection put back when it can carry the next request.
+        let result = match (self.conn.take(), self.h1.as_mut()) {
+            (Some(Conn::H1(mut stream)), Some(H1 { template, exchange })) => {
                 let head = template.is_head();
                 let request = template.with_trace(tc);
-                with_deadline(exchange.run(stream, request, head), timer, deadline)
-                    .await
-                    .map(|r| {
-                        r.map(|resp| (resp.status, resp.keep_alive))
-                            .map_err(|e| classify::exchange_error(&e))
-                    })
+                let r =
+                    with_deadline(exchange.run(&mut stream, request, head), timer, deadline).await;
+                if reuse && matches!(&r, Some(Ok(resp)) if resp.keep_alive) {
+                    self.conn = Some(Conn::H1(stream));
+                }
+                r.map(|r| {
+                    r.map(|resp| resp.status)
+                        .map_err(|e| classify::exchange_error(&e))
+                })
             }
-            (Some(Conn::H2(sender)), _) => {
+            (Some(Conn::H2(mut sender)), _) => {
                 let req = self.client.build(tc.header());
                 let exchange = async {
                     sender.ready().await?;
                     read_body(sender.send_request(req).await?).await
                 };
-                with_deadline(exchange, timer, deadline).await.map(|r| {
-                    r.map(|status| (status, true))
-                        .map_err(|e| classify::request_error(&e))
-                })
+                let r = with_deadline(exchange, timer, deadline).await;
+                if reuse && matches!(r, Some(Ok(_))) {
+                    self.conn = Some(Conn::H2(sender));
+                }
+                r.map(|r| r.map_err(|e| classify::request_error(&e)))
             }
             _ => return Outcome::err(ErrorKind::Other),
         };
-        let out = match result {
-            None => {
-                // The connection is mid-exchange: it cannot be reused.
-                self.conn = None;
-                Outcome::err(ErrorKind::RequestTimeout)
-            }
-            Some(Err(kind)) => {
-                self.conn = None;
-                Outcome::err(kind)
-            }
-            Some(Ok((status, keep_alive))) => {
-                if !keep_alive {
-                    self.conn = None;
-                }
-                Outcome {
-                    status,
-                    error: ErrorKind::None,
-                }
-            }
-        };
-        if self.client.cfg.new_connection {
-            // Dropping the connection closes the socket from the client side.
-            self.conn = None;
+        match result {
+            // The connection was mid-exchange and is gone with it.
+            None => Outcome::err(ErrorKind::RequestTimeout),
+            Some(Err(kind)) => Outcome::err(kind),
+            Some(Ok(status)) => Outcome {
+                status,
+                error: ErrorKind::None,
+            },
         }
-        out
     }
 
     /// Close the connection (a parked worker keeps no socket open).

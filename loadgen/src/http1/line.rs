@@ -134,7 +134,14 @@ pub fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
         return s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b);
     }
     let case = ONES * 0x20;
-    word(&s[..8]) | case == word(&lower[..8]) && word(&s[n - 8..]) | case == word(&lower[n - 8..])
+    let mut i = 0;
+    while i + 8 < n {
+        if word(&s[i..i + 8]) | case != word(&lower[i..i + 8]) {
+            return false;
+        }
+        i += 8;
+    }
+    word(&s[n - 8..]) | case == word(&lower[n - 8..])
 }
 
 #[cfg(test)]
@@ -209,6 +216,8 @@ mod tests {
     fn eq_lower_is_a_case_blind_comparison_on_checked_lines() {
         for lower in [
             &b"content-length"[..],
+            b"transfer-encoding",
+            b"a-name-of-twenty-five-b",
             b"connection",
             b"close",
             b"keep-alive",

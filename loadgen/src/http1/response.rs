@@ -19,7 +19,9 @@
 //! - a response to `HEAD`, a 204 and a 304 have no body; a 1xx is skipped and the next
 //!   head read; a 101 (no upgrade is ever requested) is an error;
 //! - HTTP/1.1 keeps the connection unless `connection: close`; HTTP/1.0 closes it unless
-//!   `connection: keep-alive`.
+//!   `connection: keep-alive`;
+//! - `transfer-encoding` in an HTTP/1.0 response is faulty framing (RFC 9112 §6.1): an
+//!   error, as hyper makes it.
 
 use super::line::{eq_lower, find_line_end, name_end};
 
@@ -55,6 +57,9 @@ pub enum ParseError {
     /// The trailer section did not end within [`MAX_HEAD`] bytes, or ended badly.
     #[error("malformed or oversized trailer section")]
     Trailers,
+    /// `transfer-encoding` in an HTTP/1.0 response.
+    #[error("transfer-encoding in an HTTP/1.0 response")]
+    TransferEncoding10,
     /// A 101 Switching Protocols, which no request asked for.
     #[error("unexpected 101 Switching Protocols")]
     Upgrade,
@@ -330,9 +335,7 @@ impl ResponseParser {
             }
             17 if eq_lower(name, b"transfer-encoding") => {
                 self.transfer_encoding = true;
-                if let Some(last) = list(value).last() {
-                    self.chunked = eq_lower(last, b"chunked");
-                }
+                self.chunked = list(value).last().is_some_and(|t| eq_lower(t, b"chunked"));
             }
             10 if eq_lower(name, b"connection") => {
                 for token in list(value) {
@@ -362,6 +365,9 @@ impl ResponseParser {
         }
         self.len = 0;
         if self.transfer_encoding {
+            if self.http10 {
+                return Err(ParseError::TransferEncoding10);
+            }
             if self.content_length.is_some() {
                 self.keep_alive = false;
             }
@@ -694,6 +700,26 @@ mod tests {
                 format!("{CHUNKED}0\r\nx: 1\r\n"),
                 false,
                 Got::Closed,
+            ),
+            (
+                "HTTP/1.0 with transfer-encoding",
+                s(
+                    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                ),
+                false,
+                Got::Parse(TransferEncoding10),
+            ),
+            (
+                "an empty later transfer-encoding ends chunked framing",
+                format!("{OK}transfer-encoding: chunked\r\ntransfer-encoding:\r\n\r\nbody"),
+                false,
+                done(200, false),
+            ),
+            (
+                "a name that only looks like transfer-encoding",
+                format!("{OK}transfer+encoding: chunked\r\ncontent-length: 2\r\n\r\nok"),
+                false,
+                done(200, true),
             ),
             (
                 "two-digit status",
