@@ -13,6 +13,7 @@ use crate::run_verdict;
 use crate::signals::classify;
 use crate::spikes;
 use crate::steps;
+use crate::telemetry_drops;
 use crate::usl;
 use satlab_record::summary::LoadMode;
 use satlab_record::{Failure, RequestRecord};
@@ -140,6 +141,9 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
             "open-loop run: the offered rate (requests/s) is the load axis instead of concurrency"
                 .into(),
         );
+    }
+    if let Some(line) = telemetry_drops::limitation(&input.metrics) {
+        limitations.push(line);
     }
     if input.events.is_empty() && spikes.count > 0 {
         limitations.push("no server events received: spikes cannot be tied to a cause".into());

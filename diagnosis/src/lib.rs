@@ -31,6 +31,7 @@ pub mod signals;
 pub mod spikes;
 pub mod stall;
 pub mod steps;
+pub mod telemetry_drops;
 pub mod time_model;
 pub mod usl;
 
