@@ -14,7 +14,7 @@ use crate::http1::exchange::Exchange;
 use crate::http1::request::RequestTemplate;
 use crate::trace::TraceContext;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2;
@@ -44,6 +44,11 @@ pub enum TargetError {
     /// A `-H` header is not `name: value`.
     #[error("invalid header '{0}': expected 'Name: value' (e.g. -H 'x-api-key: 123')")]
     Header(String),
+    /// A `-H` header that frames the body, which loadgen does itself.
+    #[error(
+        "header '{0}' is not allowed: loadgen frames the body itself (a content-length computed from --body); drop this -H"
+    )]
+    Framing(String),
     /// `-m` is not an HTTP method.
     #[error("invalid method '{0}': expected e.g. GET, POST, PUT")]
     Method(String),
@@ -88,6 +93,9 @@ impl RequestSpec {
                 .ok_or_else(|| TargetError::Header(h.clone()))?;
             let name = HeaderName::from_bytes(k.trim().as_bytes())
                 .map_err(|_| TargetError::Header(h.clone()))?;
+            if name == TRANSFER_ENCODING {
+                return Err(TargetError::Framing(h.clone()));
+            }
             let value =
                 HeaderValue::from_str(v.trim()).map_err(|_| TargetError::Header(h.clone()))?;
             map.append(name, value);
@@ -451,5 +459,25 @@ impl Session {
     /// Close the connection (a parked worker keeps no socket open).
     pub fn close(&mut self) {
         self.conn = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_framing_header_is_refused_with_the_reason() {
+        let headers = ["Transfer-Encoding: chunked".to_string()];
+        let e = RequestSpec::new("http://127.0.0.1:1/", "POST", &headers, Bytes::from("x"))
+            .expect_err("refused");
+        let msg = e.to_string();
+        assert!(matches!(e, TargetError::Framing(_)), "{msg}");
+        assert!(
+            msg.contains("Transfer-Encoding: chunked") && msg.contains("--body"),
+            "{msg}"
+        );
+        let ok = ["x-api-key: 1".to_string()];
+        assert!(RequestSpec::new("http://127.0.0.1:1/", "GET", &ok, Bytes::new()).is_ok());
     }
 }
