@@ -64,8 +64,12 @@ fn is_root() -> bool {
     })
 }
 
-/// The scenario file of `name`: `scenarios/NAME.toml`, or `scenarios/variants/NAME.toml`.
+/// The scenario file of `name`: `scenarios/NAME.toml`, or `scenarios/variants/NAME.toml`;
+/// a name with a `/` is a path under the workspace (`examples/…/scenario.toml`).
 fn scenario_file(name: &str) -> PathBuf {
+    if name.contains('/') {
+        return workspace_root().join(name);
+    }
     let root = workspace_root().join("scenarios");
     let top = root.join(format!("{name}.toml"));
     if top.is_file() {
@@ -153,7 +157,7 @@ fn run_scenario(name: &str) -> Option<(Run, Scenario)> {
         return None;
     }
     let dir = tempfile::Builder::new()
-        .prefix(&format!("satlab-{name}-"))
+        .prefix(&format!("satlab-{}-", name.replace('/', "-")))
         .tempdir()
         .expect("a temporary directory");
     let out = dir.path().join("run");
@@ -564,5 +568,87 @@ fn catalogue_is_complete_and_listed() {
                 path.display()
             );
         }
+    }
+}
+
+/// True when `python3` can import the OpenTelemetry SDK and its gRPC exporter; else prints
+/// how to install them (a failure under `SATLAB_REQUIRE_ALL=1`).
+fn python_otel() -> bool {
+    let ok = Command::new("python3")
+        .args([
+            "-c",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let hint = "pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-grpc";
+    if !ok {
+        assert!(
+            !require_all(),
+            "python3 with the OpenTelemetry SDK is required: {hint}"
+        );
+        println!("skipped: needs python3 with the OpenTelemetry SDK ({hint})");
+    }
+    ok
+}
+
+/// `examples/python-gil`: a Python `ThreadingHTTPServer` doing CPU work. However many
+/// threads serve, the process stops at one core (the GIL): server verdict, core ceiling.
+/// Its server spans join loadgen's (at least 90% of the sampled requests), and its real
+/// garbage collections arrive as `python.gc` events.
+#[test]
+fn example_python_gil() {
+    let _one_at_a_time = serial();
+    if !python_otel() {
+        return;
+    }
+    let Some(run) = check("examples/python-gil/scenario.toml") else {
+        return;
+    };
+    let spans = run.diagnosis.where_time_went.spans;
+    let joined = spans.joined as f64 / spans.client.max(1) as f64;
+    let events = std::fs::read_to_string(run.path().join("otlp/events.jsonl")).unwrap_or_default();
+    let gc = events.lines().filter(|l| l.contains("python.gc")).count();
+    if joined < 0.9 || gc == 0 {
+        let brief = run.brief();
+        panic!(
+            "python-gil ({}): {:.1}% of {} client spans joined (expected ≥ 90%), {gc} python.gc events (expected some)\n{brief}",
+            run.keep().display(),
+            joined * 100.0,
+            spans.client
+        );
+    }
+    println!(
+        "python-gil: {:.1}% of {} sampled requests joined; {gc} python.gc events",
+        joined * 100.0,
+        spans.client
+    );
+}
+
+/// `examples/nginx`: Debian's nginx, one worker, `limit_req` answering 503:
+/// server verdict, shedding; with no OpenTelemetry in nginx, the report says traces were
+/// absent and the verdict rests on CPU, kernel counters and status codes.
+#[test]
+fn example_nginx_limits() {
+    let _one_at_a_time = serial();
+    if satlab_tests::tools::require_tool("nginx", "apt-get install nginx").is_none() {
+        return;
+    }
+    let Some(run) = check("examples/nginx/limits.toml") else {
+        return;
+    };
+    let available = run.diagnosis.where_time_went.available;
+    let reason = run
+        .diagnosis
+        .where_time_went
+        .reason
+        .clone()
+        .unwrap_or_default();
+    if available || !reason.contains("the server sent no traces") {
+        let brief = run.brief();
+        panic!(
+            "nginx ({}): the report should say traces were absent, it says {reason:?}\n{brief}",
+            run.keep().display()
+        );
     }
 }

@@ -263,7 +263,7 @@ pub(crate) fn matches_by_kind(
     run_start_ns: u64,
     span_us: i64,
 ) -> Vec<KindMatch> {
-    EventKind::ALL
+    EventKind::present(events)
         .into_iter()
         .filter_map(|kind| {
             let times = kind_times(events, kind, run_start_ns, span_us)?;
@@ -290,7 +290,7 @@ pub(crate) fn best_cause(
     span_us: i64,
 ) -> (Option<Cause>, Vec<bool>) {
     let mut best: Option<(Cause, Vec<bool>)> = None;
-    for kind in EventKind::ALL {
+    for kind in EventKind::present(events) {
         if spikes.is_empty() {
             break;
         }

@@ -74,6 +74,14 @@ fn reason(input: &DiagnosisInput, j: &Join, counts: &SpanCounts) -> String {
             input.spans.len()
         );
     }
+    if counts.joined == 0 && j.handler_spans.is_empty() {
+        return format!(
+            "{} client spans and no server span: the server sent no traces (is it \
+             instrumented with OpenTelemetry, exporting to the lab?), so the verdict rests on \
+             CPU, kernel counters and status codes",
+            counts.client
+        );
+    }
     if counts.joined == 0 {
         return format!(
             "{} client spans and {} server spans, none joined: no server span's parent is a \

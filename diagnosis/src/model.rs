@@ -2,7 +2,7 @@
 
 use crate::time_model::WhereTimeWent;
 use satlab_record::summary::{ConnectionMode, LoadMode};
-use satlab_record::{EventKind, Failure};
+use satlab_record::{EventKind, EventScope, Failure};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -381,6 +381,8 @@ pub enum StallScope {
     PoolUsers,
     /// A CPU is taken from the handlers, which slow down but do not stop (`cpu_burst`).
     HandlerCpu,
+    /// Part of the server stops: a reported event of scope `part`.
+    Part,
 }
 
 impl StallScope {
@@ -390,6 +392,10 @@ impl StallScope {
             EventKind::GcPause => StallScope::Everything,
             EventKind::PoolRecycle => StallScope::PoolUsers,
             EventKind::CpuBurst => StallScope::HandlerCpu,
+            EventKind::Reported(r) => match r.scope() {
+                EventScope::Process => StallScope::Everything,
+                EventScope::Part => StallScope::Part,
+            },
         }
     }
 
@@ -399,6 +405,7 @@ impl StallScope {
             StallScope::Everything => "stops the whole server",
             StallScope::PoolUsers => "stops the pool's users",
             StallScope::HandlerCpu => "takes a CPU from the handlers",
+            StallScope::Part => "stops part of the server",
         }
     }
 }

@@ -20,7 +20,7 @@ pub fn step_stalls(events: &[ServerEvent], from: u64, to: u64, ok_rps: f64) -> V
         return Vec::new();
     }
     let window_ns = (to - from) as f64;
-    EventKind::ALL
+    EventKind::present(events)
         .into_iter()
         .filter_map(|kind| {
             let of_kind: Vec<&ServerEvent> = events.iter().filter(|e| e.kind == kind).collect();

@@ -34,8 +34,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario locally: start target-api and loadgen, sample both, collect their
-    /// OTLP, and leave a run directory (then diagnose it).
+    /// Run a scenario locally: start target-api (or your service: --target-cmd, or attach:
+    /// --target-pid) and loadgen, sample both, collect their OTLP, and leave a run
+    /// directory (then diagnose it).
     Lab(LabArgs),
     /// Long-running OTLP consumer with an HTTP API and /metrics (the docker lab).
     Serve(ServeArgs),
@@ -47,6 +48,10 @@ pub enum Command {
     Diagnose(crate::diagnose_cmd::DiagnoseArgs),
     /// Print what running a scenario against a running target takes (the docker lab).
     Scenario(crate::scenario_cmd::ScenarioArgs),
+    /// Run a program so that none of its processes outlives the lab (used by `lab
+    /// --target-cmd`).
+    #[command(hide = true)]
+    Guard(crate::guard::GuardArgs),
 }
 
 fn parse_hz(s: &str) -> Result<f64, String> {
@@ -59,15 +64,37 @@ fn parse_hz(s: &str) -> Result<f64, String> {
 
 /// `observer lab`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Your own service:
+  observer lab --target-cmd 'python3 server.py --port {port}' --url 'http://127.0.0.1:{port}/work'
+  observer lab --target-pid 4242 --url http://127.0.0.1:8080/ -- --stages 1:5s,2:5s,4:5s -m GET
+  observer lab --scenario examples/python-gil/scenario.toml
+{port} is a free port the lab picks. Without --scenario, the load doubles from 1 to 64
+connections, 3 s a step (GET); loadgen arguments after `--` replace the scenario's.")]
 pub struct LabArgs {
-    /// Scenario name (see --list) or a scenario TOML file.
-    #[arg(
-        long,
-        short = 's',
-        default_value = "gc-spikes",
-        value_name = "NAME|FILE"
-    )]
-    pub scenario: String,
+    /// Scenario name (see --list) or a scenario TOML file [default: gc-spikes; with
+    /// --target-cmd or --target-pid: doubling concurrency, 1 to 64].
+    #[arg(long, short = 's', value_name = "NAME|FILE")]
+    pub scenario: Option<String>,
+    /// Start your service instead of target-api: a shell command line, run with `sh -c`
+    /// under a guard that stops its whole process tree; `{port}` is a free port.
+    #[arg(long, value_name = "CMD")]
+    pub target_cmd: Option<String>,
+    /// The URL to load (with --target-cmd or --target-pid), e.g.
+    /// http://127.0.0.1:{port}/work.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The URL that answers (any status below 500) once the service is ready
+    /// [default: --url].
+    #[arg(long, value_name = "URL")]
+    pub ready_url: Option<String>,
+    /// Attach to a running server process (and its children) instead of starting one; the
+    /// run uses the host's network.
+    #[arg(long, value_name = "PID", conflicts_with = "target_cmd")]
+    pub target_pid: Option<u32>,
+    /// loadgen arguments (after `--`), replacing the scenario's `[load] args`.
+    #[arg(last = true, value_name = "LOADGEN ARGS")]
+    pub load: Vec<String>,
     /// List the built-in scenarios and exit.
     #[arg(long)]
     pub list: bool,
@@ -86,7 +113,7 @@ pub struct LabArgs {
     /// Interrupt the run if it takes longer than this (e.g. 10m).
     #[arg(long, default_value = "10m", value_parser = parse_positive_duration)]
     pub max_duration: Duration,
-    /// How long to wait for target-api's /readyz.
+    /// How long to wait for the server to be ready (target-api's /readyz, --ready-url).
     #[arg(long, default_value = "20s", value_parser = parse_positive_duration)]
     pub ready_timeout: Duration,
     /// No progress line.
@@ -184,6 +211,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sample(a) => run_sample(a),
         Command::Diagnose(a) => crate::diagnose_cmd::run(&a).map(|()| ExitCode::SUCCESS),
         Command::Scenario(a) => crate::scenario_cmd::run(&a).map(|()| ExitCode::SUCCESS),
+        Command::Guard(a) => Ok(ExitCode::from(crate::guard::run(&a)?)),
     }
 }
 
@@ -199,6 +227,11 @@ fn run_lab(a: LabArgs) -> anyhow::Result<ExitCode> {
     }
     let opts = LabOptions {
         scenario: a.scenario,
+        target_cmd: a.target_cmd,
+        url: a.url,
+        ready_url: a.ready_url,
+        target_pid: a.target_pid,
+        load_args: (!a.load.is_empty()).then_some(a.load),
         out: a.out,
         target_bin: a.target_bin,
         loadgen_bin: a.loadgen_bin,
@@ -337,7 +370,8 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<ExitCode> {
 
 fn run_sample(a: SampleArgs) -> anyhow::Result<ExitCode> {
     use satlab_record::samples::Role;
-    let targets: Vec<(Role, u32)> = a.pids.iter().map(|&p| (Role::Server, p)).collect();
+    let how = crate::sampler::Sampled::Process;
+    let targets: Vec<_> = a.pids.iter().map(|&p| (Role::Server, p, how)).collect();
     let mut s = crate::sampler::Sampler::new(&targets)?;
     let period = crate::sampler::period(a.hz)?;
     let end = std::time::Instant::now() + a.duration;

@@ -32,6 +32,10 @@ pub enum LabError {
     /// Sampling could not start.
     #[error(transparent)]
     Sampler(#[from] SamplerError),
+    /// The options name no usable target (flags that do not go together, a bad URL, a
+    /// process that does not exist).
+    #[error("{0}")]
+    Target(String),
     /// Something else in the environment.
     #[error("{0}")]
     Env(String),

@@ -1,9 +1,13 @@
 //! Process and system CPU sampling with sysinfo, normalised by each process's capacity;
 //! each process's threads (busiest CPU, run-queue wait) come from [`crate::proc_threads`].
+//! A target sampled as a tree ([`Sampled::Tree`]: a command the lab started, a process it
+//! attached to) is the sum over the process and its descendants, rediscovered each time.
 
 use crate::proc_threads::{ThreadTracker, read_tasks, ticks_per_second};
+use crate::process_tree;
 use satlab_common::capacity;
 use satlab_record::samples::{ProcessSample, Role, SystemSample};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use sysinfo::{CpuRefreshKind, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
@@ -29,9 +33,21 @@ pub fn period(hz: f64) -> Result<Duration, SamplerError> {
     Ok(Duration::from_secs_f64(1.0 / hz))
 }
 
+/// How a target's PID is sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampled {
+    /// The process alone.
+    Process,
+    /// The process and all its descendants, summed.
+    Tree,
+}
+
 struct Target {
     role: Role,
     pid: u32,
+    how: Sampled,
+    /// Tree targets: each process's ticks at the last sample.
+    tree_ticks: HashMap<u32, u64>,
     capacity: f64,
     capacity_at: Option<Instant>,
     prev: Option<(Instant, u64)>,
@@ -60,16 +76,19 @@ impl std::fmt::Debug for Sampler {
 const CAPACITY_REFRESH: Duration = Duration::from_secs(1);
 
 impl Sampler {
-    /// A sampler of `targets` (role, PID). The first [`Sampler::sample`] sets baselines.
-    pub fn new(targets: &[(Role, u32)]) -> Result<Self, SamplerError> {
+    /// A sampler of `targets` (role, PID, how). The first [`Sampler::sample`] sets
+    /// baselines.
+    pub fn new(targets: &[(Role, u32, Sampled)]) -> Result<Self, SamplerError> {
         let sys = System::new().map_err(|e| SamplerError::Sysinfo(format!("{e:?}")))?;
         let mut s = Sampler {
             sys,
             targets: targets
                 .iter()
-                .map(|&(role, pid)| Target {
+                .map(|&(role, pid, how)| Target {
                     role,
                     pid,
+                    how,
+                    tree_ticks: HashMap::new(),
                     capacity: 1.0,
                     capacity_at: None,
                     prev: None,
@@ -86,7 +105,19 @@ impl Sampler {
     /// Take one sample of every live target and of the system. Processes that have exited
     /// are left out; the first call returns no process samples (it sets the baselines).
     pub fn sample(&mut self) -> (Vec<ProcessSample>, SystemSample) {
-        let pids: Vec<Pid> = self.targets.iter().map(|t| Pid::from_u32(t.pid)).collect();
+        let members: Vec<Vec<u32>> = self
+            .targets
+            .iter()
+            .map(|t| match t.how {
+                Sampled::Process => vec![t.pid],
+                Sampled::Tree => process_tree::tree(t.pid),
+            })
+            .collect();
+        let pids: Vec<Pid> = members
+            .iter()
+            .flatten()
+            .map(|&p| Pid::from_u32(p))
+            .collect();
         self.sys.refresh_processes_specifics(
             ProcessesToUpdate::Some(&pids),
             true,
@@ -97,7 +128,7 @@ impl Sampler {
         let now = Instant::now();
         let t_unix_ns = satlab_record::now_unix_ns();
         let mut out = Vec::new();
-        for t in &mut self.targets {
+        for (t, members) in self.targets.iter_mut().zip(&members) {
             let Some(p) = self.sys.process(Pid::from_u32(t.pid)) else {
                 continue;
             };
@@ -109,8 +140,29 @@ impl Sampler {
                 }
                 t.capacity_at = Some(now);
             }
-            let cpu_ms = p.accumulated_cpu_time();
-            let tasks = read_tasks(t.pid).unwrap_or_default();
+            let cpu_ms = match t.how {
+                Sampled::Process => p.accumulated_cpu_time(),
+                Sampled::Tree => {
+                    // A running total of the tree's ticks, in ms, so the delta below is
+                    // the tree's CPU over the interval.
+                    let now_ticks: Vec<(u32, u64)> = members
+                        .iter()
+                        .filter_map(|&m| process_tree::process_ticks(m).map(|k| (m, k)))
+                        .collect();
+                    let first = t.tree_ticks.is_empty();
+                    let d = process_tree::tree_ticks_delta(&mut t.tree_ticks, &now_ticks);
+                    let base = t.prev.map_or(0, |(_, ms)| ms);
+                    if first {
+                        0
+                    } else {
+                        base + (d as f64 * 1000.0 / ticks_per_second()) as u64
+                    }
+                }
+            };
+            let tasks: Vec<_> = members
+                .iter()
+                .flat_map(|&m| read_tasks(m).unwrap_or_default())
+                .collect();
             let tasks_now = Instant::now();
             let tasks_s = t
                 .tasks_at
@@ -124,7 +176,18 @@ impl Sampler {
                 continue;
             }
             let cpu_cores = cpu_ms.saturating_sub(ms0) as f64 / 1000.0 / wall;
-            let status = read_status(t.pid);
+            let threads_n: u32 = members.iter().map(|&m| read_status(m).threads).sum();
+            let rss_bytes: u64 = members
+                .iter()
+                .filter_map(|&m| self.sys.process(Pid::from_u32(m)))
+                .map(|m| m.memory())
+                .sum();
+            // The process nearest its fd limit speaks for the tree.
+            let (open_fds, fd_limit) = members
+                .iter()
+                .map(|&m| (count_fds(m), soft_nofile(m).unwrap_or(0)))
+                .max_by(|a, b| fd_share(*a).total_cmp(&fd_share(*b)))
+                .unwrap_or((0, 0));
             out.push(ProcessSample {
                 t_unix_ns,
                 role: t.role,
@@ -132,10 +195,10 @@ impl Sampler {
                 cpu_cores,
                 cpu_capacity: t.capacity,
                 cpu_util: cpu_cores / t.capacity,
-                rss_bytes: p.memory(),
-                threads: status.threads,
-                open_fds: count_fds(t.pid),
-                fd_limit: soft_nofile(t.pid).unwrap_or(0),
+                rss_bytes,
+                threads: threads_n,
+                open_fds,
+                fd_limit,
                 thread_cpu: threads.thread_cpu,
                 run_queue_wait: threads.run_queue_wait,
             });
@@ -157,6 +220,15 @@ impl Sampler {
     /// True while at least one target is alive.
     pub fn any_alive(&self) -> bool {
         self.targets.iter().any(|t| alive(t.pid))
+    }
+}
+
+/// Open fds as a share of the limit (0 when the limit is unknown).
+fn fd_share((open, limit): (u32, u64)) -> f64 {
+    if limit == 0 {
+        0.0
+    } else {
+        open as f64 / limit as f64
     }
 }
 

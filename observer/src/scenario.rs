@@ -51,13 +51,28 @@ pub enum ScenarioError {
     },
 }
 
-/// `[target]`: arguments for target-api (the lab adds `--listen`).
+/// `[target]`: arguments for target-api (the lab adds `--listen`), or another service:
+/// a command the lab starts and the URL to load. In `cmd`, `url` and `ready`, `{port}`
+/// stands for a free port the lab picks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
-    /// Extra command-line arguments.
-    #[serde(default)]
+    /// Extra command-line arguments for target-api.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// Another service: a shell command line, run with `sh -c` in the scenario file's
+    /// directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+    /// The URL loadgen loads (`http://…`); required with `cmd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The URL that answers once the service is ready (default: `url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+    /// The service's `OTEL_SERVICE_NAME` (default: the scenario's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// `[load]`: arguments for loadgen (the lab adds the URL and `--out`).
@@ -127,6 +142,10 @@ pub struct Scenario {
     pub netns: Option<NetnsSpec>,
     /// Expected diagnosis.
     pub expect: Option<ExpectSpec>,
+    /// The directory of the scenario's file (where `[target] cmd` runs); `None` for a
+    /// built-in.
+    #[serde(skip)]
+    pub dir: Option<PathBuf>,
 }
 
 impl Scenario {
@@ -155,6 +174,41 @@ impl Scenario {
                 "name {:?} must be non-empty letters, digits, '-' or '_'",
                 self.name
             )));
+        }
+        let t = &self.target;
+        if let Some(svc) = &t.service
+            && (svc.is_empty()
+                || !svc
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(invalid(format!(
+                "[target] service {svc:?} must be non-empty letters, digits, '-', '_' or '.'"
+            )));
+        }
+        if t.cmd.is_some() && t.url.is_none() {
+            return Err(invalid(
+                "[target] cmd needs url: the URL to load, e.g. url = \"http://127.0.0.1:{port}/\""
+                    .into(),
+            ));
+        }
+        if (t.cmd.is_some() || t.url.is_some()) && !t.args.is_empty() {
+            return Err(invalid(
+                "[target] args are target-api's flags: give either args, or cmd and url for another service"
+                    .into(),
+            ));
+        }
+        if t.url.is_none() && (t.ready.is_some() || t.service.is_some()) {
+            return Err(invalid(
+                "[target] ready and service go with cmd and url (another service)".into(),
+            ));
+        }
+        for u in [&t.url, &t.ready].into_iter().flatten() {
+            if !u.starts_with("http://") {
+                return Err(invalid(format!(
+                    "[target] URL {u:?} must start with http:// (the lab loads HTTP/1.1 or h2c)"
+                )));
+            }
         }
         for (flag, owner) in [("--listen", "target"), ("--out", "load")] {
             let args = if owner == "target" {
@@ -252,7 +306,44 @@ impl Scenario {
             path: path.to_path_buf(),
             source,
         })?;
-        Scenario::parse(&text, &path.display().to_string())
+        let mut s = Scenario::parse(&text, &path.display().to_string())?;
+        s.dir = Some(
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        );
+        Ok(s)
+    }
+
+    /// True when the scenario loads another service (`[target] url`), not target-api.
+    pub fn is_other_service(&self) -> bool {
+        self.target.url.is_some()
+    }
+
+    /// The plan used when the lab is pointed at a service without a scenario: doubling
+    /// concurrency from 1 to 64, 3 s a step, GET; no expected verdict.
+    pub fn any_service() -> Scenario {
+        Scenario {
+            name: "service".into(),
+            summary: "a service given on the command line".into(),
+            question: "Where does this service's RPS stop growing, and why?".into(),
+            target: TargetSpec::default(),
+            load: LoadSpec {
+                args: [
+                    "--stages",
+                    "1:3s,2:3s,4:3s,8:3s,16:3s,32:3s,64:3s",
+                    "-m",
+                    "GET",
+                ]
+                .map(String::from)
+                .to_vec(),
+            },
+            pin: None,
+            netns: None,
+            expect: None,
+            dir: None,
+        }
     }
 
     /// One line for `observer lab --list`.
@@ -352,6 +443,37 @@ mod tests {
         let err = Scenario::all_in(dir.path()).unwrap_err().to_string();
         assert!(err.contains("b.toml") && err.contains("summary"), "{err}");
         assert!(Scenario::all_in(&dir.path().join("none")).is_err());
+    }
+
+    #[test]
+    fn another_service_s_target_is_checked() {
+        let parse = |target: &str| {
+            Scenario::parse(
+                &format!("name = \"x\"\nsummary = \"s\"\n[target]\n{target}"),
+                "t",
+            )
+            .map_err(|e| e.to_string())
+        };
+        let s = parse("cmd = \"./run.sh {port}\"\nurl = \"http://127.0.0.1:{port}/\"").unwrap();
+        assert!(s.is_other_service());
+        for (target, says) in [
+            ("cmd = \"./run.sh\"", "cmd needs url"),
+            ("url = \"https://x/\"", "http://"),
+            (
+                "args = [\"--workers\", \"1\"]\nurl = \"http://x/\"",
+                "either args",
+            ),
+            ("ready = \"http://x/\"", "go with cmd and url"),
+            (
+                "cmd = \"c\"\nurl = \"http://x/\"\nservice = \"../log\"",
+                "service",
+            ),
+        ] {
+            let e = parse(target).unwrap_err();
+            assert!(e.contains(says), "{target}: {e}");
+        }
+        let e = crate::scenario_plan::Plan::of(&s).unwrap_err().to_string();
+        assert!(e.contains("another service"), "{e}");
     }
 
     #[test]

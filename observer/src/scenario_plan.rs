@@ -27,6 +27,12 @@ pub struct Plan {
 impl Plan {
     /// The plan for `scenario`; its target flags must parse with target-api's command line.
     pub fn of(scenario: &Scenario) -> Result<Plan, ScenarioError> {
+        if scenario.is_other_service() {
+            return Err(ScenarioError::Invalid {
+                origin: format!("scenario {}", scenario.name),
+                message: "it loads another service ([target] url), not target-api: run it with `observer lab --scenario FILE`".into(),
+            });
+        }
         let split = target_api::runtime_flags::split(&scenario.target.args).map_err(|e| {
             ScenarioError::Invalid {
                 origin: format!("scenario {}", scenario.name),

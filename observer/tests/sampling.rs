@@ -2,7 +2,7 @@
 //! the machine's core count; its one thread reads what the process reads.
 
 use observer::children;
-use observer::sampler::Sampler;
+use observer::sampler::{Sampled, Sampler};
 use satlab_record::samples::Role;
 use std::process::Command;
 use std::time::Duration;
@@ -22,7 +22,7 @@ fn busy_loop_pinned_to_one_cpu_reads_one_of_its_capacity() {
     let mut child = children::spawn(&mut cmd).unwrap();
     let pid = child.id();
     std::thread::sleep(Duration::from_millis(100));
-    let mut s = Sampler::new(&[(Role::Server, pid)]).unwrap();
+    let mut s = Sampler::new(&[(Role::Server, pid, Sampled::Process)]).unwrap();
     let (first, _) = s.sample();
     assert!(first.is_empty(), "the first sample only sets the baseline");
     let (run0, wait0) = schedstat(pid);
@@ -73,4 +73,40 @@ fn busy_loop_pinned_to_one_cpu_reads_one_of_its_capacity() {
         mean >= 0.85 * share && mean <= 1.05,
         "busy loop read {mean:.3} of its capacity (share of CPU 0 it could get: {share:.3}); samples {utils:?}"
     );
+}
+
+/// A shell whose two children spin: sampled as a process the shell reads about nothing;
+/// sampled as a tree it reads its children's CPU.
+#[test]
+fn a_tree_reads_its_childrens_cpu_and_the_wrapper_alone_does_not() {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "sh -c 'while :; do :; done' & sh -c 'while :; do :; done' & wait",
+    ]);
+    children::configure(&mut cmd, Some(&[0])).unwrap();
+    let mut child = children::spawn(&mut cmd).unwrap();
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut s = Sampler::new(&[
+        (Role::Server, pid, Sampled::Process),
+        (Role::Client, pid, Sampled::Tree),
+    ])
+    .unwrap();
+    s.sample();
+    let (mut process, mut tree) = (0.0, 0.0);
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        let (samples, _) = s.sample();
+        for p in samples {
+            match p.role {
+                Role::Server => process += p.cpu_cores / 10.0,
+                _ => tree += p.cpu_cores / 10.0,
+            }
+        }
+    }
+    children::stop(&mut child, Duration::from_millis(500));
+    // Both spinners share CPU 0: the tree reads up to one core, less on a busy machine.
+    assert!(process < 0.1, "the wrapper alone read {process:.2} cores");
+    assert!(tree > 0.3, "the tree read {tree:.2} cores");
 }

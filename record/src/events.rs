@@ -1,11 +1,15 @@
 //! `otlp/events.jsonl`: server events received as OTLP log records.
 
+use crate::event_names::{self, EventNameError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The kinds of server event the target emits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// The kinds of server event: the three target-api emits, and those any other service
+/// reports by the event convention (`docs/events.md`).
+///
+/// On the wire a built-in kind is its short name (`"gc_pause"`); a reported one is
+/// `{"name": "python.gc", "scope": "process"}` (a bare unknown name reads as scope `part`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
     /// Stop-the-world pause every N requests: the GC analogue.
     GcPause,
@@ -13,46 +17,153 @@ pub enum EventKind {
     PoolRecycle,
     /// A periodic CPU burst every T seconds: cron, log rotation.
     CpuBurst,
+    /// An event another service reported under its own name.
+    Reported(ReportedEvent),
+}
+
+/// What a reported event stops while it lasts (`satlab.event.scope`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventScope {
+    /// The whole process: nothing is read, handled or written (a stop-the-world GC).
+    Process,
+    /// Part of it: some requests or some CPU (the default).
+    #[default]
+    Part,
+}
+
+impl EventScope {
+    /// Parse `process` or `part`.
+    pub fn parse(s: &str) -> Option<EventScope> {
+        match s {
+            "process" => Some(EventScope::Process),
+            "part" => Some(EventScope::Part),
+            _ => None,
+        }
+    }
+}
+
+/// An event kind another service reported: its name (interned, see
+/// [`crate::event_names`]) and what it stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReportedEvent {
+    name: &'static str,
+    scope: EventScope,
+}
+
+impl ReportedEvent {
+    /// The event's name as the service reported it.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// What it stops.
+    pub fn scope(self) -> EventScope {
+        self.scope
+    }
 }
 
 impl EventKind {
-    /// All kinds.
+    /// The built-in kinds.
     pub const ALL: [EventKind; 3] = [
         EventKind::GcPause,
         EventKind::PoolRecycle,
         EventKind::CpuBurst,
     ];
 
+    /// The kind of an event named `name`: a built-in one by its short or event name,
+    /// else a reported one with `scope`.
+    pub fn named(name: &str, scope: EventScope) -> Result<EventKind, EventNameError> {
+        if let Some(k) = EventKind::parse(name) {
+            return Ok(k);
+        }
+        let name = event_names::intern(name)?;
+        Ok(EventKind::Reported(ReportedEvent { name, scope }))
+    }
+
+    /// The kinds present in `events`, each once: built-in ones first, in [`Self::ALL`]'s
+    /// order, then reported ones by name.
+    pub fn present(events: &[ServerEvent]) -> Vec<EventKind> {
+        let set: std::collections::BTreeSet<EventKind> = events.iter().map(|e| e.kind).collect();
+        set.into_iter().collect()
+    }
+
     /// True for events that stop the whole process while they last (a stop-the-world pause
     /// freezes every runtime thread: nothing is read, handled or written); the others reach
     /// part of the server (a pool recycle its pool's users, a CPU burst the handlers' CPU).
     pub fn stops_the_process(self) -> bool {
-        matches!(self, EventKind::GcPause)
+        match self {
+            EventKind::GcPause => true,
+            EventKind::PoolRecycle | EventKind::CpuBurst => false,
+            EventKind::Reported(r) => r.scope == EventScope::Process,
+        }
     }
 
-    /// Short name: `gc_pause`, `pool_recycle`, `cpu_burst` (the `satlab.event.name` attribute).
+    /// Short name: `gc_pause`, `pool_recycle`, `cpu_burst` (the `satlab.event.name`
+    /// attribute), or a reported event's own name.
     pub fn name(self) -> &'static str {
         match self {
             EventKind::GcPause => "gc_pause",
             EventKind::PoolRecycle => "pool_recycle",
             EventKind::CpuBurst => "cpu_burst",
+            EventKind::Reported(r) => r.name,
         }
     }
 
-    /// The OTLP log record's event name: `satlab.gc_pause`, ...
+    /// The OTLP log record's event name: `satlab.gc_pause`, ..., or a reported event's
+    /// own name.
     pub fn event_name(self) -> &'static str {
         match self {
             EventKind::GcPause => "satlab.gc_pause",
             EventKind::PoolRecycle => "satlab.pool_recycle",
             EventKind::CpuBurst => "satlab.cpu_burst",
+            EventKind::Reported(r) => r.name,
         }
     }
 
-    /// Parse either the short or the event name.
+    /// Parse a built-in kind's short or event name.
     pub fn parse(s: &str) -> Option<EventKind> {
         EventKind::ALL
             .into_iter()
             .find(|k| k.name() == s || k.event_name() == s)
+    }
+}
+
+/// An event kind as written: a built-in kind's short name, or a reported one's name and
+/// scope.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum KindWire<'a> {
+    Short(std::borrow::Cow<'a, str>),
+    Reported {
+        name: std::borrow::Cow<'a, str>,
+        #[serde(default)]
+        scope: EventScope,
+    },
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EventKind::Reported(r) => KindWire::Reported {
+                name: r.name.into(),
+                scope: r.scope,
+            },
+            k => KindWire::Short(k.name().into()),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (name, scope) = match KindWire::deserialize(d)? {
+            KindWire::Short(n) => (n, EventScope::Part),
+            KindWire::Reported { name, scope } => (name, scope),
+        };
+        EventKind::named(&name, scope).map_err(serde::de::Error::custom)
     }
 }
 
@@ -162,4 +273,56 @@ pub struct ReceivedNames {
     pub spans: std::collections::BTreeSet<String>,
     /// Log event names (`event_name` or the `event.name` attribute).
     pub log_events: std::collections::BTreeSet<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_in_the_old_and_the_new_form() {
+        let builtin: EventKind = serde_json::from_str("\"gc_pause\"").unwrap();
+        assert_eq!(builtin, EventKind::GcPause);
+        assert_eq!(serde_json::to_string(&builtin).unwrap(), "\"gc_pause\"");
+        let gc = EventKind::named("python.gc", EventScope::Process).unwrap();
+        let text = serde_json::to_string(&gc).unwrap();
+        assert_eq!(text, r#"{"name":"python.gc","scope":"process"}"#);
+        assert_eq!(serde_json::from_str::<EventKind>(&text).unwrap(), gc);
+        assert!(gc.stops_the_process());
+        assert_eq!(gc.name(), "python.gc");
+        let bare: EventKind = serde_json::from_str("\"vacuum\"").unwrap();
+        assert!(!bare.stops_the_process());
+        assert_eq!(
+            EventKind::named("satlab.gc_pause", EventScope::Part).unwrap(),
+            EventKind::GcPause
+        );
+        let e = serde_json::from_str::<EventKind>("\"bad name\"").unwrap_err();
+        assert!(e.to_string().contains("bad name"), "{e}");
+    }
+
+    #[test]
+    fn present_kinds_are_built_in_first_then_by_name() {
+        let ev = |kind| ServerEvent {
+            kind,
+            seq: 0,
+            start_unix_ns: 0,
+            duration_ns: 1,
+            request_index: None,
+            service: "s".into(),
+            attributes: BTreeMap::new(),
+        };
+        let z = EventKind::named("z.event", EventScope::Part).unwrap();
+        let a = EventKind::named("a.event", EventScope::Part).unwrap();
+        let events = [
+            ev(z),
+            ev(EventKind::CpuBurst),
+            ev(a),
+            ev(EventKind::GcPause),
+            ev(z),
+        ];
+        assert_eq!(
+            EventKind::present(&events),
+            [EventKind::GcPause, EventKind::CpuBurst, a, z]
+        );
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod error_kind;
+pub mod event_names;
 pub mod events;
 pub mod failure;
 pub mod fsio;
@@ -24,7 +25,7 @@ pub mod trace_sampling;
 
 pub use error::RecordError;
 pub use error_kind::ErrorKind;
-pub use events::{EventKind, MetricPoint, ServerEvent};
+pub use events::{EventKind, EventScope, MetricPoint, ReportedEvent, ServerEvent};
 pub use failure::{Failure, ParseFailureError};
 pub use layout::RunDir;
 pub use request_log::{RequestLogReader, RequestLogWriter, RequestRecord};

@@ -25,6 +25,8 @@ pub const ATTR_EVENT_SEQ: &str = "satlab.event.seq";
 pub const ATTR_EVENT_START: &str = "satlab.event.start_unix_nano";
 /// Attribute: the event's duration, ns.
 pub const ATTR_EVENT_DURATION_NS: &str = "satlab.event.duration_ns";
+/// Attribute: what an event stops while it lasts, `process` or `part` (the default).
+pub const ATTR_EVENT_SCOPE: &str = "satlab.event.scope";
 /// Attribute: the request (or pool use) count that fired a count-driven event.
 pub const ATTR_EVENT_REQUEST_INDEX: &str = "satlab.event.request_index";
 /// Attribute: the load step index on client telemetry.

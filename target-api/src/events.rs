@@ -18,7 +18,8 @@ pub const RECENT_EVENTS: usize = 4096;
 pub struct EventHub {
     ring: Mutex<VecDeque<ServerEvent>>,
     generation: AtomicU64,
-    seqs: [AtomicU64; 3],
+    /// Sequence numbers per built-in kind, and one shared by any other.
+    seqs: [AtomicU64; 4],
     telemetry: Arc<Telemetry>,
     service: String,
 }
@@ -28,6 +29,7 @@ fn kind_slot(kind: EventKind) -> usize {
         EventKind::GcPause => 0,
         EventKind::PoolRecycle => 1,
         EventKind::CpuBurst => 2,
+        EventKind::Reported(_) => 3,
     }
 }
 

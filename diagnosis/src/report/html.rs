@@ -670,6 +670,7 @@ fn event_color(kind: EventKind) -> &'static str {
         EventKind::GcPause => "#f59e0b",
         EventKind::PoolRecycle => "#8b5cf6",
         EventKind::CpuBurst => "#10b981",
+        EventKind::Reported(_) => "#ef4444",
     }
 }
 

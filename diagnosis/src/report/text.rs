@@ -190,7 +190,12 @@ pub fn render(d: &Diagnosis) -> String {
     }
     // Stalls and threads: one entry per event kind and per side, ranges over the steps.
     let mut stalls: Vec<String> = Vec::new();
-    for kind in satlab_record::EventKind::ALL {
+    let kinds: std::collections::BTreeSet<satlab_record::EventKind> = d
+        .steps
+        .iter()
+        .flat_map(|r| r.stalls.iter().map(|s| s.kind))
+        .collect();
+    for kind in kinds {
         let of: Vec<(u32, &crate::model::StepStall)> = d
             .steps
             .iter()

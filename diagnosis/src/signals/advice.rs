@@ -14,9 +14,10 @@ pub fn confirm(kind: VerdictKind, bound: Option<ServerBound>, stall: Option<Even
         (VerdictKind::Server, Some(ServerBound::Shedding)) => "Raise the server's queue bound or add capacity: the 429/503 share should fall and goodput rise.".into(),
         (VerdictKind::Server, Some(ServerBound::Stall)) => {
             let what = match stall {
-                Some(EventKind::PoolRecycle) => "pool_recycle events fewer or shorter (recycle the pool less often, reconnect faster)",
-                Some(EventKind::CpuBurst) => "cpu_burst events fewer or shorter",
-                Some(EventKind::GcPause) | None => "gc_pause events fewer or shorter (less allocation, a larger heap, a concurrent collector)",
+                Some(EventKind::PoolRecycle) => "pool_recycle events fewer or shorter (recycle the pool less often, reconnect faster)".to_string(),
+                Some(EventKind::CpuBurst) => "cpu_burst events fewer or shorter".to_string(),
+                Some(EventKind::GcPause) | None => "gc_pause events fewer or shorter (less allocation, a larger heap, a concurrent collector)".to_string(),
+                Some(k @ EventKind::Reported(_)) => format!("{} events fewer or shorter", k.name()),
             };
             format!("Make the {what}: the plateau should rise toward the stalls' cap and beyond; a bigger pool or more CPU will not move it while the stalls hold most of the time.")
         }

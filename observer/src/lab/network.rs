@@ -8,10 +8,19 @@ use crate::netns;
 use crate::scenario::Scenario;
 
 /// Enter a private network namespace when the scenario or the choice asks for one; `true`
-/// when the run is private. Call before any thread starts.
-pub fn enter(scenario: &Scenario, choice: NetworkChoice) -> Result<bool, LabError> {
+/// when the run is private. A run attached to a running process (`attach`) uses the host's
+/// network, where that process listens. Call before any thread starts.
+pub fn enter(scenario: &Scenario, choice: NetworkChoice, attach: bool) -> Result<bool, LabError> {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    if attach {
+        return match (&scenario.netns, choice) {
+            (Some(_), _) | (_, NetworkChoice::Private) => Err(LabError::Target(
+                "--target-pid attaches to a process on the host's network: drop --network private and any [netns] section".into(),
+            )),
+            _ => Ok(false),
+        };
+    }
     match (&scenario.netns, choice) {
         (Some(_), NetworkChoice::Host) => Err(LabError::Env(format!(
             "scenario {:?} needs its own network namespace ([netns]); drop --network host",

@@ -1,5 +1,6 @@
-//! What a lab run is asked to do: the scenario, where to write, which programs to run, how
-//! often to sample, how long to wait, and which network to use.
+//! What a lab run is asked to do: the scenario, the server (target-api, another service's
+//! command, or a running process), where to write, which programs to run, how often to
+//! sample, how long to wait, and which network to use.
 
 use crate::sampler;
 use std::path::PathBuf;
@@ -8,8 +9,19 @@ use std::time::Duration;
 /// Options of one lab run.
 #[derive(Debug, Clone)]
 pub struct LabOptions {
-    /// Scenario name or file.
-    pub scenario: String,
+    /// Scenario name or file; default: `gc-spikes` for target-api, a doubling-concurrency
+    /// plan ([`crate::scenario::Scenario::any_service`]) for another service.
+    pub scenario: Option<String>,
+    /// Another service's command line, started with `sh -c` (`{port}`: a free port).
+    pub target_cmd: Option<String>,
+    /// The URL to load, for another service.
+    pub url: Option<String>,
+    /// The URL that answers once that service is ready (default: `url`).
+    pub ready_url: Option<String>,
+    /// A running process to attach to instead of starting one.
+    pub target_pid: Option<u32>,
+    /// loadgen arguments replacing the scenario's `[load] args`.
+    pub load_args: Option<Vec<String>>,
     /// Run directory (default `runs/<scenario>-<timestamp>`).
     pub out: Option<PathBuf>,
     /// target-api program; default: this executable in its `target-api` role.
@@ -49,7 +61,12 @@ pub enum NetworkChoice {
 impl Default for LabOptions {
     fn default() -> Self {
         LabOptions {
-            scenario: "gc-spikes".into(),
+            scenario: None,
+            target_cmd: None,
+            url: None,
+            ready_url: None,
+            target_pid: None,
+            load_args: None,
             out: None,
             target_bin: None,
             loadgen_bin: None,

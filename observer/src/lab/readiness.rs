@@ -1,15 +1,41 @@
-//! Waiting for target-api to be ready: `/readyz` probed over plain HTTP/1.1 until it
-//! answers 200, unless the child exits, the deadline passes or a signal comes first.
+//! Waiting for the server to be ready: a URL probed over plain HTTP/1.1 until it answers
+//! as ready (target-api's `/readyz`: 200; another service: any status below 500), unless
+//! the server exits, the deadline passes or a signal comes first.
 
 use super::ending::Ending;
 use super::logs::tail;
+use super::server::Server;
 use super::signals::Signals;
-use crate::children::describe;
 use satlab_record::RunDir;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Child;
 use std::time::{Duration, Instant};
+
+/// Where and how readiness is probed.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The address to connect to.
+    pub addr: SocketAddr,
+    /// The path to GET.
+    pub path: String,
+    /// Only 200 counts (target-api's `/readyz`); otherwise any status below 500.
+    pub strict: bool,
+}
+
+impl Probe {
+    /// The URL probed, for messages.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.path)
+    }
+
+    fn ready(&self, status: u16) -> bool {
+        if self.strict {
+            status == 200
+        } else {
+            status < 500
+        }
+    }
+}
 
 /// The longest status-line prefix read before giving up on finding its end.
 const MAX_STATUS_LINE: usize = 1024;
@@ -39,39 +65,50 @@ pub fn http_get_status(addr: SocketAddr, path: &str, timeout: Duration) -> Optio
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Wait until target-api answers 200 on `/readyz` at `addr`: `None` once it does, or the
-/// ending of the run when it exited, was not ready within `timeout`, or a signal came.
+/// Wait until the server answers `probe` as ready: `None` once it does, or the ending of
+/// the run when it exited, was not ready within `timeout`, or a signal came.
 pub async fn wait_ready(
-    target: &mut Child,
-    addr: SocketAddr,
+    server: &mut Server,
+    probe: &Probe,
     timeout: Duration,
     dir: &RunDir,
     signals: &mut Signals,
 ) -> Option<Ending> {
-    let log = dir.logs().join("target-api.log");
+    let log = server.log().map(|l| dir.logs().join(l));
+    let see = log
+        .as_ref()
+        .map(|l| format!("; see {}", l.display()))
+        .unwrap_or_default();
     let deadline = Instant::now() + timeout;
+    let mut last = None;
     loop {
-        if let Ok(Some(st)) = target.try_wait() {
+        if let Some(how) = server.ended() {
+            let tail = log.as_ref().map(|l| tail(l, 10)).unwrap_or_default();
             return Some(Ending::ChildFailed(format!(
-                "target-api exited before it was ready ({}); see {}:\n{}",
-                describe(st),
-                log.display(),
-                tail(&log, 10)
+                "{} exited before it was ready ({how}){see}:\n{tail}",
+                server.name()
             )));
         }
-        let probe = tokio::task::spawn_blocking(move || {
-            http_get_status(addr, "/readyz", Duration::from_millis(500))
+        let (addr, path) = (probe.addr, probe.path.clone());
+        let status = tokio::task::spawn_blocking(move || {
+            http_get_status(addr, &path, Duration::from_millis(500))
         })
         .await
         .ok()
         .flatten();
-        if probe == Some(200) {
+        if status.is_some_and(|s| probe.ready(s)) {
             return None;
         }
+        last = status.or(last);
         if Instant::now() >= deadline {
+            let answered = match last {
+                Some(s) => format!("it answered {s}"),
+                None => "nothing answered".into(),
+            };
             return Some(Ending::ChildFailed(format!(
-                "target-api was not ready on http://{addr}/readyz within {timeout:?}; see {}",
-                log.display()
+                "{} was not ready on {} within {timeout:?} ({answered}){see}",
+                server.name(),
+                probe.url()
             )));
         }
         tokio::select! {

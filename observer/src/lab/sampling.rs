@@ -6,7 +6,7 @@ use crate::error::LabError;
 use crate::kernel::KernelReader;
 use crate::progress::Snapshot;
 use crate::rundir::SampleStreams;
-use crate::sampler::{self, Sampler};
+use crate::sampler::{self, Sampled, Sampler};
 use satlab_record::RunDir;
 use satlab_record::samples::Role;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,11 +30,11 @@ pub struct Sampling {
 }
 
 impl Sampling {
-    /// Open the sample streams of `dir` and start sampling `targets` (role, PID) at `hz`,
+    /// Open the sample streams of `dir` and start sampling `targets` (role, PID, how) at `hz`,
     /// and the kernel counters of `kernel_pid`'s namespace.
     pub fn start(
         dir: &RunDir,
-        targets: Vec<(Role, u32)>,
+        targets: Vec<(Role, u32, Sampled)>,
         kernel_pid: u32,
         hz: f64,
     ) -> Result<Self, LabError> {
@@ -78,7 +78,7 @@ impl Sampling {
 
 fn spawn(
     mut streams: SampleStreams,
-    targets: Vec<(Role, u32)>,
+    targets: Vec<(Role, u32, Sampled)>,
     kernel_pid: u32,
     period: Duration,
     stop: Arc<AtomicBool>,

@@ -2,6 +2,7 @@
 //! `--max-duration` passes, refreshing the progress line meanwhile.
 
 use super::ending::Ending;
+use super::server::Server;
 use super::signals::Signals;
 use crate::children::describe;
 use satlab_common::exit;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Watch the running children until the run ends; `tick` runs every 100 ms meanwhile.
 pub async fn watch(
     loadgen: &mut Child,
-    target: &mut Child,
+    server: &mut Server,
     dir: &RunDir,
     started: Instant,
     max_duration: Duration,
@@ -33,11 +34,14 @@ pub async fn watch(
                 ))
             };
         }
-        if let Ok(Some(st)) = target.try_wait() {
+        if let Some(how) = server.ended() {
+            let see = server
+                .log()
+                .map(|l| format!("; see {}", dir.logs().join(l).display()))
+                .unwrap_or_default();
             return Ending::ChildFailed(format!(
-                "target-api died during the run ({}); see {}",
-                describe(st),
-                dir.logs().join("target-api.log").display()
+                "{} died during the run ({how}){see}",
+                server.name()
             ));
         }
         if started.elapsed() >= max_duration {

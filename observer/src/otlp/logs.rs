@@ -1,14 +1,16 @@
-//! Log ingestion: every event name is listed per service; `satlab.*` events become
-//! [`ServerEvent`]s (start, duration, sequence, request index and the other attributes),
-//! within the store's bound.
+//! Log ingestion: every event name is listed per service; records that follow the event
+//! convention (`docs/events.md`: a name and `satlab.event.duration_ns`) become
+//! [`ServerEvent`]s (start, duration, scope, sequence, request index and the other
+//! attributes), within the store's bound. target-api's `satlab.*` events must carry it.
 
 use super::attributes::{attr, attr_map, attr_u64, service_name};
 use super::ingest::{self, Ingest};
 use super::signal::Signal;
 use super::store::{Store, note, push_bounded};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use satlab_record::event_names::EventNameError;
 use satlab_record::telemetry as tel;
-use satlab_record::{EventKind, ServerEvent};
+use satlab_record::{EventKind, EventScope, ServerEvent};
 
 impl Store {
     /// Take the log records of a logs export: `satlab.*` events become server events.
@@ -32,14 +34,41 @@ impl Store {
                         let names = g.received.services.entry(service.clone()).or_default();
                         note(&mut names.log_events, n, lim.max_names);
                     }
-                    let Some(kind) = name.as_deref().and_then(EventKind::parse) else {
+                    let a = &rec.attributes;
+                    let Some(name) = name else {
                         out.accepted += 1;
                         continue;
                     };
-                    let a = &rec.attributes;
+                    let builtin = EventKind::parse(&name).is_some();
                     let Some(duration_ns) = attr_u64(a, tel::ATTR_EVENT_DURATION_NS) else {
-                        out.reject("satlab event without satlab.event.duration_ns");
+                        if builtin {
+                            out.reject("satlab event without satlab.event.duration_ns");
+                        } else {
+                            // A log event outside the convention: listed, not an event.
+                            out.accepted += 1;
+                        }
                         continue;
+                    };
+                    let scope = match attr(a, tel::ATTR_EVENT_SCOPE) {
+                        None => EventScope::Part,
+                        Some(s) => match EventScope::parse(&s) {
+                            Some(scope) => scope,
+                            None => {
+                                out.reject("satlab.event.scope is not process or part");
+                                continue;
+                            }
+                        },
+                    };
+                    let kind = match EventKind::named(&name, scope) {
+                        Ok(k) => k,
+                        Err(EventNameError::Invalid(_)) => {
+                            out.reject("event name is not 1–64 characters of A–Z a–z 0–9 . _ -");
+                            continue;
+                        }
+                        Err(EventNameError::Full(_)) => {
+                            out.reject("too many distinct event names");
+                            continue;
+                        }
                     };
                     let start = attr_u64(a, tel::ATTR_EVENT_START)
                         .or((rec.time_unix_nano > 0).then_some(rec.time_unix_nano))
@@ -59,6 +88,7 @@ impl Store {
                                 tel::ATTR_EVENT_DURATION_NS,
                                 tel::ATTR_EVENT_REQUEST_INDEX,
                                 tel::ATTR_EVENT_NAME,
+                                tel::ATTR_EVENT_SCOPE,
                                 "event.name",
                             ],
                         ),
@@ -88,7 +118,8 @@ pub(super) mod fixtures {
     use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 
-    fn kv(k: &str, v: any_value::Value) -> KeyValue {
+    /// One attribute.
+    pub fn kv(k: &str, v: any_value::Value) -> KeyValue {
         KeyValue {
             key: k.into(),
             value: Some(AnyValue { value: Some(v) }),
@@ -135,6 +166,7 @@ mod tests {
     use super::fixtures::{logs, pause};
     use super::*;
     use crate::otlp::store::{Overflow, StoreLimits};
+    use opentelemetry_proto::tonic::common::v1::any_value;
     use opentelemetry_proto::tonic::logs::v1::LogRecord;
 
     #[test]
@@ -160,6 +192,49 @@ mod tests {
         assert_eq!(r.rejected, 1);
         assert!(r.message.contains("duration_ns"), "{}", r.message);
         assert_eq!(s.stats().rejected[&("logs", "invalid".to_string())], 1);
+    }
+
+    #[test]
+    fn any_service_s_event_by_the_convention_is_kept_under_its_own_name() {
+        let s = Store::new(StoreLimits::default());
+        let named = |name: &str, scope: Option<&str>| {
+            let mut rec = pause(3);
+            rec.attributes.retain(|a| a.key != "event.name");
+            rec.event_name = name.into();
+            if let Some(scope) = scope {
+                rec.attributes.push(super::fixtures::kv(
+                    "satlab.event.scope",
+                    any_value::Value::StringValue(scope.into()),
+                ));
+            }
+            rec
+        };
+        let mut plain_log = named("app.started", None);
+        plain_log
+            .attributes
+            .retain(|a| a.key != "satlab.event.duration_ns");
+        let r = s.ingest_logs(&logs(vec![
+            named("python.gc", Some("process")),
+            named("vacuum", None),
+            plain_log,
+            named("python.gc", Some("world")),
+            named("bad name", None),
+        ]));
+        assert_eq!((r.accepted, r.rejected), (3, 2), "{}", r.message);
+        assert!(
+            r.message.contains("process or part") && r.message.contains("0–9"),
+            "{}",
+            r.message
+        );
+        let ev = s.events();
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].kind.name(), "python.gc");
+        assert!(ev[0].kind.stops_the_process());
+        assert_eq!(ev[0].seq, 3);
+        assert!(!ev[0].attributes.contains_key("satlab.event.scope"));
+        assert_eq!(ev[1].kind.name(), "vacuum");
+        assert!(!ev[1].kind.stops_the_process());
+        assert_eq!(s.stats().events["python.gc"], 1);
     }
 
     #[test]

@@ -64,11 +64,17 @@ pub fn families(
             )
         })
         .collect();
-    let events = satlab_record::EventKind::ALL
+    // The built-in kinds always (a zero is a statement), reported ones once seen.
+    let mut names: std::collections::BTreeSet<&str> = satlab_record::EventKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    names.extend(stats.events.keys().copied());
+    let events = names
         .into_iter()
-        .map(|kind| {
-            let v = stats.events.get(kind.name()).copied().unwrap_or(0);
-            total(vec![("event", kind.name().into())], v)
+        .map(|name| {
+            let v = stats.events.get(name).copied().unwrap_or(0);
+            total(vec![("event", name.into())], v)
         })
         .collect();
     let last_event = stats
