@@ -2,13 +2,15 @@
 # target-api: requests per second with telemetry off vs on, side by side in one run.
 #
 #   off   no OTEL_EXPORTER_OTLP_ENDPOINT: no exporter at all
+#   off2  the same again: the A/A control (off2/off shows the bench's own noise; a ratio
+#         counts only when the control is within ±3%)
 #   100%  parentbased_always_on: every span, the metrics and the event records exported
 #         over OTLP/gRPC to a local sink (target-api's examples/otlp_sink.rs)
 #   1%    parentbased_traceidratio 0.01, same exporter
 #
-# The three servers run at once, each with one worker thread, all pinned to CPU 1; wrk and
+# The four servers run at once, each with one worker thread, all pinned to CPU 1; wrk and
 # the sink share CPU 0. wrk loads one server at a time in short slices, cycling through the
-# modes (all six orders in turn), so any disturbance on the machine hits every mode
+# modes (the order rotated each cycle), so any disturbance on the machine hits every mode
 # alike. Reported: the median RPS per mode and the median of the per-cycle ratios.
 #
 # Usage: bench/target-api.sh [CYCLES] [SLICE_SECONDS]   (defaults 18 2)
@@ -56,13 +58,13 @@ taskset -c "$CLIENT_CPU" "$SINK" "127.0.0.1:$SINK_PORT" >"$WORK/sink.out" 2>/dev
 SINK_PID=$!; PIDS+=("$SINK_PID")
 wait_port "$SINK_PORT"
 
-MODES=(off on 1pct)
+MODES=(off off2 on 1pct)
 declare -A MODE_PORT MODE_PID
 i=0
 for mode in "${MODES[@]}"; do
   port=$((PORT + i)); i=$((i + 1))
   case $mode in
-    off)  env=(env -u OTEL_EXPORTER_OTLP_ENDPOINT) ;;
+    off|off2) env=(env -u OTEL_EXPORTER_OTLP_ENDPOINT) ;;
     on)   env=(env OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" OTEL_TRACES_SAMPLER=parentbased_always_on) ;;
     1pct) env=(env OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT" OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.01) ;;
   esac
@@ -81,18 +83,19 @@ load() { # port seconds -> rps
 for mode in "${MODES[@]}"; do load "${MODE_PORT[$mode]}" 1 >/dev/null; done  # warm-up
 
 declare -A RPS
-RATIO_ON=() RATIO_1=()
-ORDERS=("off on 1pct" "off 1pct on" "on off 1pct" "on 1pct off" "1pct off on" "1pct on off")
+RATIO_ON=() RATIO_1=() RATIO_AA=()
 for c in $(seq "$CYCLES"); do
-  # All six orders in turn, so no mode always follows another.
-  read -r -a order <<<"${ORDERS[$((c % 6))]}"
+  # The order rotated each cycle, so no mode always comes first or last.
+  order=()
+  for k in 0 1 2 3; do order+=("${MODES[$(((c + k) % 4))]}"); done
   declare -A this=()
   for mode in "${order[@]}"; do
     sleep 0.3  # let the previous server's exporter drain its queue first
     this[$mode]=$(load "${MODE_PORT[$mode]}" "$SLICE")
     RPS[$mode]+="${this[$mode]} "
   done
-  echo "cycle $c: off=${this[off]} on=${this[on]} 1pct=${this[1pct]}" >&2
+  echo "cycle $c: off=${this[off]} off2=${this[off2]} on=${this[on]} 1pct=${this[1pct]}" >&2
+  RATIO_AA+=("$(echo "${this[off2]} / ${this[off]}" | bc -l)")
   RATIO_ON+=("$(echo "${this[on]} / ${this[off]}" | bc -l)")
   RATIO_1+=("$(echo "${this[1pct]} / ${this[off]}" | bc -l)")
 done
@@ -109,6 +112,7 @@ on=$(median <<<"${RPS[on]}")
 one=$(median <<<"${RPS[1pct]}")
 r_on=$(median <<<"${RATIO_ON[*]}")
 r_one=$(median <<<"${RATIO_1[*]}")
+r_aa=$(median <<<"${RATIO_AA[*]}")
 received=$(sed -n 's/.*spans=\([0-9]*\).*/\1/p' "$WORK/sink.out")
 
 echo
@@ -117,6 +121,7 @@ echo
 echo "| telemetry | median RPS | median per-cycle ratio to off |"
 echo "|---|---:|---:|"
 printf '| off (no endpoint) | %.0f | 1.00 |\n' "$off"
+printf '| off again (A/A control) | %.0f | %.2f |\n' "$(median <<<"${RPS[off2]}")" "$r_aa"
 printf '| 100%% sampling, OTLP/gRPC to a local sink | %.0f | %.2f |\n' "$on" "$r_on"
 printf '| 1%% ratio sampling, same exporter | %.0f | %.2f |\n' "$one" "$r_one"
 echo

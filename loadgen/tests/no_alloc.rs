@@ -7,53 +7,14 @@ use bytes::Bytes;
 use loadgen::client::{Client, ClientConfig, RequestSpec, Session};
 use loadgen::trace::{TraceGen, os_seeded};
 use satlab_record::ErrorKind;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use satlab_testkit::alloc_count;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if COUNT_HERE.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 const RESPONSES: [&[u8]; 3] = [
     b"HTTP/1.1 200 OK\r\nserver: t\r\ncontent-length: 11\r\n\r\n{\"ok\":true}",
@@ -121,22 +82,17 @@ fn keep_alive_requests_allocate_nothing() {
         run(300).await;
         let mut counts = Vec::new();
         for n in [300, 3000] {
-            ALLOCATIONS.store(0, Ordering::Relaxed);
-            COUNT_HERE.with(|c| c.set(true));
+            alloc_count::begin();
             run(n).await;
-            COUNT_HERE.with(|c| c.set(false));
-            counts.push((n, ALLOCATIONS.load(Ordering::Relaxed)));
+            counts.push((n, alloc_count::end()));
         }
         session.close();
         counts
     });
     let one_connection = server.join().unwrap();
     // The control: an allocation on this thread is counted.
-    ALLOCATIONS.store(0, Ordering::Relaxed);
-    COUNT_HERE.with(|c| c.set(true));
-    drop(std::hint::black_box(vec![1u8; 10]));
-    COUNT_HERE.with(|c| c.set(false));
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 1);
+    let ((), control) = alloc_count::allocations_in(|| drop(std::hint::black_box(vec![1u8; 10])));
+    assert_eq!(control, 1);
     println!("allocations (requests, count): {counts:?}");
     assert!(one_connection, "every request on one kept-alive connection");
     assert_eq!(

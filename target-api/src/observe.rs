@@ -16,13 +16,14 @@ pub struct RequestCx(pub Context);
 
 /// The middleware (`axum::middleware::from_fn_with_state`).
 pub async fn observe(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    // The route's index among ours: no copy of the path per request.
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
+        .and_then(|m| crate::routes::ALL.iter().position(|r| *r == m.as_str()));
     let rt = app.telemetry.start_request(
         req.method(),
-        route.as_deref(),
+        route,
         req.uri().path(),
         req.headers(),
         Some(app.local_addr),

@@ -10,11 +10,13 @@
 //!
 //! One file per job: `config` (the settings), `handle` (the [`Telemetry`] value),
 //! `exporters` (setting the pipelines up), `instruments` and `process_cpu` (the metric
-//! instruments), `request` (the per-request hot path), `server_events` (event export),
+//! instruments), `durations` (the request-duration histogram, bound per series), `request`
+//! (the per-request hot path), `server_events` (event export),
 //! `shutdown` (the bounded flush), `counting` (drop counting).
 
 mod config;
 mod counting;
+mod durations;
 mod exporters;
 mod handle;
 mod instruments;
@@ -25,6 +27,7 @@ mod shutdown;
 
 pub use crate::error::TelemetryError;
 pub use config::{TelemetryConfig, sdk_sampler};
+pub use durations::{METHODS, method_index};
 pub use handle::Telemetry;
 pub use instruments::DURATION_BUCKETS;
 pub use request::RequestTelemetry;

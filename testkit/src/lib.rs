@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc_count;
 pub mod child;
 pub mod http_server;
 pub mod synth;

@@ -16,6 +16,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::Sampler;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use satlab_common::otel_env::{Protocol, Signal};
 
@@ -72,6 +73,7 @@ impl Telemetry {
                 .with_resource(resource.clone())
                 .build();
             t.tracer = Some(provider.tracer(SCOPE));
+            t.parent_based = matches!(cfg.sampler, Sampler::ParentBased(_));
             t.tracer_provider = Some(provider);
         }
 

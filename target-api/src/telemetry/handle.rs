@@ -20,6 +20,9 @@ pub struct Telemetry {
     pub(super) meter_provider: Option<SdkMeterProvider>,
     pub(super) logger_provider: Option<SdkLoggerProvider>,
     pub(super) propagator: TraceContextPropagator,
+    /// The sampler follows a remote parent's decision: a request whose `traceparent` says
+    /// "not sampled" is dropped without asking the SDK.
+    pub(super) parent_based: bool,
     pub(super) spans: Arc<Flow>,
     pub(super) logs: Arc<Flow>,
 }
@@ -45,6 +48,7 @@ impl Telemetry {
             meter_provider: None,
             logger_provider: None,
             propagator: TraceContextPropagator::new(),
+            parent_based: false,
             spans: Arc::default(),
             logs: Arc::default(),
         }

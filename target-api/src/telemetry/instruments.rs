@@ -3,6 +3,7 @@
 //! telemetry drop counter.
 
 use super::counting::Flow;
+use super::durations::RequestDurations;
 use super::process_cpu::CpuUtilization;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{
@@ -39,7 +40,7 @@ pub(super) fn method_slot(m: &http::Method) -> usize {
 
 /// Every instrument the service records into.
 pub(super) struct Instruments {
-    pub(super) request_duration: Histogram<f64>,
+    pub(super) request_duration: RequestDurations,
     /// Active requests per method slot ([`ACTIVE_METHODS`]): plain atomics on the request
     /// path, read by an observable up-down counter at export time.
     pub(super) active: Arc<[AtomicI64; ACTIVE_METHODS.len()]>,
@@ -81,12 +82,14 @@ impl Instruments {
             })
             .build();
         Instruments {
-            request_duration: meter
-                .f64_histogram(names::HTTP_SERVER_REQUEST_DURATION)
-                .with_unit("s")
-                .with_description("Duration of HTTP server requests")
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build(),
+            request_duration: RequestDurations::new(
+                meter
+                    .f64_histogram(names::HTTP_SERVER_REQUEST_DURATION)
+                    .with_unit("s")
+                    .with_description("Duration of HTTP server requests")
+                    .with_boundaries(DURATION_BUCKETS.to_vec())
+                    .build(),
+            ),
             _active_requests: meter
                 .i64_observable_up_down_counter(names::HTTP_SERVER_ACTIVE_REQUESTS)
                 .with_unit("{request}")

@@ -1,13 +1,18 @@
 //! The per-request hot path: the server span (a child of the caller's `traceparent`), the
 //! active-request count and the request-duration histogram; pool waits (also on the span)
 //! and shed requests.
+//!
+//! A request the sampler drops costs no allocation here: no attribute is built before the
+//! sampling decision, a dropped span is not put in a context, and the duration goes to a
+//! bound histogram handle ([`super::durations`]).
 
+use super::durations::{METHODS, method_index};
 use super::handle::Telemetry;
 use super::instruments::method_slot;
 use super::server_events::event_attributes;
 use crate::routes;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use satlab_record::ServerEvent;
 use satlab_record::telemetry::ATTR_POOL_WAIT_NS;
@@ -32,62 +37,53 @@ pub struct RequestTelemetry {
     started: Instant,
     /// Start, Unix ns.
     pub start_unix_ns: u64,
-    /// The context holding the server span (when tracing is on).
+    /// The context holding the server span, when it is recorded.
     pub cx: Option<Context>,
-    method_kv: KeyValue,
+    method: usize,
     method_slot: usize,
-    route_kv: Option<KeyValue>,
+    route: Option<usize>,
 }
 
 impl Telemetry {
     /// Start the server span of a request (child of the caller's `traceparent`) and count it
     /// as active.
+    ///
+    /// `route` is the matched route's index in [`routes::ALL`].
     pub fn start_request(
         &self,
         method: &http::Method,
-        route: Option<&str>,
+        route: Option<usize>,
         path: &str,
         headers: &http::HeaderMap,
         local: Option<std::net::SocketAddr>,
     ) -> RequestTelemetry {
         let started = Instant::now();
-        let method_kv = KeyValue::new("http.request.method", static_method(method));
-        let route_kv = route.map(|r| KeyValue::new("http.route", static_route(r)));
+        let method_i = method_index(method);
+        let route_name = route.and_then(|r| routes::ALL.get(r).copied());
         let mut cx = None;
-        if let Some(tracer) = &self.tracer {
+        let dropped_by_parent = self.parent_based
+            && headers
+                .get("traceparent")
+                .is_some_and(|v| unsampled_traceparent(v.as_bytes()));
+        if let Some(tracer) = self.tracer.as_ref().filter(|_| !dropped_by_parent) {
             let parent = self.propagator.extract(&HeaderExtractor(headers));
-            let name: std::borrow::Cow<'static, str> = match route {
+            let name: std::borrow::Cow<'static, str> = match route_name {
                 Some(routes::VECTOR_ADD) if method == http::Method::POST => {
                     "POST /api/vector/add".into()
                 }
                 Some(r) => format!("{} {r}", method.as_str()).into(),
-                None => method.as_str().to_string().into(),
+                None => METHODS[method_i].into(),
             };
-            // The sampler sees method and route; the rest is added only to recorded spans,
-            // so unsampled requests (ratio sampling) cost little.
-            let mut attrs = Vec::with_capacity(2);
-            attrs.push(method_kv.clone());
-            if let Some(r) = &route_kv {
-                attrs.push(r.clone());
-            }
-            let span = tracer
+            // The samplers in use (ratio, parent-based) read no attribute: every attribute
+            // is added after the decision, and only to a recorded span.
+            let mut span = tracer
                 .span_builder(name)
                 .with_kind(SpanKind::Server)
-                .with_attributes(attrs)
                 .start_with_context(tracer, &parent);
-            let cx_span = parent.with_span(span);
-            {
-                let span = cx_span.span();
-                if span.is_recording() {
-                    span.set_attribute(KeyValue::new("url.path", path.to_string()));
-                    span.set_attribute(KeyValue::new("url.scheme", "http"));
-                    if let Some(local) = local {
-                        span.set_attribute(KeyValue::new("server.address", local.ip().to_string()));
-                        span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
-                    }
-                }
+            if span.is_recording() {
+                span_attributes(&mut span, method_i, route_name, path, local);
+                cx = Some(parent.with_span(span));
             }
-            cx = Some(cx_span);
         }
         if let Some(inst) = &self.inst {
             inst.active[method_slot(method)].fetch_add(1, Ordering::Relaxed);
@@ -96,19 +92,21 @@ impl Telemetry {
             started,
             start_unix_ns: satlab_record::now_unix_ns(),
             cx,
-            method_kv,
+            method: method_i,
             method_slot: method_slot(method),
-            route_kv,
+            route,
         }
     }
 
     /// End the request's span and record its duration.
     pub fn finish_request(&self, req: RequestTelemetry, status: u16, events: &[ServerEvent]) {
         let elapsed = req.started.elapsed().as_secs_f64();
-        let status_kv = KeyValue::new("http.response.status_code", i64::from(status));
         if let Some(cx) = &req.cx {
             let span = cx.span();
-            span.set_attribute(status_kv.clone());
+            span.set_attribute(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
             if status >= 500 {
                 span.set_attribute(KeyValue::new("error.type", status.to_string()));
                 span.set_status(Status::error(""));
@@ -124,15 +122,8 @@ impl Telemetry {
         }
         if let Some(inst) = &self.inst {
             inst.active[req.method_slot].fetch_sub(1, Ordering::Relaxed);
-            let mut attrs = vec![
-                req.method_kv,
-                status_kv,
-                KeyValue::new("url.scheme", "http"),
-            ];
-            if let Some(r) = req.route_kv {
-                attrs.push(r);
-            }
-            inst.request_duration.record(elapsed, &attrs);
+            inst.request_duration
+                .record(elapsed, req.route, req.method, status);
         }
     }
 
@@ -165,26 +156,72 @@ impl Telemetry {
     }
 }
 
-fn static_method(m: &http::Method) -> opentelemetry::StringValue {
-    use http::Method;
-    let s: &'static str = match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        // Semantic conventions: unknown methods are reported as _OTHER.
-        _ => "_OTHER",
-    };
-    s.into()
+/// True for a well-formed version-00 `traceparent` whose sampled flag is clear: a
+/// parent-based sampler drops its span, so the span need not be built. Anything else goes
+/// through the SDK's own parsing.
+pub fn unsampled_traceparent(v: &[u8]) -> bool {
+    let hex = |b: &[u8]| b.iter().all(u8::is_ascii_hexdigit);
+    let nonzero = |b: &[u8]| b.iter().any(|&c| c != b'0');
+    v.len() == 55
+        && v.starts_with(b"00-")
+        && v[35] == b'-'
+        && v[52] == b'-'
+        && hex(&v[3..35])
+        && nonzero(&v[3..35])
+        && hex(&v[36..52])
+        && nonzero(&v[36..52])
+        && hex(&v[53..55])
+        && (v[54] as char).to_digit(16).is_some_and(|d| d & 1 == 0)
 }
 
-/// The route as a static string where it is one of ours (no allocation per request).
-fn static_route(r: &str) -> opentelemetry::StringValue {
-    match routes::ALL.iter().find(|known| **known == r) {
-        Some(known) => (*known).into(),
-        None => r.to_string().into(),
+/// The attributes of a recorded server span, beside its status (set at its end).
+fn span_attributes(
+    span: &mut impl Span,
+    method: usize,
+    route: Option<&'static str>,
+    path: &str,
+    local: Option<std::net::SocketAddr>,
+) {
+    span.set_attribute(KeyValue::new("http.request.method", METHODS[method]));
+    if let Some(r) = route {
+        span.set_attribute(KeyValue::new("http.route", r));
+    }
+    span.set_attribute(KeyValue::new("url.path", path.to_string()));
+    span.set_attribute(KeyValue::new("url.scheme", "http"));
+    if let Some(local) = local {
+        span.set_attribute(KeyValue::new("server.address", local.ip().to_string()));
+        span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsampled_traceparent;
+
+    #[test]
+    fn only_a_well_formed_unsampled_traceparent_is_dropped_early() {
+        let t = |s: &str| unsampled_traceparent(s.as_bytes());
+        assert!(t("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"));
+        assert!(t("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02"));
+        assert!(!t(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        ));
+        assert!(!t(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"
+        ));
+        assert!(!t(
+            "00-00000000000000000000000000000000-b7ad6b7169203331-00"
+        ));
+        assert!(!t(
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-00"
+        ));
+        assert!(!t(
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+        ));
+        assert!(!t(
+            "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-00"
+        ));
+        assert!(!t("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0"));
+        assert!(!t(""));
     }
 }
