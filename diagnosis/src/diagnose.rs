@@ -5,18 +5,19 @@
 use crate::decomposition;
 use crate::error::DiagnosisError;
 use crate::input::{DiagnosisInput, RequestSource, load_dir};
-use crate::latency;
 use crate::model::{Diagnosis, LoadAxis, RunInfo, SCHEMA, Spikes, VerdictKind};
 use crate::modes;
 use crate::plateau;
 use crate::run_verdict;
 use crate::signals::classify;
-use crate::spikes;
+use crate::spikes::{self, SeriesScan};
+use crate::start_order::{self, LogShape};
 use crate::steps;
 use crate::telemetry_drops;
 use crate::usl;
+use satlab_record::Failure;
+use satlab_record::histogram::new_latency_histogram;
 use satlab_record::summary::LoadMode;
-use satlab_record::{Failure, RequestRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -35,46 +36,65 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
     // verdicts read.
     let where_time_went = decomposition::analyse(input, &mut rows);
 
-    // The per-request series, in start order.
-    let mut reqs: Vec<RequestRecord> = input.request_iter()?.collect::<Result<_, _>>()?;
-    reqs.sort_unstable_by_key(|r| (r.start_us, r.latency_us, r.step));
+    // The per-request series: one pass in file order for its shape, then one in start
+    // order (see `start_order`), in memory bounded by the log's disorder, not its length.
+    let mut shape = LogShape::read(input.request_chunks()?, input.histograms.is_none())?;
     let rebuilt;
     let hist = match &input.histograms {
         Some(h) => &h.overall,
         None => {
-            rebuilt = latency::from_requests(&reqs);
+            rebuilt = shape.histogram.take().unwrap_or_else(new_latency_histogram);
             &rebuilt
         }
     };
     let syn_modes = modes::syn_modes(hist);
-    let spikes = if reqs.is_empty() {
-        if matches!(input.requests, RequestSource::None) && input.notes.is_empty() {
-            limitations.push(
-                if input.histograms.is_some() {
-                    "no per-request log: no spike analysis"
-                } else {
-                    "no per-request log: no spike or latency-mode analysis"
-                }
-                .into(),
-            );
+    let p99_us = hist.value_at_quantile(0.99);
+    let series = match shape.last_start_us {
+        None => None,
+        Some(last_start_us) => {
+            let segments = match shape.segments.clone() {
+                Some(s) => s,
+                None => start_order::segments(input.request_chunks()?, shape.disorder_us)?,
+            };
+            let mut scan = SeriesScan::new(segments, last_start_us, p99_us);
+            start_order::for_each_in_start_order(
+                input.request_chunks()?,
+                shape.disorder_us,
+                |r| scan.push(r),
+            )?;
+            Some(scan.finish(shape.last_end_us))
         }
-        Spikes {
-            text: "no per-request log".into(),
-            ..Spikes::default()
+    };
+    let requests = shape.count;
+    let spikes = match &series {
+        None => {
+            if matches!(input.requests, RequestSource::None) && input.notes.is_empty() {
+                limitations.push(
+                    if input.histograms.is_some() {
+                        "no per-request log: no spike analysis"
+                    } else {
+                        "no per-request log: no spike or latency-mode analysis"
+                    }
+                    .into(),
+                );
+            }
+            Spikes {
+                text: "no per-request log".into(),
+                ..Spikes::default()
+            }
         }
-    } else {
-        spikes::analyse(
-            &reqs,
+        Some(series) => spikes::analyse(
+            series,
             &input.events,
             s.started_unix_ns,
-            hist.value_at_quantile(0.99),
+            p99_us,
             hist.value_at_quantile(0.999),
-        )
+        ),
     };
-    let mut timeline = spikes::timeline(&reqs, &input.events, s.started_unix_ns);
+    let mut timeline = series
+        .map(|x| x.timeline(&input.events, s.started_unix_ns))
+        .unwrap_or_default();
     timeline.step_starts_s = s.steps.iter().map(|st| st.start_us as f64 / 1e6).collect();
-    let requests = reqs.len() as u64;
-    drop(reqs);
 
     // Plateau, per-step verdicts: each step's signals, combined by precedence.
     let knee = plateau::detect(&rows);

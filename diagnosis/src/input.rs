@@ -80,18 +80,36 @@ impl DiagnosisInput {
         }
     }
 
-    /// Iterate the per-request log.
-    pub(crate) fn request_iter(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = Result<RequestRecord, DiagnosisError>> + '_>, DiagnosisError>
-    {
+    /// The per-request log, read a chunk at a time.
+    pub(crate) fn request_chunks(&self) -> Result<RequestChunks<'_>, DiagnosisError> {
         Ok(match &self.requests {
-            RequestSource::None => Box::new(std::iter::empty()),
-            RequestSource::Memory(v) => Box::new(v.iter().copied().map(Ok)),
-            RequestSource::File(p) => {
-                Box::new(RequestLogReader::open(p)?.map(|r| r.map_err(DiagnosisError::from)))
-            }
+            RequestSource::None => RequestChunks::Memory(&[]),
+            RequestSource::Memory(v) => RequestChunks::Memory(v),
+            RequestSource::File(p) => RequestChunks::File(RequestLogReader::open(p)?),
         })
+    }
+}
+
+/// The per-request log read a chunk at a time, from memory or from `requests.bin`.
+pub(crate) enum RequestChunks<'a> {
+    /// The records not read yet.
+    Memory(&'a [RequestRecord]),
+    File(RequestLogReader),
+}
+
+impl RequestChunks<'_> {
+    /// Replace `out`'s contents with the next (up to) `max` records; empty at the end.
+    pub fn fill(&mut self, out: &mut Vec<RequestRecord>, max: usize) -> Result<(), DiagnosisError> {
+        match self {
+            RequestChunks::Memory(rest) => {
+                let (now, later) = rest.split_at(max.min(rest.len()));
+                out.clear();
+                out.extend_from_slice(now);
+                *rest = later;
+                Ok(())
+            }
+            RequestChunks::File(r) => Ok(r.read_chunk(out, max)?),
+        }
     }
 }
 

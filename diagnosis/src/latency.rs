@@ -4,8 +4,7 @@
 
 use crate::error::DiagnosisError;
 use hdrhistogram::Histogram;
-use satlab_record::RequestRecord;
-use satlab_record::histogram::{HistogramsFile, decode, new_latency_histogram, record_clamped};
+use satlab_record::histogram::{HistogramsFile, decode};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -43,13 +42,4 @@ impl RecordedHistograms {
             overall: one(&file.overall)?,
         })
     }
-}
-
-/// The run-wide histogram of a per-request log (every request, settle windows included).
-pub fn from_requests(reqs: &[RequestRecord]) -> Histogram<u64> {
-    let mut h = new_latency_histogram();
-    for r in reqs {
-        record_clamped(&mut h, u64::from(r.latency_us));
-    }
-    h
 }

@@ -30,6 +30,7 @@ pub mod run_verdict;
 pub mod signals;
 pub mod spikes;
 pub mod stall;
+mod start_order;
 pub mod steps;
 pub mod telemetry_drops;
 pub mod time_model;

@@ -6,20 +6,22 @@
 
 mod bursts;
 mod period;
+mod scan;
 mod severity;
 mod tail;
+mod timeline;
 
 use crate::cause::{SpikeSpan, best_cause, floor_caveat, fmt_p, matches_by_kind};
 use crate::model::{
-    Cause, CauseShare, EventMark, Explains, Period, PeriodAxis, SeverityTier, SpikeMark, Spikes,
-    Timeline, TimelinePoint,
+    Cause, CauseShare, Explains, Period, PeriodAxis, SeverityTier, SpikeMark, Spikes,
 };
-use bursts::{Cluster, cluster, median_u32, outliers};
-use satlab_record::{RequestRecord, ServerEvent};
+use bursts::{Cluster, cluster};
+use satlab_record::ServerEvent;
 use severity::{Tier, tiers, verdict_tier};
 
 pub use bursts::{BLOCK, LONE_SPIKE_RATIO, MIN_EXCESS_OF_MEDIAN, MIN_EXCESS_US, OUTLIER_K};
 pub use period::{MIN_SPIKES, ON_PERIOD_TOLERANCE, PERIOD_MAX_CV};
+pub(crate) use scan::{Series, SeriesScan};
 pub use severity::{MAX_BREAKS, MIN_ON_PERIOD, SEVERITY_SPLIT_ETA, SEVERITY_SPLIT_RATIO};
 
 /// Share of spikes matched to one event kind for it to be named as the cause.
@@ -51,26 +53,22 @@ fn tier_model(t: &Tier) -> SeverityTier {
     }
 }
 
-/// Spike analysis of a start-ordered series.
+/// Spike analysis of a series scanned in start order; `p99_us` must be the one the scan
+/// collected its tail above.
 pub(crate) fn analyse(
-    reqs: &[RequestRecord],
+    series: &Series,
     events: &[ServerEvent],
     run_start_ns: u64,
     p99_us: u64,
     p999_us: u64,
 ) -> Spikes {
-    let out = outliers(reqs);
-    let all = cluster(reqs, &out);
+    let out = &series.outliers;
+    let all = cluster(out);
     let tiers = tiers(&all);
     let tier = verdict_tier(&tiers);
     let chosen = &tiers[tier];
     let clusters: Vec<Cluster> = chosen.members.iter().map(|&i| all[i]).collect();
-    let span_us = reqs
-        .iter()
-        .map(|r| r.start_us + u64::from(r.latency_us))
-        .max()
-        .unwrap_or(0) as i64
-        + 1;
+    let span_us = series.span_us;
     let period = chosen.fit.as_ref().map(|f| f.period.clone());
     let spans: Vec<SpikeSpan> = clusters.iter().map(span_of).collect();
     let (cause, hits) = best_cause(&spans, events, run_start_ns, span_us);
@@ -84,8 +82,8 @@ pub(crate) fn analyse(
     }
     let mut masks = vec![in_tier];
     masks.extend(kinds.iter().map(|k| k.hits.clone()));
-    let shares = tail::shares(reqs, &all, &masks, p99_us, p999_us);
-    let explains = (!reqs.is_empty()).then(|| Explains {
+    let shares = tail::shares(&series.tail, &all, &masks, p999_us);
+    let explains = (series.requests > 0).then(|| Explains {
         p99_ms: p99_us as f64 / 1000.0,
         p999_ms: p999_us as f64 / 1000.0,
         p99: shares[0].p99,
@@ -214,56 +212,4 @@ fn describe(
         ));
     }
     parts.join("; ")
-}
-
-/// Latency over time, max and median per bucket, with server events.
-pub(crate) fn timeline(
-    reqs: &[RequestRecord],
-    events: &[ServerEvent],
-    run_start_ns: u64,
-) -> Timeline {
-    let Some(last) = reqs.last() else {
-        return Timeline::default();
-    };
-    let span = last.start_us + 1;
-    let bucket_us = span.div_ceil(TIMELINE_BUCKETS).max(1000);
-    let mut points = Vec::new();
-    let mut scratch: Vec<u32> = Vec::new();
-    let mut i = 0;
-    while i < reqs.len() {
-        let b = reqs[i].start_us / bucket_us;
-        let mut j = i;
-        while j < reqs.len() && reqs[j].start_us / bucket_us == b {
-            j += 1;
-        }
-        scratch.clear();
-        scratch.extend(reqs[i..j].iter().map(|r| r.latency_us));
-        let max = scratch.iter().copied().max().unwrap_or(0);
-        let p50 = median_u32(&mut scratch);
-        points.push(TimelinePoint {
-            t_s: (b * bucket_us) as f64 / 1e6,
-            count: (j - i) as u64,
-            p50_ms: p50 / 1000.0,
-            max_ms: f64::from(max) / 1000.0,
-        });
-        i = j;
-    }
-    let mut evs: Vec<EventMark> = events
-        .iter()
-        .filter(|e| e.start_unix_ns >= run_start_ns)
-        .map(|e| EventMark {
-            t_s: (e.start_unix_ns - run_start_ns) as f64 / 1e9,
-            kind: e.kind,
-            duration_ms: e.duration_ns as f64 / 1e6,
-        })
-        .filter(|e| e.t_s <= span as f64 / 1e6)
-        .collect();
-    evs.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
-    evs.truncate(MAX_MARKS);
-    Timeline {
-        bucket_s: bucket_us as f64 / 1e6,
-        points,
-        events: evs,
-        step_starts_s: Vec::new(),
-    }
 }

@@ -118,6 +118,8 @@ impl RequestLogWriter {
 pub struct RequestLogReader {
     input: BufReader<File>,
     path: PathBuf,
+    /// Bytes of [`RequestLogReader::read_chunk`].
+    bytes: Vec<u8>,
 }
 
 impl RequestLogReader {
@@ -138,7 +140,34 @@ impl RequestLogReader {
         Ok(RequestLogReader {
             input,
             path: path.to_path_buf(),
+            bytes: Vec::new(),
         })
+    }
+
+    /// Replace `out`'s contents with the next (up to) `max` records: a bulk read for long
+    /// logs. `out` is left empty at the end; a truncated final record is dropped.
+    pub fn read_chunk(
+        &mut self,
+        out: &mut Vec<RequestRecord>,
+        max: usize,
+    ) -> Result<(), RecordError> {
+        out.clear();
+        self.bytes.resize(max * RECORD_SIZE, 0);
+        let mut filled = 0;
+        while filled < self.bytes.len() {
+            match self.input.read(&mut self.bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(RecordError::io(&self.path, e)),
+            }
+        }
+        out.extend(
+            self.bytes[..filled]
+                .chunks_exact(RECORD_SIZE)
+                .map(|b| RequestRecord::from_bytes(b.try_into().expect("16 bytes"))),
+        );
+        Ok(())
     }
 
     /// Number of whole records in a file of `len` bytes.
@@ -200,6 +229,20 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(back, records);
+        // In chunks of 7 (1000 is not a multiple): the same records.
+        let (mut reader, mut chunk, mut chunked) = (
+            RequestLogReader::open(&path).unwrap(),
+            Vec::new(),
+            Vec::new(),
+        );
+        loop {
+            reader.read_chunk(&mut chunk, 7).unwrap();
+            if chunk.is_empty() {
+                break;
+            }
+            chunked.extend_from_slice(&chunk);
+        }
+        assert_eq!(chunked, records);
     }
 
     #[test]
@@ -218,6 +261,12 @@ mod tests {
         bytes.extend_from_slice(&[1, 2, 3]);
         std::fs::write(&path, &bytes).unwrap();
         let back: Vec<_> = RequestLogReader::open(&path).unwrap().collect();
+        let mut reader = RequestLogReader::open(&path).unwrap();
+        let mut chunk = Vec::new();
+        reader.read_chunk(&mut chunk, 7).unwrap();
+        assert_eq!(chunk, [r]);
+        reader.read_chunk(&mut chunk, 7).unwrap();
+        assert!(chunk.is_empty());
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].as_ref().unwrap(), &r);
         std::fs::write(&path, b"NOTMAGIC").unwrap();

@@ -609,7 +609,33 @@ pub fn series_run(plan: &SeriesPlan) -> DiagnosisInput {
     input
 }
 
-/// Write an input as a run directory (summary, samples, events, requests.bin).
+/// Shards of a synthetic per-request log (see [`in_log_order`]).
+pub const LOG_SHARDS: usize = 4;
+/// Records a loadgen shard hands its log writer at a time.
+pub const LOG_CHUNK: usize = 4096;
+
+/// `reqs` in the order a loadgen writes them: dealt round-robin to `shards`, each shard's
+/// records by completion and handed on [`LOG_CHUNK`] at a time, the chunks in the order
+/// they filled: nearly, not exactly, in start order.
+pub fn in_log_order(reqs: &[RequestRecord], shards: usize) -> Vec<RequestRecord> {
+    let shards = shards.max(1);
+    let done = |r: &RequestRecord| r.start_us + u64::from(r.latency_us);
+    let mut chunks: Vec<&[RequestRecord]> = Vec::new();
+    let mut per_shard: Vec<Vec<RequestRecord>> = (0..shards)
+        .map(|s| reqs.iter().skip(s).step_by(shards).copied().collect())
+        .collect();
+    for s in &mut per_shard {
+        s.sort_by_key(done);
+    }
+    for s in &per_shard {
+        chunks.extend(s.chunks(LOG_CHUNK));
+    }
+    chunks.sort_by_key(|c| c.last().map(done));
+    chunks.concat()
+}
+
+/// Write an input as a run directory (summary, samples, events, requests.bin), the
+/// requests [`in_log_order`].
 pub fn write_run(dir: &Path, input: &DiagnosisInput) -> Result<(), RecordError> {
     use satlab_record::fsio;
     let run = RunDir::new(dir);
@@ -624,8 +650,8 @@ pub fn write_run(dir: &Path, input: &DiagnosisInput) -> Result<(), RecordError> 
     fsio::write_jsonl(&run.events(), &input.events)?;
     if let RequestSource::Memory(v) = &input.requests {
         let mut w = satlab_record::RequestLogWriter::create(&run.loadgen().requests())?;
-        for r in v {
-            w.write(r)?;
+        for r in in_log_order(v, LOG_SHARDS) {
+            w.write(&r)?;
         }
         w.finish()?;
     }

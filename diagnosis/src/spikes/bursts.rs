@@ -2,6 +2,8 @@
 //! slow requests they form, each with how far its slowest request stood above the rest.
 
 use satlab_record::RequestRecord;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Outlier threshold in robust standard deviations (1.4826·MAD): 6 keeps Gaussian-like
 /// noise out (a false flag per ~10⁹ requests) while a pause of a few milliseconds on a
@@ -29,6 +31,16 @@ pub(crate) struct Outlier {
     pub ratio: f64,
     /// Its latency above its block's median, µs: the time the burst added to it.
     pub excess_us: u64,
+    pub start_us: u64,
+    pub latency_us: u32,
+    /// Requests started before it completed.
+    pub release_index: usize,
+}
+
+impl Outlier {
+    fn end_us(&self) -> u64 {
+        self.start_us + u64::from(self.latency_us)
+    }
 }
 
 /// A cluster of overlapping slow requests: one slow burst.
@@ -56,50 +68,134 @@ pub(crate) struct Cluster {
     pub excess_us: u64,
 }
 
-/// Flag outliers: latency above the block median + max(k·1.4826·MAD, floor). Blocks never
-/// straddle a step boundary. `reqs` must be in start order.
-pub(crate) fn outliers(reqs: &[RequestRecord]) -> Vec<Outlier> {
-    let mut out = Vec::new();
-    let mut scratch: Vec<u32> = Vec::with_capacity(BLOCK * 2);
-    let mut seg_start = 0;
-    while seg_start < reqs.len() {
-        let step = reqs[seg_start].step;
-        let mut seg_end = seg_start;
-        while seg_end < reqs.len() && reqs[seg_end].step == step {
-            seg_end += 1;
-        }
-        let n = seg_end - seg_start;
-        let blocks = (n / BLOCK).max(1);
-        for b in 0..blocks {
-            let lo = seg_start + b * n / blocks;
-            let hi = seg_start + (b + 1) * n / blocks;
-            scratch.clear();
-            scratch.extend(reqs[lo..hi].iter().map(|r| r.latency_us));
-            let med = median_u32(&mut scratch);
-            for v in scratch.iter_mut() {
-                *v = (f64::from(*v) - med).abs() as u32;
-            }
-            let mad = median_u32(&mut scratch);
-            let excess = (OUTLIER_K * 1.4826 * mad)
-                .max(MIN_EXCESS_OF_MEDIAN * med)
-                .max(MIN_EXCESS_US);
-            let thr = med + excess;
-            out.extend(
-                (lo..hi)
-                    .filter(|&i| f64::from(reqs[i].latency_us) > thr)
-                    .map(|i| {
-                        let lat = f64::from(reqs[i].latency_us);
-                        Outlier {
-                            index: i,
-                            ratio: lat / thr,
-                            excess_us: (lat - med) as u64,
-                        }
-                    }),
-            );
-        }
-        seg_start = seg_end;
+/// Flags outliers on the series fed in start order: latency above the block median +
+/// max(k·1.4826·MAD, floor). A step's run of the series (a segment) is cut into
+/// `max(len / BLOCK, 1)` equal blocks, so blocks never straddle a step boundary; only the
+/// block being filled is held.
+pub(crate) struct OutlierScan {
+    /// The segments still to come, as (step, requests), last first.
+    segments: Vec<(u8, u64)>,
+    /// Records in the current segment, its blocks and the block being filled.
+    seg_len: u64,
+    blocks: u64,
+    block_no: u64,
+    /// Records in the block being filled.
+    block_len: u64,
+    block: Vec<RequestRecord>,
+    /// Index of `block[0]` in the series.
+    first: usize,
+    scratch: Vec<u32>,
+    out: Vec<Outlier>,
+    /// Outliers whose release index is not known yet: (completion, position in `out`).
+    awaiting: BinaryHeap<Reverse<(u64, usize)>>,
+}
+impl OutlierScan {
+    /// A scan of a series whose runs of one step are `segments`, as (step, requests), in
+    /// start order.
+    pub fn new(mut segments: Vec<(u8, u64)>) -> Self {
+        segments.reverse();
+        let mut scan = OutlierScan {
+            segments,
+            seg_len: 0,
+            blocks: 0,
+            block_no: 0,
+            block_len: 0,
+            block: Vec::with_capacity(BLOCK * 2),
+            first: 0,
+            scratch: Vec::with_capacity(BLOCK * 2),
+            out: Vec::new(),
+            awaiting: BinaryHeap::new(),
+        };
+        scan.next_segment();
+        scan
     }
-    out
+
+    fn next_segment(&mut self) {
+        // Past the last segment (a log that grew between passes), one open-ended block.
+        let (_, len) = self.segments.pop().unwrap_or((0, u64::MAX));
+        self.seg_len = len;
+        self.blocks = (len / BLOCK as u64).max(1);
+        self.block_no = 0;
+        self.block_len = self.len_of_block();
+    }
+
+    /// Records in block `block_no` of the segment.
+    fn len_of_block(&self) -> u64 {
+        if self.seg_len == u64::MAX {
+            return u64::MAX;
+        }
+        let bound =
+            |b: u64| (u128::from(b) * u128::from(self.seg_len) / u128::from(self.blocks)) as u64;
+        bound(self.block_no + 1) - bound(self.block_no)
+    }
+
+    /// The next record in start order.
+    pub fn push(&mut self, r: &RequestRecord) {
+        self.block.push(*r);
+        if self.block.len() as u64 >= self.block_len {
+            self.flush();
+            self.block_no += 1;
+            if self.block_no >= self.blocks {
+                self.next_segment();
+            } else {
+                self.block_len = self.len_of_block();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.block.is_empty() {
+            return;
+        }
+        self.scratch.clear();
+        self.scratch.extend(self.block.iter().map(|r| r.latency_us));
+        let med = median_u32(&mut self.scratch);
+        for v in self.scratch.iter_mut() {
+            *v = (f64::from(*v) - med).abs() as u32;
+        }
+        let mad = median_u32(&mut self.scratch);
+        let excess = (OUTLIER_K * 1.4826 * mad)
+            .max(MIN_EXCESS_OF_MEDIAN * med)
+            .max(MIN_EXCESS_US);
+        let thr = med + excess;
+        for (k, r) in self.block.iter().enumerate() {
+            let lat = f64::from(r.latency_us);
+            if lat > thr {
+                let o = Outlier {
+                    index: self.first + k,
+                    ratio: lat / thr,
+                    excess_us: (lat - med) as u64,
+                    start_us: r.start_us,
+                    latency_us: r.latency_us,
+                    release_index: 0,
+                };
+                self.awaiting.push(Reverse((o.end_us(), self.out.len())));
+                self.out.push(o);
+            }
+        }
+        // An outlier completes after its own start, so its release index lies past it:
+        // one walk of the block settles the ones it reaches, earlier blocks' included.
+        for (k, r) in self.block.iter().enumerate() {
+            while let Some(&Reverse((end, i))) = self.awaiting.peek() {
+                if end > r.start_us {
+                    break;
+                }
+                self.out[i].release_index = self.first + k;
+                self.awaiting.pop();
+            }
+        }
+        self.first += self.block.len();
+        self.block.clear();
+    }
+
+    /// The outliers, in series order.
+    pub fn finish(mut self) -> Vec<Outlier> {
+        self.flush();
+        for Reverse((_, i)) in self.awaiting.drain() {
+            self.out[i].release_index = self.first;
+        }
+        self.out
+    }
 }
 
 /// The median of `v` (reordered in place); 0 when empty.
@@ -115,18 +211,18 @@ pub(crate) fn median_u32(v: &mut [u32]) -> f64 {
 /// Merge outliers whose [start, end] intervals overlap: one pause slows every request in
 /// flight, and they all belong to one spike.
 /// Lone slow requests barely above the threshold are dropped (see [`LONE_SPIKE_RATIO`]).
-pub(crate) fn cluster(reqs: &[RequestRecord], outliers: &[Outlier]) -> Vec<Cluster> {
+pub(crate) fn cluster(outliers: &[Outlier]) -> Vec<Cluster> {
     let mut out: Vec<Cluster> = Vec::new();
     for o in outliers {
-        let r = reqs[o.index];
-        let end = r.start_us + u64::from(r.latency_us);
+        let end = o.end_us();
         match out.last_mut() {
-            Some(c) if r.start_us <= c.end_us => {
+            Some(c) if o.start_us <= c.end_us => {
                 c.last = o.index;
                 c.end_us = c.end_us.max(end);
-                if r.latency_us > c.peak_us {
-                    c.peak_us = r.latency_us;
+                if o.latency_us > c.peak_us {
+                    c.peak_us = o.latency_us;
                     c.peak_end_us = end;
+                    c.release_index = o.release_index;
                 }
                 c.size += 1;
                 c.ratio = c.ratio.max(o.ratio);
@@ -136,20 +232,17 @@ pub(crate) fn cluster(reqs: &[RequestRecord], outliers: &[Outlier]) -> Vec<Clust
                 ratio: o.ratio,
                 first: o.index,
                 last: o.index,
-                start_us: r.start_us,
+                start_us: o.start_us,
                 end_us: end,
-                peak_us: r.latency_us,
+                peak_us: o.latency_us,
                 peak_end_us: end,
-                release_index: 0,
+                release_index: o.release_index,
                 size: 1,
                 excess_us: o.excess_us,
             }),
         }
     }
     out.retain(|c| c.size >= 2 || c.ratio >= LONE_SPIKE_RATIO);
-    for c in &mut out {
-        c.release_index = reqs.partition_point(|r| r.start_us < c.peak_end_us);
-    }
     out
 }
 
@@ -176,11 +269,82 @@ mod tests {
             .collect()
     }
 
-    fn slow(index: usize, ratio: f64, excess_us: u64) -> Outlier {
+    /// The runs of one step of a start-ordered series.
+    fn runs(reqs: &[RequestRecord]) -> Vec<(u8, u64)> {
+        let mut runs: Vec<(u8, u64)> = Vec::new();
+        for r in reqs {
+            match runs.last_mut() {
+                Some((s, n)) if *s == r.step => *n += 1,
+                _ => runs.push((r.step, 1)),
+            }
+        }
+        runs
+    }
+
+    fn outliers(reqs: &[RequestRecord]) -> Vec<Outlier> {
+        let mut scan = OutlierScan::new(runs(reqs));
+        reqs.iter().for_each(|r| scan.push(r));
+        scan.finish()
+    }
+
+    /// (index, ratio, excess µs) of a flagged request.
+    type Flag = (usize, f64, u64);
+
+    /// The whole-series computation the scan replaces, kept as its reference: the flagged
+    /// requests, and each one's (index, release index).
+    fn reference(reqs: &[RequestRecord]) -> (Vec<Flag>, Vec<(usize, usize)>) {
+        let mut flagged = Vec::new();
+        let mut seg_start = 0;
+        while seg_start < reqs.len() {
+            let step = reqs[seg_start].step;
+            let mut seg_end = seg_start;
+            while seg_end < reqs.len() && reqs[seg_end].step == step {
+                seg_end += 1;
+            }
+            let n = seg_end - seg_start;
+            let blocks = (n / BLOCK).max(1);
+            for b in 0..blocks {
+                let lo = seg_start + b * n / blocks;
+                let hi = seg_start + (b + 1) * n / blocks;
+                let mut v: Vec<u32> = reqs[lo..hi].iter().map(|r| r.latency_us).collect();
+                let med = median_u32(&mut v);
+                let mut d: Vec<u32> = reqs[lo..hi]
+                    .iter()
+                    .map(|r| (f64::from(r.latency_us) - med).abs() as u32)
+                    .collect();
+                let mad = median_u32(&mut d);
+                let thr = med
+                    + (OUTLIER_K * 1.4826 * mad)
+                        .max(MIN_EXCESS_OF_MEDIAN * med)
+                        .max(MIN_EXCESS_US);
+                for (i, r) in reqs.iter().enumerate().take(hi).skip(lo) {
+                    let lat = f64::from(r.latency_us);
+                    if lat > thr {
+                        flagged.push((i, lat / thr, (lat - med) as u64));
+                    }
+                }
+            }
+            seg_start = seg_end;
+        }
+        // Each flagged request's release: the first request starting at or after its end.
+        let release = flagged
+            .iter()
+            .map(|&(i, _, _)| {
+                let end = reqs[i].start_us + u64::from(reqs[i].latency_us);
+                (i, reqs.partition_point(|r| r.start_us < end))
+            })
+            .collect();
+        (flagged, release)
+    }
+
+    fn slow(reqs: &[RequestRecord], index: usize, ratio: f64, excess_us: u64) -> Outlier {
         Outlier {
             index,
             ratio,
             excess_us,
+            start_us: reqs[index].start_us,
+            latency_us: reqs[index].latency_us,
+            release_index: index + 1,
         }
     }
 
@@ -195,7 +359,47 @@ mod tests {
             o.iter().all(|o| (38_800..=39_200).contains(&o.excess_us)),
             "{o:?}"
         );
+        // A 40 ms request at 1 ms spacing is released 40 requests later.
+        assert!(o.iter().all(|o| o.release_index == o.index + 40), "{o:?}");
         assert!(outliers(&series(10_000, 0)).is_empty());
+    }
+
+    #[test]
+    fn the_scan_flags_what_the_whole_series_computation_flags() {
+        let mut rng = SplitMix64::new(11);
+        for round in 0..40 {
+            // Steps of random lengths (a block boundary anywhere), random slow requests,
+            // starts that repeat.
+            let mut reqs = Vec::new();
+            let mut t = 0u64;
+            for step in 0..1 + rng.below(4) as u8 {
+                for _ in 0..rng.below(3 * BLOCK as u64) {
+                    t += rng.below(3);
+                    let slow = rng.below(200) == 0;
+                    reqs.push(RequestRecord {
+                        start_us: t * 100,
+                        latency_us: if slow {
+                            5_000 + rng.below(50_000) as u32
+                        } else {
+                            300 + rng.below(400) as u32
+                        },
+                        status: 200,
+                        error: ErrorKind::None,
+                        step,
+                    });
+                }
+            }
+            let got = outliers(&reqs);
+            let (flagged, release) = reference(&reqs);
+            let got_flags: Vec<Flag> = got
+                .iter()
+                .map(|o| (o.index, o.ratio, o.excess_us))
+                .collect();
+            let got_release: Vec<(usize, usize)> =
+                got.iter().map(|o| (o.index, o.release_index)).collect();
+            assert_eq!(got_flags, flagged, "round {round}");
+            assert_eq!(got_release, release, "round {round}");
+        }
     }
 
     #[test]
@@ -204,17 +408,20 @@ mod tests {
         for x in r.iter_mut().skip(40).take(5) {
             x.latency_us = 20_000;
         }
+        r[42].latency_us = 25_000;
         let o: Vec<Outlier> = [(40, 2.0), (41, 2.0), (42, 9.0), (43, 2.0), (44, 2.0)]
             .into_iter()
-            .map(|(i, ratio)| slow(i, ratio, 19_000 - i as u64))
+            .map(|(i, ratio)| slow(&r, i, ratio, 19_000 - i as u64))
             .collect();
-        let c = cluster(&r, &o);
+        let c = cluster(&o);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].size, 5);
         assert_eq!(c[0].ratio, 9.0);
         assert_eq!(c[0].excess_us, 19_000 - 40);
+        // The slowest request sets where the burst lets go.
+        assert_eq!((c[0].peak_us, c[0].release_index), (25_000, 43));
         // A lone request just above the threshold is noise; far above it, a spike.
-        assert!(cluster(&r, &[slow(10, 1.2, 2000)]).is_empty());
-        assert_eq!(cluster(&r, &[slow(10, 4.0, 2000)]).len(), 1);
+        assert!(cluster(&[slow(&r, 10, 1.2, 2000)]).is_empty());
+        assert_eq!(cluster(&[slow(&r, 10, 4.0, 2000)]).len(), 1);
     }
 }

@@ -2,7 +2,6 @@
 //! above the run's p99 and p99.9 that are inside a burst of a chosen set.
 
 use super::bursts::Cluster;
-use satlab_record::RequestRecord;
 
 /// Shares of the tail inside one set of bursts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -13,25 +12,47 @@ pub(crate) struct TailShare {
     pub p999: f64,
 }
 
+/// The requests above the run's p99, collected from the series in start order: all the
+/// tail shares need (about 1% of the series).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tail {
+    p99_us: u64,
+    /// (index in the series, latency µs), in series order.
+    above: Vec<(usize, u32)>,
+}
+
+impl Tail {
+    /// Collects the requests slower than `p99_us`.
+    pub fn new(p99_us: u64) -> Self {
+        Tail {
+            p99_us,
+            above: Vec::new(),
+        }
+    }
+
+    /// The series' next request, at `index`.
+    pub fn push(&mut self, index: usize, latency_us: u32) {
+        if u64::from(latency_us) > self.p99_us {
+            self.above.push((index, latency_us));
+        }
+    }
+}
+
 /// For each mask over `clusters` (in position order; one flag per burst), the share of
 /// requests above `p99_us` and above `p999_us` whose index lies inside a flagged burst.
-/// One pass over the series whatever the number of masks.
+/// One pass over the tail whatever the number of masks.
 pub(crate) fn shares(
-    reqs: &[RequestRecord],
+    tail: &Tail,
     clusters: &[Cluster],
     masks: &[Vec<bool>],
-    p99_us: u64,
     p999_us: u64,
 ) -> Vec<TailShare> {
     let (mut above99, mut above999) = (0u64, 0u64);
     let mut in99 = vec![0u64; masks.len()];
     let mut in999 = vec![0u64; masks.len()];
     let mut c = 0usize;
-    for (i, r) in reqs.iter().enumerate() {
-        let lat = u64::from(r.latency_us);
-        if lat <= p99_us {
-            continue;
-        }
+    for &(i, lat) in &tail.above {
+        let lat = u64::from(lat);
         while c < clusters.len() && clusters[c].last < i {
             c += 1;
         }
@@ -61,7 +82,7 @@ pub(crate) fn shares(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use satlab_record::ErrorKind;
+    use satlab_record::{ErrorKind, RequestRecord};
 
     fn req(i: u64, latency_us: u32) -> RequestRecord {
         RequestRecord {
@@ -107,7 +128,14 @@ mod tests {
             vec![false, true],
             vec![],
         ];
-        let s = shares(&r, &c, &masks, 1000, 30_000);
+        let tail = |p99_us| {
+            let mut t = Tail::new(p99_us);
+            r.iter()
+                .enumerate()
+                .for_each(|(i, x)| t.push(i, x.latency_us));
+            t
+        };
+        let s = shares(&tail(1000), &c, &masks, 30_000);
         // 11 requests above p99 (8 + 2 + 1), 8 above p99.9.
         let want = [
             (10.0 / 11.0, 1.0),
@@ -120,7 +148,7 @@ mod tests {
             assert!((got.p999 - p999).abs() < 1e-12, "{s:?}");
         }
         // No tail at all: shares are zero, not NaN.
-        let s = shares(&r, &c, &masks, 60_000, 60_000);
+        let s = shares(&tail(60_000), &c, &masks, 60_000);
         assert!(s.iter().all(|s| s.p99 == 0.0 && s.p999 == 0.0));
     }
 }
