@@ -122,16 +122,24 @@ mod tests {
 
     #[test]
     fn a_cost_is_spent_in_cpu_time_not_wall_time() {
-        // Bounds on CPU time, not wall time, so a loaded machine cannot break them: the
-        // upper bound allows the last chunk, the clock reads and scheduler bookkeeping.
+        // Bounds on CPU time, not wall time. Every try spends at least the cost; the
+        // closest one stays within half a cost above it (the last chunk, the clock reads).
+        // Only the closest is bounded: on a virtual machine, time the host takes the vCPU
+        // away still runs the guest thread's CPU clock, so one try on a loaded host can
+        // overshoot (a CI run read 1.89 ms for 1 ms), but not every try of several.
         let cost = Duration::from_millis(1);
-        for _ in 0..3 {
+        let mut closest = Duration::MAX;
+        for _ in 0..7 {
             let a = thread_cpu_time().unwrap();
             spin_cpu(cost, || {});
             let used = thread_cpu_time().unwrap() - a;
             assert!(used >= cost, "used only {used:?}");
-            assert!(used < cost * 3 / 2, "used {used:?} for {cost:?}");
+            closest = closest.min(used);
         }
+        assert!(
+            closest < cost * 3 / 2,
+            "used at least {closest:?} for {cost:?}"
+        );
     }
 
     #[test]

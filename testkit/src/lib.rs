@@ -5,6 +5,7 @@
 
 pub mod alloc_count;
 pub mod child;
+pub mod cpu_cost;
 pub mod http_server;
 pub mod synth;
 pub mod synth_spans;
