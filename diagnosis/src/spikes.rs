@@ -23,13 +23,10 @@ pub use bursts::{BLOCK, LONE_SPIKE_RATIO, MIN_EXCESS_OF_MEDIAN, MIN_EXCESS_US, O
 pub use period::{MIN_SPIKES, ON_PERIOD_TOLERANCE, PERIOD_MAX_CV};
 pub(crate) use scan::{Series, SeriesScan};
 pub use severity::{MAX_BREAKS, MIN_ON_PERIOD, SEVERITY_SPLIT_ETA, SEVERITY_SPLIT_RATIO};
+pub use timeline::{MAX_MARKS, TIMELINE_BUCKETS};
 
 /// Share of spikes matched to one event kind for it to be named as the cause.
 pub const MIN_MATCHED_FRACTION: f64 = 0.5;
-/// Spike and event marks kept for charts.
-pub const MAX_MARKS: usize = 2000;
-/// Buckets of the latency-over-time series.
-pub const TIMELINE_BUCKETS: u64 = 600;
 
 fn span_of(c: &Cluster) -> SpikeSpan {
     SpikeSpan {

@@ -2,9 +2,13 @@
 //! series in start order one bucket at a time, with the server events beside them.
 
 use super::bursts::median_u32;
-use super::{MAX_MARKS, TIMELINE_BUCKETS};
 use crate::model::{EventMark, Timeline, TimelinePoint};
 use satlab_record::{RequestRecord, ServerEvent};
+
+/// Spike and event marks kept for charts.
+pub const MAX_MARKS: usize = 2000;
+/// Buckets of the latency-over-time series.
+pub const TIMELINE_BUCKETS: u64 = 600;
 
 /// Buckets the series fed in start order.
 pub(crate) struct TimelineScan {
