@@ -68,7 +68,7 @@ impl LogShape {
                 let f: u64 = frontier.map_or(r.start_us, |f: u64| f.max(r.start_us));
                 disorder = disorder.max(f - r.start_us);
                 frontier = Some(f);
-                last_end = last_end.max(r.start_us + u64::from(r.latency_us));
+                last_end = last_end.max(r.start_us.saturating_add(u64::from(r.latency_us)));
                 if let Some(h) = hist.as_mut() {
                     record_clamped(h, u64::from(r.latency_us));
                 }

@@ -39,7 +39,7 @@ pub(crate) struct Outlier {
 
 impl Outlier {
     fn end_us(&self) -> u64 {
-        self.start_us + u64::from(self.latency_us)
+        self.start_us.saturating_add(u64::from(self.latency_us))
     }
 }
 

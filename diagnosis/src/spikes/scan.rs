@@ -57,7 +57,7 @@ impl SeriesScan {
     pub fn finish(self, last_end_us: u64) -> Series {
         Series {
             requests: self.requests,
-            span_us: last_end_us as i64 + 1,
+            span_us: i64::try_from(last_end_us).unwrap_or(i64::MAX - 1) + 1,
             outliers: self.outliers.finish(),
             tail: self.tail,
             timeline: self.timeline,

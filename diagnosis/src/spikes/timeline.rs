@@ -24,7 +24,7 @@ pub(crate) struct TimelineScan {
 impl TimelineScan {
     /// [`TIMELINE_BUCKETS`] buckets (of at least 1 ms) up to the latest start.
     pub fn new(last_start_us: u64) -> Self {
-        let span_us = last_start_us + 1;
+        let span_us = last_start_us.saturating_add(1);
         TimelineScan {
             span_us,
             bucket_us: span_us.div_ceil(TIMELINE_BUCKETS).max(1000),
