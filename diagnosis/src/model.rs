@@ -334,12 +334,23 @@ pub struct StepRow {
     /// were sampled.
     #[serde(default)]
     pub other_cores: Option<f64>,
+    /// Share of the machine's CPU time the hypervisor gave to other guests (steal), 0–1:
+    /// each CPU delivered `1 − steal` of a core. `None` when none was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal: Option<f64>,
     /// Server events over the step's window, one entry per kind that occurred: how much of
     /// the window they stalled and the throughput cap that implies.
     #[serde(default)]
     pub stalls: Vec<StepStall>,
     /// The step's own verdict.
     pub verdict: StepVerdict,
+}
+
+impl StepRow {
+    /// The share of a core each CPU delivered over the step: 1 less the steal.
+    pub fn delivered_core(&self) -> f64 {
+        1.0 - self.steal.unwrap_or(0.0).clamp(0.0, 1.0)
+    }
 }
 
 /// One process's CPU over a step.
@@ -547,6 +558,16 @@ pub struct SeverityTier {
     pub periodic: bool,
 }
 
+/// A periodic train among unrelated slow bursts (`spikes::train`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpikeTrain {
+    /// Bursts in the train.
+    pub count: usize,
+    /// Chance that bursts at random positions, as dense, make a chain as long (bounded
+    /// over every period tried).
+    pub chance: f64,
+}
+
 /// One spike, for charts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpikeMark {
@@ -581,6 +602,10 @@ pub struct Spikes {
     /// Index in `tiers` of the tier the spikes, their period and cause come from.
     #[serde(default)]
     pub tier: usize,
+    /// When no tier keeps a period: the periodic train found among all the bursts, which
+    /// the spikes, their period and cause then come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<SpikeTrain>,
     /// Their period, when there are enough spikes.
     pub period: Option<Period>,
     /// The server events they coincide with.

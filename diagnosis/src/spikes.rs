@@ -1,6 +1,7 @@
 //! Latency spikes: robust outliers on the per-request series, clustered into slow bursts
-//! ([`bursts`]); the bursts ranked by severity into nested tiers ([`severity`]); the period
-//! of the chosen tier by request index and by time ([`period`]); its match to server events
+//! ([`bursts`]); the bursts ranked by severity into nested tiers ([`severity`]), or, when no
+//! tier keeps a period, the periodic train among them ([`train`]); the period of the chosen
+//! ones by request index and by time ([`period`]); its match to server events
 //! (tested in [`crate::cause`]); and how much of the tail the spikes, and each event kind,
 //! explain ([`tail`]).
 
@@ -10,10 +11,11 @@ mod scan;
 mod severity;
 mod tail;
 mod timeline;
+mod train;
 
 use crate::cause::{SpikeSpan, best_cause, floor_caveat, fmt_p, matches_by_kind};
 use crate::model::{
-    Cause, CauseShare, Explains, Period, PeriodAxis, SeverityTier, SpikeMark, Spikes,
+    Cause, CauseShare, Explains, Period, PeriodAxis, SeverityTier, SpikeMark, SpikeTrain, Spikes,
 };
 use bursts::{Cluster, cluster};
 use satlab_record::ServerEvent;
@@ -24,6 +26,10 @@ pub use period::{MIN_SPIKES, ON_PERIOD_TOLERANCE, PERIOD_MAX_CV};
 pub(crate) use scan::{Series, SeriesScan};
 pub use severity::{MAX_BREAKS, MIN_ON_PERIOD, SEVERITY_SPLIT_ETA, SEVERITY_SPLIT_RATIO};
 pub use timeline::{MAX_MARKS, TIMELINE_BUCKETS};
+pub use train::{
+    TRAIN_MAX_BURSTS, TRAIN_MAX_CHANCE, TRAIN_MAX_SKIP, TRAIN_MIN, TRAIN_MIN_FILL, TRAIN_MIN_SHARE,
+    TRAIN_TOLERANCE,
+};
 
 /// Share of spikes matched to one event kind for it to be named as the cause.
 pub const MIN_MATCHED_FRACTION: f64 = 0.5;
@@ -63,7 +69,12 @@ pub(crate) fn analyse(
     let all = cluster(out);
     let tiers = tiers(&all);
     let tier = verdict_tier(&tiers);
-    let chosen = &tiers[tier];
+    let (chosen, train) = if tiers[tier].periodic() {
+        (tiers[tier].clone(), None)
+    } else {
+        periodic_train(&all, &tiers).unwrap_or_else(|| (tiers[tier].clone(), None))
+    };
+    let chosen = &chosen;
     let clusters: Vec<Cluster> = chosen.members.iter().map(|&i| all[i]).collect();
     let span_us = series.span_us;
     let period = chosen.fit.as_ref().map(|f| f.period.clone());
@@ -113,7 +124,20 @@ pub(crate) fn analyse(
         &cause,
         &explains,
     );
-    if let Some(t) = tier_text(&tiers, tier, all.len()) {
+    if let Some(t) = &train {
+        text.push_str(&format!(
+            " (a periodic train among them: the {} of {} slow bursts that keep a period, \
+             chance {} at random places; {} others set aside)",
+            t.count,
+            all.len(),
+            if t.chance < 1e-12 {
+                "below 1e-12".to_string()
+            } else {
+                format!("{:.0e}", t.chance)
+            },
+            all.len() - t.count
+        ));
+    } else if let Some(t) = tier_text(&tiers, tier, all.len()) {
         text.push_str(&format!(" ({t})"));
     }
     let marks = clusters
@@ -135,6 +159,7 @@ pub(crate) fn analyse(
         bursts: all.len(),
         tiers,
         tier,
+        train,
         period,
         cause,
         explains,
@@ -142,6 +167,31 @@ pub(crate) fn analyse(
         text,
         marks,
     }
+}
+
+/// When no tier keeps a period: the periodic train of the most severe tier that has one, as
+/// the tier the spikes come from, if it stands out from chance and its own gaps keep the
+/// period.
+fn periodic_train(all: &[Cluster], tiers: &[Tier]) -> Option<(Tier, Option<SpikeTrain>)> {
+    let (t, fit) = tiers.iter().rev().find_map(|tier| {
+        let searched: Vec<Cluster> = tier.members.iter().map(|&i| all[i]).collect();
+        let mut t = train::train(&searched)?;
+        t.members = t.members.iter().map(|&k| tier.members[k]).collect();
+        let kept: Vec<Cluster> = t.members.iter().map(|&i| all[i]).collect();
+        let fit = period::period(&kept).filter(|f| f.period.cv <= PERIOD_MAX_CV)?;
+        Some((t, fit))
+    })?;
+    let kept: Vec<Cluster> = t.members.iter().map(|&i| all[i]).collect();
+    let model = SpikeTrain {
+        count: t.members.len(),
+        chance: t.chance,
+    };
+    let tier = Tier {
+        min_excess_us: kept.iter().map(|c| c.excess_us).min().unwrap_or(0),
+        fit: Some(fit),
+        members: t.members,
+    };
+    Some((tier, Some(model)))
 }
 
 /// Which tier the spikes come from, when not from all the bursts.

@@ -77,6 +77,15 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         .map(|p| p.cpu_util)
         .collect();
     let system_cpu = (!sys.is_empty()).then(|| sys.iter().sum::<f64>() / sys.len() as f64);
+    let stolen: Vec<f64> = input
+        .system
+        .iter()
+        .filter(|p| p.t_unix_ns > ws && p.t_unix_ns <= we && p.steal.is_finite())
+        .map(|p| p.steal.clamp(0.0, 1.0))
+        .collect();
+    let steal = (!stolen.is_empty())
+        .then(|| stolen.iter().sum::<f64>() / stolen.len() as f64)
+        .filter(|&s| s > 0.0);
     let machine_cpus = input
         .system
         .iter()
@@ -92,7 +101,9 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         (Some(u), Some(n), Some(c), Some(s)) => {
             let observer =
                 process_cpu::mean_cores(&input.processes, Role::Observer, ws, we).unwrap_or(0.0);
-            Some((u * f64::from(n) - c.cores - s.cores - observer).max(0.0))
+            // The busy share counts stolen time, which no program of this guest used.
+            let busy = (u - steal.unwrap_or(0.0)).max(0.0);
+            Some((busy * f64::from(n) - c.cores - s.cores - observer).max(0.0))
         }
         _ => None,
     };
@@ -173,6 +184,7 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         server_process,
         machine_cpus,
         other_cores,
+        steal,
         stalls: stall::step_stalls(&input.events, ws, we, st.ok_rps),
         verdict: StepVerdict {
             kind: VerdictKind::Inconclusive,

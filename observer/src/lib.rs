@@ -22,4 +22,5 @@ pub mod scenario;
 pub mod scenario_cmd;
 pub mod scenario_plan;
 pub mod serve;
+pub mod steal;
 pub mod submit;

@@ -5,6 +5,7 @@
 
 use crate::proc_threads::{ThreadTracker, read_tasks, ticks_per_second};
 use crate::process_tree;
+use crate::steal::CpuTicks;
 use satlab_common::capacity;
 use satlab_record::samples::{ProcessSample, Role, SystemSample};
 use std::collections::HashMap;
@@ -59,6 +60,8 @@ struct Target {
 pub struct Sampler {
     sys: System,
     targets: Vec<Target>,
+    /// The machine's CPU ticks at the previous sample, for steal.
+    ticks: Option<CpuTicks>,
 }
 
 impl std::fmt::Debug for Sampler {
@@ -96,6 +99,7 @@ impl Sampler {
                     tasks_at: None,
                 })
                 .collect(),
+            ticks: CpuTicks::read(),
         };
         s.sys
             .refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
@@ -209,10 +213,17 @@ impl Sampler {
             .iter()
             .map(|c| (c.usage() as f64 / 100.0).clamp(0.0, 1.0))
             .collect();
+        let ticks = CpuTicks::read();
+        let steal = match (ticks, self.ticks) {
+            (Some(now), Some(then)) => now.steal_since(&then),
+            _ => 0.0,
+        };
+        self.ticks = ticks;
         let system = SystemSample {
             t_unix_ns,
             cpu_util: (self.sys.global_cpu_usage() as f64 / 100.0).clamp(0.0, 1.0),
             per_cpu,
+            steal,
         };
         (out, system)
     }

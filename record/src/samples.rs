@@ -77,6 +77,10 @@ pub struct SystemSample {
     pub cpu_util: f64,
     /// Busy fraction per CPU, 0–1.
     pub per_cpu: Vec<f64>,
+    /// Share of all CPUs' time the hypervisor gave to other guests (steal), 0–1; it is
+    /// part of `cpu_util`. 0 on bare metal and in records from before it was sampled.
+    #[serde(default)]
+    pub steal: f64,
 }
 
 /// Kernel TCP counters of the target's network namespace over one interval.

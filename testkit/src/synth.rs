@@ -52,6 +52,8 @@ pub struct SynthStep {
     pub server_wait: Option<f64>,
     /// Count-driven gc pauses over the step: (every N requests, pause ms).
     pub pauses: Option<(u64, f64)>,
+    /// The hypervisor's steal share, with the system samples.
+    pub steal: f64,
 }
 
 impl SynthStep {
@@ -104,6 +106,11 @@ impl SynthStep {
     /// Set the machine-wide CPU.
     pub fn system_cpu(mut self, u: f64) -> Self {
         self.system_cpu = Some(u);
+        self
+    }
+    /// Set the steal share (system samples needed: see [`SynthStep::system_cpu`]).
+    pub fn steal(mut self, s: f64) -> Self {
+        self.steal = s;
         self
     }
     /// Open loop: share of late sends.
@@ -287,6 +294,7 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
                     t_unix_ns: t,
                     cpu_util: u,
                     per_cpu: vec![u, u],
+                    steal: s.steal,
                 });
             }
         }

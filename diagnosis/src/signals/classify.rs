@@ -18,7 +18,8 @@
 //!     reason.
 //!
 //! Then [`Disturbed`] overlays: where other processes crowd the lab, the verdicts crowding
-//! fakes become `disturbed` — inconclusive, a core ceiling (either side), and pool/I/O when
+//! fakes become `disturbed` — inconclusive, a core ceiling (either side; not for steal
+//! alone, which the ceiling reads in delivered cores), and pool/I/O when
 //! the server's demand (cores used + run-queue wait) would have made it busy; any other
 //! verdict stands with its confidence lowered.
 
@@ -113,9 +114,12 @@ pub fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
         let starved_server = row.server_process.as_ref().is_some_and(|p| {
             p.capacity > 0.0 && (p.cores + p.run_queue_wait.unwrap_or(0.0)) / p.capacity >= CPU_BUSY
         });
-        let faked = class.bound == Some(ServerBound::CoreCeiling)
+        // Steal alone fakes no ceiling: ceilings are read in delivered cores.
+        let crowded = !Disturbed::only_steal(d);
+        let faked = (crowded && class.bound == Some(ServerBound::CoreCeiling))
             || (class.bound == Some(ServerBound::PoolIo) && starved_server)
-            || (class.kind == VerdictKind::Client
+            || (crowded
+                && class.kind == VerdictKind::Client
                 && class
                     .evidence
                     .iter()

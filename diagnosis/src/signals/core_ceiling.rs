@@ -46,7 +46,9 @@ impl Side {
 /// core (an event loop, k workers); (b) one core spread over many threads, none near a
 /// whole core, pinned there across load steps (a global lock such as Python's GIL).
 /// Without per-thread samples it does not fire: a process held at one core by other
-/// processes on its CPUs looks the same from outside.
+/// processes on its CPUs looks the same from outside. Cores are read in delivered cores
+/// ([`StepRow::delivered_core`]): on a VM whose hypervisor steals a share of the time, a
+/// thread that never yields reads only the rest.
 #[derive(Debug, Clone, Copy)]
 pub struct CoreCeiling {
     /// Whose CPU.
@@ -73,6 +75,11 @@ impl CoreCeiling {
     pub const GIL_THREAD_MAX: f64 = 0.6;
     /// The global-lock shape: at least this many busy threads share the one core.
     pub const GIL_MIN_THREADS: u32 = 3;
+    /// Below this share of a core delivered (steal above half the time) the machine cannot
+    /// show a ceiling.
+    pub const MIN_DELIVERED: f64 = 0.5;
+    /// Steal from which the evidence says how much of a core a CPU delivered.
+    pub const STEAL_SHOWN: f64 = 0.02;
 
     fn signal_name(self) -> &'static str {
         match self.side {
@@ -95,22 +102,35 @@ impl Signal for CoreCeiling {
         if !(p.cores.is_finite() && p.capacity.is_finite()) {
             return None;
         }
-        let k = p.cores.round();
-        if k < 1.0 || p.capacity - k < Self::MIN_HEADROOM || (p.cores - k).abs() > Self::TOLERANCE {
+        // Under steal a CPU delivers only part of a core: a thread that never yields reads
+        // that part, so the figures are read in delivered cores.
+        let core = row.delivered_core();
+        if core < Self::MIN_DELIVERED {
+            return None;
+        }
+        let cores = p.cores / core;
+        let k = cores.round();
+        if k < 1.0 || p.capacity - k < Self::MIN_HEADROOM || (cores - k).abs() > Self::TOLERANCE {
             return None;
         }
         let pinned = self
             .side
             .prev_cores(ctx)
-            .is_some_and(|c| (c - k).abs() <= Self::TOLERANCE);
+            .is_some_and(|c| (c / core - k).abs() <= Self::TOLERANCE);
         let hot: Vec<_> = p
             .threads
             .iter()
-            .filter(|t| t.cores >= Self::HOT_THREAD)
+            .filter(|t| t.cores / core >= Self::HOT_THREAD)
             .collect();
-        let max_thread = p.threads.iter().map(|t| t.cores).fold(0.0, f64::max);
+        let max_thread = p.threads.iter().map(|t| t.cores / core).fold(0.0, f64::max);
         let whole = format!("{}-core ceiling", k as u32);
-        let process = format!("process {:.1} of {:.1} cores", p.cores, p.capacity);
+        let mut process = format!("process {:.1} of {:.1} cores", p.cores, p.capacity);
+        if let Some(steal) = row.steal.filter(|&s| s >= Self::STEAL_SHOWN) {
+            process.push_str(&format!(
+                "; the hypervisor took {:.0}% of the CPUs' time, so a core delivered {core:.2}",
+                steal * 100.0
+            ));
+        }
         let (text, conf) = if hot.len() >= k as usize {
             let pcts: Vec<String> = hot
                 .iter()
@@ -199,6 +219,33 @@ mod tests {
             queued: true,
         };
         assert!(client.check(&r, &ctx).is_none());
+    }
+
+    #[test]
+    fn under_steal_a_core_is_what_a_cpu_delivered() {
+        // The CI-run shape: one worker that never yields reads 0.72 of a core while the
+        // hypervisor took 28% of the time.
+        let ctx = Ctx::at(Position::Saturated);
+        let mut r = row();
+        r.server_process = Some(process(
+            0.74,
+            2.0,
+            &[("tokio-runtime-w", 0.71), ("otel-exporter", 0.03)],
+        ));
+        assert!(server(true).check(&r, &ctx).is_none(), "without steal");
+        r.steal = Some(0.28);
+        let f = server(true).check(&r, &ctx).unwrap();
+        assert_eq!(
+            f.evidence[0].text,
+            "server at a 1-core ceiling: 1 thread at 71%: tokio-runtime-w; process 0.7 of 2.0 cores; the hypervisor took 28% of the CPUs' time, so a core delivered 0.72"
+        );
+        // Steal does not make a half-busy thread hot.
+        r.server_process = Some(process(0.45, 2.0, &[("tokio-runtime-w", 0.42)]));
+        assert!(server(true).check(&r, &ctx).is_none());
+        // Above half the time stolen the machine shows no ceiling.
+        r.steal = Some(0.6);
+        r.server_process = Some(process(0.4, 2.0, &[("tokio-runtime-w", 0.4)]));
+        assert!(server(true).check(&r, &ctx).is_none());
     }
 
     #[test]

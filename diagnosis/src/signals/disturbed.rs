@@ -1,5 +1,6 @@
-//! A disturbed step: other processes crowd the lab's client or server off their CPUs, so
-//! the step's figures describe the machine's other load as much as the system under test.
+//! A disturbed step: other processes crowd the lab's client or server off their CPUs, or
+//! the hypervisor takes the machine's vCPUs away (steal), so the step's figures describe
+//! the machine's other load as much as the system under test.
 
 use super::core_ceiling::Side;
 use super::levels::{CPU_SATURATED, OTHERS_CROWD};
@@ -33,6 +34,31 @@ impl Disturbed {
     pub const OTHERS_PRESENT: f64 = 0.10;
     /// Confidence factor for a verdict the disturbance leaves standing but weakens.
     pub const CONFIDENCE_FACTOR: f64 = 0.8;
+    /// Steal (share of the machine's CPU time the hypervisor gave to other guests) from
+    /// which the step is disturbed: a tenth of the time away is pauses of tens of
+    /// milliseconds in the latencies and a tenth off every CPU figure.
+    pub const STEAL_HIGH: f64 = 0.10;
+
+    /// The hypervisor's share of the step, when high.
+    fn stolen(row: &StepRow) -> Option<Evidence> {
+        let s = row.steal.filter(|&s| s >= Self::STEAL_HIGH)?;
+        Some(ev(
+            "steal",
+            s,
+            Self::STEAL_HIGH,
+            ">=",
+            format!(
+                "the hypervisor gave {} of this machine's CPU time to other guests (steal): the vCPUs stopped at odd moments, pausing whatever ran on them",
+                pct(s)
+            ),
+        ))
+    }
+
+    /// True when the only disturbance is steal, which the CPU signals already read in
+    /// delivered cores.
+    pub fn only_steal(f: &Finding) -> bool {
+        f.evidence.iter().all(|e| e.signal == "steal")
+    }
 
     fn crowded(side: Side, row: &StepRow) -> Option<Evidence> {
         let p = side.process(row)?;
@@ -76,6 +102,7 @@ impl Signal for Disturbed {
         let mut evidence: Vec<Evidence> = [Side::Client, Side::Server]
             .into_iter()
             .filter_map(|s| Self::crowded(s, row))
+            .chain(Self::stolen(row))
             .collect();
         if let (Some(o), Some(n), Some(m)) = (row.other_cores, row.machine_cpus, row.system_cpu) {
             let share = o / f64::from(n.max(1));
@@ -130,6 +157,27 @@ mod tests {
             .check(&r, &ctx)
             .is_none()
         );
+    }
+
+    #[test]
+    fn a_hypervisor_taking_the_time_disturbs_the_step() {
+        let ctx = Ctx::at(Position::Saturated);
+        let mut r = row();
+        r.steal = Some(0.05);
+        assert!(Disturbed::default().check(&r, &ctx).is_none());
+        r.steal = Some(0.3);
+        let f = Disturbed::default().check(&r, &ctx).unwrap();
+        assert_eq!(f.evidence.len(), 1);
+        assert_eq!(f.evidence[0].signal, "steal");
+        assert!(Disturbed::only_steal(&f));
+        let mut s = process(0.3, 2.0, &[]);
+        s.run_queue_wait = Some(0.78);
+        r.server_process = Some(s);
+        r.other_cores = Some(0.5);
+        r.machine_cpus = Some(2);
+        let f = Disturbed::default().check(&r, &ctx).unwrap();
+        assert_eq!(f.evidence.len(), 2);
+        assert!(!Disturbed::only_steal(&f));
     }
 
     #[test]

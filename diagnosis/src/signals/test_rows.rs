@@ -37,6 +37,7 @@ pub(crate) fn row() -> StepRow {
         server_process: None,
         machine_cpus: None,
         other_cores: None,
+        steal: None,
         stalls: Vec::new(),
         verdict: StepVerdict {
             kind: VerdictKind::Inconclusive,

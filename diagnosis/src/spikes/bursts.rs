@@ -68,6 +68,27 @@ pub(crate) struct Cluster {
     pub excess_us: u64,
 }
 
+#[cfg(test)]
+impl Cluster {
+    /// A burst for tests: 10 slow requests from `first`, starting `t_s` into the run, 50 ms
+    /// long, its slowest 40 ms, `excess_ms` above the median.
+    pub(crate) fn test_burst(first: usize, t_s: f64, excess_ms: u64) -> Cluster {
+        let start_us = (t_s * 1e6) as u64;
+        Cluster {
+            ratio: 5.0,
+            first,
+            last: first + 10,
+            start_us,
+            end_us: start_us + 50_000,
+            peak_us: 40_000,
+            peak_end_us: start_us + 40_000,
+            release_index: first + 10,
+            size: 10,
+            excess_us: excess_ms * 1000,
+        }
+    }
+}
+
 /// Flags outliers on the series fed in start order: latency above the block median +
 /// max(k·1.4826·MAD, floor). A step's run of the series (a segment) is cut into
 /// `max(len / BLOCK, 1)` equal blocks, so blocks never straddle a step boundary; only the

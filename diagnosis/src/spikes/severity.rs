@@ -150,19 +150,7 @@ mod tests {
     use super::*;
 
     fn burst(first: usize, t_s: f64, excess_ms: u64) -> Cluster {
-        let start_us = (t_s * 1e6) as u64;
-        Cluster {
-            ratio: 5.0,
-            first,
-            last: first + 10,
-            start_us,
-            end_us: start_us + 50_000,
-            peak_us: 40_000,
-            peak_end_us: start_us + 40_000,
-            release_index: first + 10,
-            size: 10,
-            excess_us: excess_ms * 1000,
-        }
+        Cluster::test_burst(first, t_s, excess_ms)
     }
 
     /// Sorted by position, as the detector gives them.
