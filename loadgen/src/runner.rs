@@ -27,7 +27,7 @@ use satlab_record::summary::{ConnectionMode, LoadMode, LoadgenSummary};
 use satlab_record::threshold::Threshold;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -174,8 +174,8 @@ pub async fn run(
         None => (None, None),
     };
 
-    let started_unix_ns = satlab_record::now_unix_ns();
-    let start = Instant::now();
+    let clock = satlab_record::WallClock::now();
+    let (started_unix_ns, start) = (clock.unix_ns(), clock.instant());
     let stop = cancel.child_token();
     let aux_stop = CancellationToken::new();
     let ctx = Arc::new(Ctx {

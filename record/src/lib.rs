@@ -4,6 +4,7 @@
 //! timestamp is Unix nanoseconds from the wall clock, so client requests and server events
 //! line up. Files are written atomically ([`fsio::write_atomic`]).
 
+pub mod clock;
 pub mod error;
 pub mod error_kind;
 pub mod event_names;
@@ -23,6 +24,7 @@ pub mod telemetry;
 pub mod threshold;
 pub mod trace_sampling;
 
+pub use clock::{WallClock, now_unix_ns, unix_ns_of};
 pub use error::RecordError;
 pub use error_kind::ErrorKind;
 pub use events::{EventKind, EventScope, MetricPoint, ReportedEvent, ServerEvent};
@@ -31,10 +33,3 @@ pub use layout::RunDir;
 pub use request_log::{RequestLogReader, RequestLogWriter, RequestRecord};
 pub use spans::{SpanKind, SpanTiming, SpanTimingStats};
 
-/// Current Unix time in nanoseconds.
-pub fn now_unix_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}

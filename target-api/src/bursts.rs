@@ -34,7 +34,6 @@ pub async fn run_bursts(
             continue;
         }
         next += every;
-        let start_ns = satlab_record::now_unix_ns();
         let spun = tokio::task::spawn_blocking(move || {
             let t0 = Instant::now();
             let mut x = 1u64;
@@ -42,10 +41,11 @@ pub async fn run_bursts(
                 x ^= spin_rounds(SPIN_CHUNK, || {});
             }
             std::hint::black_box(x);
-            t0.elapsed()
+            (t0, t0.elapsed())
         })
         .await;
-        if let Ok(took) = spun {
+        if let Ok((t0, took)) = spun {
+            let start_ns = satlab_record::unix_ns_of(t0);
             hub.record(EventKind::CpuBurst, start_ns, took, None, None);
         }
         let now = tokio::time::Instant::now();

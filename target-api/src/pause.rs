@@ -32,13 +32,12 @@ impl PauseGate {
     pub fn stop_the_world(&self, d: Duration) -> (u64, Duration) {
         let guard = self.lock.write().unwrap_or_else(|e| e.into_inner());
         self.paused.store(true, Ordering::Release);
-        let start_ns = satlab_record::now_unix_ns();
         let t0 = Instant::now();
         std::thread::sleep(d);
         let took = t0.elapsed();
         self.paused.store(false, Ordering::Release);
         drop(guard);
-        (start_ns, took)
+        (satlab_record::unix_ns_of(t0), took)
     }
 }
 

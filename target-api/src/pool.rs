@@ -58,11 +58,11 @@ impl Pool {
             // The semaphore is fair: taking every permit also blocks later arrivals.
             if let Ok(all) = self.permits.acquire_many(self.size).await {
                 after_await();
-                let start_ns = satlab_record::now_unix_ns();
                 let r0 = Instant::now();
                 tokio::time::sleep(live.recycle_cost()).await;
                 let took = r0.elapsed();
                 drop(all);
+                let start_ns = satlab_record::unix_ns_of(r0);
                 hub.record(EventKind::PoolRecycle, start_ns, took, Some(index), cx);
             }
         }
