@@ -2,14 +2,17 @@
 //! tokio runtime, runs the plan, prints the table or JSON, and maps outcomes to exit codes.
 
 use crate::client::{ClientConfig, RequestSpec, TargetError};
+use crate::error::LoadgenError;
 use crate::otel::config::OtelConfig;
 use crate::plan::{self, Load, Plan};
 use crate::runner::{Options, run as run_plan};
 use crate::threshold;
+use crate::{join, observer_client};
 use bytes::Bytes;
 use clap::{ArgGroup, Parser};
 use satlab_common::exit;
 use satlab_common::otel_env::OtelEnvError;
+use satlab_record::distributed::JoinReply;
 use satlab_record::judge;
 use satlab_record::summary::LoadgenSummary;
 use satlab_record::threshold::Threshold;
@@ -151,7 +154,7 @@ fn in_flight_arg(s: &str) -> Result<u32, String> {
 /// latencies, errors by kind and W3C trace propagation.
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", version, about, after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("load").required(true).args(["stages", "rate", "rate_stages"])))]
+#[command(group(ArgGroup::new("load").required(true).args(["stages", "rate", "rate_stages", "join"])))]
 pub struct Cli {
     /// Target URL (http://HOST[:PORT]/PATH).
     pub url: String,
@@ -213,6 +216,11 @@ pub struct Cli {
     /// Longest wait for in-flight requests at the end or after Ctrl-C.
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = duration_arg)]
     pub drain_timeout: Duration,
+    /// Join a distributed run on `observer serve` (http://HOST:PORT/api/runs/ID) instead of
+    /// giving a plan: the observer assigns this loadgen its id, its share of the plan and
+    /// the start instant; the record is uploaded to it at the end.
+    #[arg(long, value_name = "RUN_URL", conflicts_with_all = ["duration", "settle", "max_in_flight"])]
+    pub join: Option<String>,
     /// Write the run record (summary.json, histograms.json, seconds.jsonl, requests.bin).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -345,13 +353,24 @@ pub fn exit_code(summary: &LoadgenSummary, signal_code: u8) -> u8 {
 
 /// Run the loadgen command line `args` (program name first). Builds its own runtime.
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let cli = match exit::parse_or_exit::<Cli, _, _>(args) {
+    let cli = match exit::parse_or_exit::<Cli, _, _>(args.clone()) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let usage = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(exit::USAGE)
+    };
+    let (cli, joined) = match &cli.join {
+        None => (cli, None),
+        Some(url) => match joined_cli(url, &cli, args) {
+            Ok((c, j)) => (c, Some(j)),
+            Err(JoinFailure::Usage(e)) => return usage(e),
+            Err(JoinFailure::Join(e)) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        },
     };
     let plan = match cli.plan() {
         Ok(p) => p,
@@ -360,10 +379,19 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     if let Err(e) = cli.check_thresholds(&plan) {
         return usage(e);
     }
-    let opts = match cli.options() {
+    let mut opts = match cli.options() {
         Ok(o) => o,
         Err(e) => return usage(e.to_string()),
     };
+    if let Some(j) = &joined {
+        opts.distributed = Some(join::part(&j.reply));
+        opts.out.get_or_insert_with(|| {
+            std::env::temp_dir().join(format!(
+                "satlab-{}-loadgen-{}",
+                j.reply.run, j.reply.loadgen
+            ))
+        });
+    }
     let threads = cli
         .threads
         .unwrap_or_else(|| satlab_common::capacity::own_cpus().ceil().max(1.0) as usize);
@@ -400,7 +428,25 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             }
             c2.cancel();
         });
-        run_plan(plan, opts, cancel).await
+        let out = opts.out.clone();
+        let outcome = run_plan(plan, opts, cancel).await?;
+        if let (Some(j), Some(dir)) = (&joined, out) {
+            join::upload(
+                &observer_client::Client::new(),
+                &j.url,
+                j.reply.loadgen,
+                &dir,
+            )
+            .await
+            .map_err(|e| LoadgenError::Upload(e.to_string()))?;
+            if !quiet {
+                eprintln!(
+                    "record uploaded to {} as loadgen {}",
+                    j.url, j.reply.loadgen
+                );
+            }
+        }
+        Ok::<_, LoadgenError>(outcome)
     });
     rt.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -433,4 +479,55 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             ExitCode::from(exit::FAILURE)
         }
     }
+}
+
+/// A joined distributed run: where it is and what the observer assigned.
+struct Joined {
+    url: String,
+    reply: JoinReply,
+}
+
+enum JoinFailure {
+    Usage(String),
+    Join(String),
+}
+
+/// Join the run at `url`, then read the command line again with the share's plan flags in
+/// place of `--join`.
+fn joined_cli(url: &str, cli: &Cli, args: Vec<OsString>) -> Result<(Cli, Joined), JoinFailure> {
+    let url = join::run_url(url).map_err(|e| JoinFailure::Usage(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| JoinFailure::Join(format!("cannot start the runtime: {e}")))?;
+    let client = observer_client::Client::new();
+    if !cli.quiet {
+        eprintln!("joining {url}: waiting for the other loadgens");
+    }
+    let reply = rt
+        .block_on(join::join(&client, &url))
+        .map_err(|e| JoinFailure::Join(e.to_string()))?;
+    let mut rest = Vec::with_capacity(args.len() + reply.args.len());
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        if a == "--join" {
+            it.next();
+        } else if !a.to_string_lossy().starts_with("--join=") {
+            rest.push(a);
+        }
+    }
+    rest.extend(reply.args.iter().map(OsString::from));
+    let cli = Cli::try_parse_from(rest).map_err(|e| {
+        JoinFailure::Join(format!(
+            "the observer's share {:?} does not parse: {e}",
+            reply.args
+        ))
+    })?;
+    if !cli.quiet {
+        eprintln!(
+            "joined as loadgen {} of {}: {}",
+            reply.loadgen, reply.of, reply.spec
+        );
+    }
+    Ok((cli, Joined { url, reply }))
 }

@@ -23,6 +23,9 @@ pub enum LoadgenError {
     /// The OTLP exporter could not start.
     #[error("OpenTelemetry export: {0}")]
     Telemetry(String),
+    /// The record could not be handed to the distributed run's observer.
+    #[error("uploading the record: {0}")]
+    Upload(String),
     /// An internal task failed.
     #[error("internal error: {0}")]
     Internal(String),

@@ -19,6 +19,7 @@ use crate::record::tick::Ticker;
 use crate::record::{log, summary, write};
 use hdrhistogram::Histogram;
 use satlab_common::capacity::own_cpus;
+use satlab_record::distributed::DistributedPart;
 use satlab_record::fsio::JsonlAppender;
 use satlab_record::judge;
 use satlab_record::layout::LoadgenFiles;
@@ -57,6 +58,8 @@ pub struct Options {
     pub interrupt_reason: String,
     /// Judged at the end; the results go into the summary.
     pub thresholds: Vec<Threshold>,
+    /// A distributed run's part: wait for its start instant, and tag the record with it.
+    pub distributed: Option<DistributedPart>,
 }
 
 impl Options {
@@ -81,6 +84,7 @@ impl Options {
             otel: None,
             interrupt_reason: "interrupted".into(),
             thresholds: Vec::new(),
+            distributed: None,
         }
     }
 }
@@ -174,6 +178,15 @@ pub async fn run(
         None => (None, None),
     };
 
+    if let Some(part) = &opts.distributed {
+        let wait = part
+            .start_unix_ns
+            .saturating_sub(satlab_record::now_unix_ns());
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_nanos(wait)) => {}
+            _ = cancel.cancelled() => {}
+        }
+    }
     let clock = satlab_record::WallClock::now();
     let (started_unix_ns, start) = (clock.unix_ns(), clock.instant());
     let stop = cancel.child_token();
@@ -298,6 +311,7 @@ pub async fn run(
         spans_dropped,
         steps,
         overall,
+        distributed: opts.distributed.clone(),
         thresholds: Vec::new(),
     };
     summary.thresholds = judge::evaluate(&summary, &opts.thresholds);

@@ -342,7 +342,7 @@ fn run_submit(a: SubmitArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--to {base:?}: give an http:// URL, e.g. http://127.0.0.1:9464");
     }
     let code = runtime()?.block_on(async move {
-        let client = crate::submit::Client::new();
+        let client = loadgen::observer_client::Client::new();
         for f in serve::LOADGEN_FILES {
             let p = files_dir.join(f);
             if !p.is_file() {

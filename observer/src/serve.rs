@@ -5,11 +5,17 @@
 //! exemplars when `Accept` asks for it, else the Prometheus text format), `GET /api/runs`,
 //! `PUT /api/runs/{id}/loadgen/{file}` (`summary.json`, `histograms.json`,
 //! `seconds.jsonl`, `requests.bin`), `POST /api/runs/{id}/diagnose`,
-//! `GET /api/runs/{id}/diagnosis`. Server events and metric points received over OTLP
+//! `GET /api/runs/{id}/diagnosis`. A distributed run ([`crate::distributed`]):
+//! `POST /api/runs/{id}/distributed` (the plan and the number of loadgens),
+//! `POST /api/runs/{id}/join` (held until all have joined; the reply is the loadgen's id,
+//! share and start instant), `PUT /api/runs/{id}/loadgens/{k}/{file}` (each part's record;
+//! checked when its summary arrives), and `diagnose` merges the parts first. Server events and metric points received over OTLP
 //! while a run's time window was open (from loadgen's `summary.json`) are written into
 //! that run's `otlp/` when it is diagnosed.
 
 use crate::analysis::{self, Analysis};
+use crate::distributed::coordinator::{self, CoordError, Coordinator, Definition};
+use crate::distributed::merge;
 use crate::otlp::store::Overflow;
 use crate::otlp::{self, ReceiverConfig, Store, StoreLimits};
 use crate::promexport::{self, Format, RunVerdict};
@@ -89,6 +95,7 @@ pub enum ServeError {
 #[derive(Debug, Clone)]
 struct AppState {
     store: Arc<Store>,
+    coord: Arc<Coordinator>,
     runs_dir: PathBuf,
     max_upload: u64,
 }
@@ -139,6 +146,9 @@ pub fn router(store: Arc<Store>, runs_dir: PathBuf, max_upload: u64) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/runs", get(list_runs))
         .route("/api/runs/{id}/loadgen/{file}", put(upload))
+        .route("/api/runs/{id}/distributed", post(create_distributed))
+        .route("/api/runs/{id}/join", post(join_run))
+        .route("/api/runs/{id}/loadgens/{k}/{file}", put(upload_part))
         .route("/api/runs/{id}/diagnose", post(diagnose))
         .route("/api/runs/{id}/diagnosis", get(get_diagnosis))
         .fallback(|| async {
@@ -149,6 +159,7 @@ pub fn router(store: Arc<Store>, runs_dir: PathBuf, max_upload: u64) -> Router {
         })
         .with_state(AppState {
             store,
+            coord: Arc::new(Coordinator::new(&runs_dir)),
             runs_dir,
             max_upload,
         })
@@ -271,25 +282,26 @@ fn ensure_run(runs_dir: &Path, id: &str) -> Result<RunDir, ApiError> {
     Ok(dir)
 }
 
-async fn upload(
-    State(st): State<AppState>,
-    UrlPath((id, file)): UrlPath<(String, String)>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    check_id(&id)?;
-    if !LOADGEN_FILES.contains(&file.as_str()) {
-        return Err(api(
+fn check_file(file: &str) -> Result<(), ApiError> {
+    if LOADGEN_FILES.contains(&file) {
+        Ok(())
+    } else {
+        Err(api(
             StatusCode::NOT_FOUND,
             format!(
                 "unknown loadgen file {file:?}: one of {}",
                 LOADGEN_FILES.join(", ")
             ),
-        ));
+        ))
     }
-    let dir = ensure_run(&st.runs_dir, &id)?;
-    let target = dir.loadgen().dir().join(&file);
-    let tmp = dir.loadgen().dir().join(format!(".{file}.upload"));
-    std::fs::create_dir_all(dir.loadgen().dir())
+}
+
+/// Stream an upload into `dir/file` (through a temporary file, renamed when whole), at most
+/// `max` bytes; returns its size.
+async fn receive(body: Body, dir: &Path, file: &str, max: u64) -> Result<u64, ApiError> {
+    let target = dir.join(file);
+    let tmp = dir.join(format!(".{file}.upload"));
+    std::fs::create_dir_all(dir)
         .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut out = std::fs::File::create(&tmp)
         .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -307,11 +319,11 @@ async fn upload(
             }
         };
         written += chunk.len() as u64;
-        if written > st.max_upload {
+        if written > max {
             let _ = std::fs::remove_file(&tmp);
             return Err(api(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("{file} is over the {}-byte upload limit", st.max_upload),
+                format!("{file} is over the {max}-byte upload limit"),
             ));
         }
         if let Err(e) = out.write_all(&chunk) {
@@ -324,6 +336,19 @@ async fn upload(
         let _ = std::fs::remove_file(&tmp);
         return Err(api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
     }
+    Ok(written)
+}
+
+async fn upload(
+    State(st): State<AppState>,
+    UrlPath((id, file)): UrlPath<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_id(&id)?;
+    check_file(&file)?;
+    let dir = ensure_run(&st.runs_dir, &id)?;
+    let target = dir.loadgen().dir().join(&file);
+    let written = receive(body, dir.loadgen().dir(), &file, st.max_upload).await?;
     if file == "summary.json"
         && let Err(e) = fsio::read_json::<LoadgenSummary>(&target)
     {
@@ -340,6 +365,108 @@ async fn upload(
         .into_response())
 }
 
+fn coord_error(e: CoordError) -> ApiError {
+    let status = match e {
+        CoordError::NotFound(_) => StatusCode::NOT_FOUND,
+        CoordError::Conflict(_) => StatusCode::CONFLICT,
+        CoordError::Invalid(_) => StatusCode::BAD_REQUEST,
+        CoordError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    api(status, e.to_string())
+}
+
+async fn create_distributed(
+    State(st): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    check_id(&id)?;
+    let def: Definition = serde_json::from_slice(&body).map_err(|e| {
+        api(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "not a distributed run definition ({e}): e.g. {{\"loadgens\": 3, \"stages\": \"30:10s,60:10s\"}}"
+            ),
+        )
+    })?;
+    st.coord.create(&id, &def).map_err(coord_error)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({"id": id, "loadgens": def.loadgens,
+            "join": format!("/api/runs/{id}/join")})),
+    )
+        .into_response())
+}
+
+async fn join_run(
+    State(st): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    check_id(&id)?;
+    let reply = st.coord.join(&id).await.map_err(coord_error)?;
+    Ok(axum::Json(reply).into_response())
+}
+
+async fn upload_part(
+    State(st): State<AppState>,
+    UrlPath((id, k, file)): UrlPath<(String, String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_id(&id)?;
+    check_file(&file)?;
+    let dir = RunDir::new(st.runs_dir.join(&id));
+    let record = coordinator::read_record(&dir)
+        .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e))?
+        .ok_or_else(|| {
+            api(
+                StatusCode::NOT_FOUND,
+                format!("no distributed run {id:?} has started"),
+            )
+        })?;
+    let k: u32 = k.parse().ok().filter(|k| *k < record.ran).ok_or_else(|| {
+        api(
+            StatusCode::NOT_FOUND,
+            format!("run {id:?} has loadgens 0 to {}, not {k:?}", record.ran - 1),
+        )
+    })?;
+    let parts = coordinator::parts_dir(&dir);
+    let done = parts.join(k.to_string());
+    let duplicate = || {
+        api(
+            StatusCode::CONFLICT,
+            format!(
+                "loadgen {k} of run {id:?} has uploaded its record already (two loadgens with \
+                 one id?); the first is kept"
+            ),
+        )
+    };
+    if done.exists() {
+        return Err(duplicate());
+    }
+    let staging = parts.join(format!(".{k}.staging"));
+    let written = receive(body, &staging, &file, st.max_upload).await?;
+    if file == "summary.json" {
+        let checked = fsio::read_json::<LoadgenSummary>(&staging.join(&file))
+            .map_err(|e| format!("summary.json is not a loadgen summary: {e}"))
+            .and_then(|s| coordinator::check_part(&s, &record, k));
+        if let Err(e) = checked {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(api(StatusCode::CONFLICT, e));
+        }
+        if done.exists() {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(duplicate());
+        }
+        std::fs::rename(&staging, &done)
+            .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({"id": id, "loadgen": k, "file": file, "bytes": written})),
+    )
+        .into_response())
+}
+
 /// Write the OTLP data of a run's window into its `otlp/`, mark it complete, diagnose it.
 fn diagnose_run(store: &Store, runs_dir: &Path, id: &str) -> Result<Box<Diagnosis>, ApiError> {
     let root = runs_dir.join(id);
@@ -350,6 +477,14 @@ fn diagnose_run(store: &Store, runs_dir: &Path, id: &str) -> Result<Box<Diagnosi
             format!("no run {id:?}: upload its loadgen record first"),
         )
     })?;
+    if let Some(mut record) =
+        coordinator::read_record(&dir).map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e))?
+    {
+        let merged = merge::merge(&coordinator::parts_dir(&dir), &dir.loadgen(), &mut record);
+        coordinator::write_record(&dir, &record)
+            .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        merged.map_err(|e| api(StatusCode::CONFLICT, format!("run {id:?}: {e}")))?;
+    }
     let summary: LoadgenSummary = fsio::read_json(&dir.loadgen().summary()).map_err(|e| {
         api(
             StatusCode::CONFLICT,

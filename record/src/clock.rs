@@ -99,7 +99,10 @@ mod tests {
         let before = now_unix_ns();
         let c = WallClock::now();
         let after = now_unix_ns();
-        assert!((before..=after).contains(&c.unix_ns()), "{before} {c:?} {after}");
+        assert!(
+            (before..=after).contains(&c.unix_ns()),
+            "{before} {c:?} {after}"
+        );
         let t = Instant::now();
         let u = unix_ns_of(t);
         // Two pairings of the same clocks agree far inside the diagnosis's 10 ms window.

@@ -5,6 +5,7 @@
 //! line up. Files are written atomically ([`fsio::write_atomic`]).
 
 pub mod clock;
+pub mod distributed;
 pub mod error;
 pub mod error_kind;
 pub mod event_names;
@@ -32,4 +33,3 @@ pub use failure::{Failure, ParseFailureError};
 pub use layout::RunDir;
 pub use request_log::{RequestLogReader, RequestLogWriter, RequestRecord};
 pub use spans::{SpanKind, SpanTiming, SpanTimingStats};
-

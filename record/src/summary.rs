@@ -209,6 +209,9 @@ pub struct LoadgenSummary {
     pub steps: Vec<StepSummary>,
     /// All measured windows together.
     pub overall: StepSummary,
+    /// The distributed run this record is a part of (absent for a run of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<crate::distributed::DistributedPart>,
     /// The `--threshold`s, judged at the end of the run (absent when none were given).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdResult>,

@@ -1,4 +1,5 @@
-//! A small HTTP/1.1 client for `observer submit`.
+//! A small HTTP/1.1 client for `observer serve`: `observer submit` uploads with it, and a
+//! loadgen joining a distributed run joins and uploads with it.
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;

@@ -1,0 +1,387 @@
+//! A distributed run on `observer serve`: three loadgen processes join one run on loopback,
+//! the observer splits the plan, starts them together, and merges their records exactly.
+
+mod common;
+
+use observer::otlp::Store;
+use observer::otlp::store::StoreLimits;
+use satlab_record::distributed::DistributedRecord;
+use satlab_record::summary::LoadgenSummary;
+use satlab_record::{RequestLogReader, RunDir, fsio, histogram};
+use satlab_testkit::http_server::{Behaviour, TestServer};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn loadgen_bin() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_observer")).with_file_name("loadgen")
+}
+
+/// An `observer serve` API on loopback over a fresh runs directory.
+async fn observer(runs: &Path) -> String {
+    let store = Arc::new(Store::new(StoreLimits::default()));
+    let app = observer::serve::router(store, runs.to_path_buf(), 256 << 20);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    base
+}
+
+fn spawn_loadgen(target: &str, run_url: &str) -> tokio::process::Child {
+    tokio::process::Command::new(loadgen_bin())
+        .args([target, "--join", run_url, "--quiet", "--threads", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start loadgen (built by cargo test --workspace)")
+}
+
+async fn create(base: &str, id: &str, def: serde_json::Value) -> (u16, String) {
+    let (st, _, body) = common::request(
+        "POST",
+        &format!("{base}/api/runs/{id}/distributed"),
+        &[],
+        serde_json::to_vec(&def).unwrap(),
+    )
+    .await;
+    (st, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn diagnose(base: &str, id: &str) -> (u16, String) {
+    let (st, _, body) = common::request(
+        "POST",
+        &format!("{base}/api/runs/{id}/diagnose"),
+        &[],
+        vec![],
+    )
+    .await;
+    (st, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The `error` of a JSON error body.
+fn err_of(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
+    v["error"].as_str().unwrap_or_default().to_string()
+}
+
+fn all_latencies(dir: &Path) -> hdrhistogram::Histogram<u64> {
+    let mut h = histogram::new_latency_histogram();
+    for r in RequestLogReader::open(&dir.join("requests.bin")).unwrap() {
+        histogram::record_clamped(&mut h, u64::from(r.unwrap().latency_us));
+    }
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = observer(tmp.path()).await;
+    let server = TestServer::start(Behaviour {
+        delay: Duration::from_millis(2),
+        ..Behaviour::default()
+    })
+    .await
+    .unwrap();
+    let target = server.url("/");
+    let id = "dist-3";
+    let (st, body) = create(
+        &base,
+        id,
+        serde_json::json!({"loadgens": 3, "stages": "6:2s,10:2s", "settle": "0s",
+                           "join_timeout": "60s", "start_delay": "1s"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    let run_url = format!("{base}/api/runs/{id}");
+    let children: Vec<_> = (0..3).map(|_| spawn_loadgen(&target, &run_url)).collect();
+    for c in children {
+        let out = c.wait_with_output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "loadgen failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (st, body) = diagnose(&base, id).await;
+    assert_eq!(st, 200, "{body}");
+
+    let dir = RunDir::new(tmp.path().join(id));
+    let record: DistributedRecord =
+        fsio::read_json(&dir.loadgen().dir().join("distributed.json")).unwrap();
+    let merged: LoadgenSummary = fsio::read_json(&dir.loadgen().summary()).unwrap();
+    let parts: Vec<LoadgenSummary> = (0..3)
+        .map(|k| {
+            fsio::read_json(&dir.loadgen().dir().join(format!("parts/{k}/summary.json"))).unwrap()
+        })
+        .collect();
+    // The shares: 6 and 10 workers split 2+2+2 and 4+3+3, each recorded.
+    let specs: Vec<&str> = record.parts.iter().map(|p| p.spec.as_str()).collect();
+    assert_eq!(specs, ["2:2s,4:2s", "2:2s,3:2s", "2:2s,3:2s"]);
+    assert_eq!((record.planned, record.ran), (3, 3));
+    assert!(record.parts.iter().all(|p| p.merged), "{record:?}");
+    // Totals are the parts' sums, step by step.
+    for i in 0..2 {
+        let sum: u64 = parts.iter().map(|p| p.steps[i].requests).sum();
+        assert_eq!(merged.steps[i].requests, sum);
+        let workers: u32 = parts.iter().map(|p| p.steps[i].concurrency.unwrap()).sum();
+        assert_eq!(merged.steps[i].concurrency, Some(workers));
+    }
+    let total: u64 = parts.iter().map(|p| p.overall.requests).sum();
+    assert_eq!(merged.overall.requests, total);
+    assert!(total > 1000, "{total}");
+    // Rates are over the common measured windows: the parts' rates add up.
+    let rps: f64 = parts.iter().map(|p| p.overall.rps).sum();
+    assert!(
+        (merged.overall.rps - rps).abs() < 1e-6 * rps,
+        "{} vs {rps}",
+        merged.overall.rps
+    );
+    // The merged histogram is one histogram fed every part's latencies.
+    let hists: histogram::HistogramsFile = fsio::read_json(&dir.loadgen().histograms()).unwrap();
+    let overall = histogram::decode(&hists.overall).unwrap();
+    let mut direct = histogram::new_latency_histogram();
+    for k in 0..3 {
+        let f: histogram::HistogramsFile = fsio::read_json(
+            &dir.loadgen()
+                .dir()
+                .join(format!("parts/{k}/histograms.json")),
+        )
+        .unwrap();
+        direct.add(histogram::decode(&f.overall).unwrap()).unwrap();
+    }
+    assert_eq!(overall, direct);
+    // ...and, with nothing dropped from the logs, the merged log holds every request, its
+    // latencies giving the same percentiles at HdrHistogram's precision.
+    assert_eq!(merged.request_log_dropped, 0);
+    let logged = all_latencies(dir.loadgen().dir());
+    assert_eq!(logged.len(), merged.request_log_records);
+    assert_eq!(logged.len(), overall.len());
+    for q in [0.5, 0.9, 0.99, 0.999, 1.0] {
+        let a = overall.value_at_quantile(q);
+        let b = logged.value_at_quantile(q);
+        assert!(overall.equivalent(a, b), "q{q}: {a} vs {b}");
+    }
+    // Start skew measured from each loadgen's first actual send.
+    assert!(
+        record.start_skew_ms < 50.0,
+        "start skew {} ms: {record:?}",
+        record.start_skew_ms
+    );
+    assert!(record.parts.iter().all(|p| p.first_send_ms.is_some()));
+    let diagnosis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.diagnosis_json()).unwrap()).unwrap();
+    assert!(diagnosis["verdict"]["kind"].is_string(), "{diagnosis}");
+
+    // Bad parts are refused with the reason, and what was merged stays.
+    let part0 = dir.loadgen().dir().join("parts/0/summary.json");
+    let put = |k: u32, body: Vec<u8>| {
+        let url = format!("{run_url}/loadgens/{k}/summary.json");
+        async move { common::request("PUT", &url, &[], body).await }
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&part0).unwrap()).unwrap();
+    let (st, _, b) = put(0, serde_json::to_vec(&v).unwrap()).await;
+    assert_eq!(st, 409, "duplicate: {}", err_of(&b));
+    assert!(err_of(&b).contains("uploaded its record already"));
+    // The same record under another id: wrong loadgen; another run: refused; another plan.
+    std::fs::remove_dir_all(dir.loadgen().dir().join("parts/2")).unwrap();
+    let (st, _, b) = put(2, serde_json::to_vec(&v).unwrap()).await;
+    assert_eq!(st, 409);
+    assert!(err_of(&b).contains("loadgen 0's, uploaded as loadgen 2"));
+    v["distributed"]["loadgen"] = 2.into();
+    v["distributed"]["run"] = "another-run".into();
+    let (st, _, b) = put(2, serde_json::to_vec(&v).unwrap()).await;
+    assert_eq!(st, 409);
+    assert!(err_of(&b).contains("from run \"another-run\""));
+    v["distributed"]["run"] = id.into();
+    let (st, _, b) = put(2, serde_json::to_vec(&v).unwrap()).await;
+    assert_eq!(st, 409);
+    assert!(
+        err_of(&b).contains("but loadgen 2 was assigned \"2:2s,3:2s\""),
+        "{}",
+        err_of(&b)
+    );
+    let (st, _, _) = put(7, serde_json::to_vec(&v).unwrap()).await;
+    assert_eq!(st, 404);
+    // Loadgen 2's record is gone now: a new merge keeps the other two and names it.
+    let (st, body) = diagnose(&base, id).await;
+    assert_eq!(st, 200, "{body}");
+    let record: DistributedRecord =
+        fsio::read_json(&dir.loadgen().dir().join("distributed.json")).unwrap();
+    let missing: Vec<u32> = record.missing().map(|p| p.loadgen).collect();
+    assert_eq!(missing, [2]);
+    let merged: LoadgenSummary = fsio::read_json(&dir.loadgen().summary()).unwrap();
+    assert_eq!(
+        merged.overall.requests,
+        parts[0].overall.requests + parts[1].overall.requests
+    );
+    assert!(
+        merged
+            .interrupt_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("loadgen 2 of 3 missing")),
+        "{merged:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_loadgen_is_named_and_the_others_are_merged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = observer(tmp.path()).await;
+    let server = TestServer::start(Behaviour::default()).await.unwrap();
+    let target = server.url("/");
+    let id = "dist-kill";
+    let (st, body) = create(
+        &base,
+        id,
+        serde_json::json!({"loadgens": 3, "stages": "6:3s", "start_delay": "500ms"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    let run_url = format!("{base}/api/runs/{id}");
+    let mut children: Vec<_> = (0..3).map(|_| spawn_loadgen(&target, &run_url)).collect();
+    // Let the run start, then kill one loadgen outright: it uploads nothing.
+    let dir = RunDir::new(tmp.path().join(id));
+    let record_path = dir.loadgen().dir().join("distributed.json");
+    for _ in 0..200 {
+        if record_path.is_file() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut victim = children.remove(1);
+    victim.kill().await.unwrap();
+    for c in children {
+        let out = c.wait_with_output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (st, body) = diagnose(&base, id).await;
+    assert_eq!(st, 200, "{body}");
+    let record: DistributedRecord = fsio::read_json(&record_path).unwrap();
+    let merged_ids: Vec<u32> = record
+        .parts
+        .iter()
+        .filter(|p| p.merged)
+        .map(|p| p.loadgen)
+        .collect();
+    let missing: Vec<&str> = record
+        .missing()
+        .filter_map(|p| p.missing.as_deref())
+        .collect();
+    assert_eq!(merged_ids.len(), 2, "{record:?}");
+    assert_eq!(missing.len(), 1, "{record:?}");
+    let merged: LoadgenSummary = fsio::read_json(&dir.loadgen().summary()).unwrap();
+    let sum: u64 = merged_ids
+        .iter()
+        .map(|k| {
+            fsio::read_json::<LoadgenSummary>(
+                &dir.loadgen().dir().join(format!("parts/{k}/summary.json")),
+            )
+            .unwrap()
+            .overall
+            .requests
+        })
+        .sum();
+    assert_eq!(merged.overall.requests, sum);
+    assert!(merged.interrupted, "{merged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_definitions_and_joins_are_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = observer(tmp.path()).await;
+    for (def, says) in [
+        (
+            serde_json::json!({"loadgens": 0, "stages": "6:1s"}),
+            "loadgens 0 is out of range",
+        ),
+        (
+            serde_json::json!({"loadgens": 4, "stages": "3:1s"}),
+            "step 0 has 3 workers",
+        ),
+        (
+            serde_json::json!({"loadgens": 2}),
+            "exactly one of \"stages\"",
+        ),
+        (
+            serde_json::json!({"loadgens": 2, "stages": "4:1s", "join_timeout": "soon"}),
+            "join_timeout",
+        ),
+        (
+            serde_json::json!({"loadgens": 2, "stages": "4:1s", "extra": 1}),
+            "unknown field",
+        ),
+    ] {
+        let (st, body) = create(&base, "bad", def).await;
+        assert_eq!(st, 400, "{body}");
+        let e = err_of(body.as_bytes());
+        assert!(e.contains(says), "{e} lacks {says}");
+    }
+    let (st, _, b) =
+        common::request("POST", &format!("{base}/api/runs/nope/join"), &[], vec![]).await;
+    assert_eq!(st, 404);
+    assert!(
+        err_of(&b).contains("POST /api/runs/nope/distributed"),
+        "{}",
+        err_of(&b)
+    );
+    // Fewer loadgens than planned at the timeout: refused when asked to be, to every one.
+    let (st, _) = create(
+        &base,
+        "short",
+        serde_json::json!({"loadgens": 2, "stages": "4:1s", "join_timeout": "300ms",
+                           "on_missing": "refuse"}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _, b) =
+        common::request("POST", &format!("{base}/api/runs/short/join"), &[], vec![]).await;
+    assert_eq!(st, 409);
+    assert!(err_of(&b).contains("1 of 2 loadgens joined"));
+    // ...and re-split among those present by default.
+    let (st, _) = create(
+        &base,
+        "resplit",
+        serde_json::json!({"loadgens": 3, "stages": "4:1s", "join_timeout": "300ms"}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _, b) = common::request(
+        "POST",
+        &format!("{base}/api/runs/resplit/join"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(st, 200);
+    let reply: satlab_record::distributed::JoinReply = serde_json::from_slice(&b).unwrap();
+    assert_eq!(
+        (reply.loadgen, reply.of, reply.spec.as_str()),
+        (0, 1, "4:1s")
+    );
+    let record: DistributedRecord = fsio::read_json(
+        &RunDir::new(tmp.path().join("resplit"))
+            .loadgen()
+            .dir()
+            .join("distributed.json"),
+    )
+    .unwrap();
+    assert_eq!((record.planned, record.ran), (3, 1));
+    // A late joiner is told the run has started.
+    let (st, _, b) = common::request(
+        "POST",
+        &format!("{base}/api/runs/resplit/join"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(st, 409);
+    assert!(err_of(&b).contains("has started already"));
+}
