@@ -9,13 +9,19 @@
 #   satlab-loadgen-run scenarios            list the scenarios
 #   satlab-loadgen-run show NAME            print what `scenario NAME` would do
 #   satlab-loadgen-run reset                put every run-time target setting back to its default
+#   satlab-loadgen-run join [LOADGEN FLAGS...]
+#                                           one of N replicas of a distributed run: open it
+#                                           (the first replica does; the others find it open),
+#                                           join it for a share of SATLAB_STAGES, and ask for
+#                                           the merged diagnosis at the end
 #
 # Scenarios are read by `observer scenario` (the observer's own parser and target-api's
 # own settings type); this script parses neither TOML nor JSON.
 #
 # Environment: SATLAB_TARGET_URL, SATLAB_OBSERVER_URL, SATLAB_ADMIN_URL,
 # SATLAB_ADMIN_TOKEN, SATLAB_RECORDS_DIR, SATLAB_SCENARIOS_DIR, SATLAB_TRACE_SAMPLE (added
-# as --trace-sample unless the flags give one).
+# as --trace-sample unless the flags give one); for `join`: SATLAB_RUN_ID (one per run),
+# SATLAB_LOADGENS (the replicas), SATLAB_STAGES (the whole run's plan).
 set -euo pipefail
 
 target_url="${SATLAB_TARGET_URL:-http://target-api:8080/api/vector/add}"
@@ -56,7 +62,17 @@ put_settings() {
 }
 
 label=adhoc
+run_url=
 case "${1:-}" in
+  join)
+    shift
+    run_id=${SATLAB_RUN_ID:?set SATLAB_RUN_ID: one id per distributed run}
+    run_url=$(observer distribute --to "$observer_url" --id "$run_id" \
+      --loadgens "${SATLAB_LOADGENS:?set SATLAB_LOADGENS: the replicas that join}" \
+      --stages "${SATLAB_STAGES:?set SATLAB_STAGES: the whole run, e.g. 30:30s,60:30s}" \
+      --exists-ok) || exit 2
+    label="$run_id-$(hostname)"
+    ;;
   scenarios)
     plan --list
     exit 0
@@ -88,13 +104,23 @@ case "${1:-}" in
     ;;
 esac
 
-(($#)) || die "give loadgen flags (e.g. --stages 10:30s,100:30s) or: scenario NAME"
+[[ -n $run_url ]] || (($#)) || die "give loadgen flags (e.g. --stages 10:30s,100:30s) or: scenario NAME"
 # Sample a share of the traces (the lab's default keeps Jaeger and the Collector light)
 # unless the flags choose.
 if [[ -n ${SATLAB_TRACE_SAMPLE:-} && " $* " != *" --trace-sample"* ]]; then
   set -- "$@" --trace-sample "$SATLAB_TRACE_SAMPLE"
 fi
 out="$records_dir/$(date -u +%Y%m%dT%H%M%SZ)-$label"
+if [[ -n $run_url ]]; then
+  echo "loadgen $target_url --join $run_url $* --out $out"
+  status=0
+  loadgen "$target_url" --join "$run_url" "$@" --out "$out" || status=$?
+  # Every replica asks; the observer merges whatever parts have arrived, so the last
+  # one to finish leaves the whole run merged and diagnosed.
+  curl -fsS -X POST "$run_url/diagnose" -o /dev/null \
+    || echo "note: the observer did not diagnose $run_url" >&2
+  exit "$status"
+fi
 echo "loadgen $target_url $* --out $out"
 status=0
 loadgen "$target_url" "$@" --out "$out" || status=$?

@@ -271,15 +271,19 @@ fn compose_commands_parse_with_the_programs_own_cli() {
     );
     let script = std::fs::read_to_string(root().join("compose/loadgen-run.sh")).unwrap();
     let observer_cli = <observer::cli::Cli as clap::CommandFactory>::command();
-    // The script calls the observer at the start of a line (no `$(observer ...)`).
+    // The script calls the observer at the start of a line, or as `$(observer ...)`.
     let called: BTreeSet<String> = script
         .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("observer "))
+        .filter_map(|l| {
+            let l = l.trim_start();
+            l.strip_prefix("observer ")
+                .or_else(|| l.split_once("$(observer ").map(|(_, r)| r))
+        })
         .filter_map(|rest| rest.split_whitespace().next().map(str::to_string))
         .collect();
     assert_eq!(
         called,
-        BTreeSet::from(["scenario".to_string(), "submit".to_string()]),
+        BTreeSet::from(["distribute", "scenario", "submit"].map(str::to_string)),
         "the observer subcommands the script calls"
     );
     for sub in &called {
@@ -314,6 +318,10 @@ impl ScriptRun {
 }
 
 fn run_script(args: &[&str]) -> ScriptRun {
+    run_script_with(args, &[])
+}
+
+fn run_script_with(args: &[&str], env: &[(&str, &str)]) -> ScriptRun {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let (bin, log) = (dir.path().join("bin"), dir.path().join("log"));
@@ -334,7 +342,9 @@ fn run_script(args: &[&str]) -> ScriptRun {
         ),
         (
             "observer",
-            record("observer") + "[[ ${1:-} == scenario ]] && exec \"$SHIM_OBSERVER\" \"$@\"\n",
+            record("observer")
+                + "[[ ${1:-} == scenario ]] && exec \"$SHIM_OBSERVER\" \"$@\"\n\
+                   [[ ${1:-} == distribute ]] && { echo http://observer:9464/api/runs/r1; exit 0; }\n",
         ),
     ];
     for (name, text) in shims {
@@ -359,7 +369,8 @@ fn run_script(args: &[&str]) -> ScriptRun {
         .env("SATLAB_ADMIN_URL", "http://target-api:8080/admin/config")
         .env("SATLAB_ADMIN_TOKEN", "t")
         .env("SATLAB_OBSERVER_URL", "http://observer:9464")
-        .env("SATLAB_TRACE_SAMPLE", "0.1"));
+        .env("SATLAB_TRACE_SAMPLE", "0.1")
+        .envs(env.iter().copied()));
     let mut files: Vec<PathBuf> = std::fs::read_dir(&log)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -381,6 +392,49 @@ fn run_script(args: &[&str]) -> ScriptRun {
         })
         .collect();
     ScriptRun { ok, text, calls }
+}
+
+/// `join`: the replica opens the run through `observer distribute` (which parses), joins it
+/// with loadgen's own flags (which parse), and asks for the merged diagnosis.
+#[test]
+fn loadgen_script_joins_a_distributed_run() {
+    use clap::Parser;
+    let env = [
+        ("SATLAB_RUN_ID", "r1"),
+        ("SATLAB_LOADGENS", "3"),
+        ("SATLAB_STAGES", "30:10s,60:10s"),
+    ];
+    let run = run_script_with(&["join", "--body", "{}"], &env);
+    assert!(run.ok, "{}", run.text);
+    assert_observer_calls_parse(&run, "join");
+    let obs = run.of("observer");
+    assert_eq!(obs.len(), 1, "{:?}", run.calls);
+    assert_eq!(obs[0][0], "distribute");
+    assert_eq!(after(obs[0], "--id"), Some("r1"));
+    assert_eq!(after(obs[0], "--loadgens"), Some("3"));
+    assert_eq!(after(obs[0], "--stages"), Some("30:10s,60:10s"));
+    let lg = run.of("loadgen");
+    assert_eq!(lg.len(), 1, "{:?}", run.calls);
+    assert_eq!(
+        after(lg[0], "--join"),
+        Some("http://observer:9464/api/runs/r1")
+    );
+    assert_eq!(after(lg[0], "--trace-sample"), Some("0.1"));
+    let full = std::iter::once("loadgen").chain(lg[0].iter().map(String::as_str));
+    loadgen::cli::Cli::try_parse_from(full)
+        .unwrap_or_else(|e| panic!("loadgen rejects {:?}:\n{e}", lg[0]));
+    let curls = run.of("curl");
+    assert_eq!(curls.len(), 1, "{:?}", run.calls);
+    assert!(
+        curls[0].contains(&"http://observer:9464/api/runs/r1/diagnose".to_string()),
+        "{:?}",
+        curls[0]
+    );
+    // Without its settings the replica stops before it touches anything.
+    let run = run_script_with(&["join"], &env[..1]);
+    assert!(!run.ok);
+    assert!(run.text.contains("SATLAB_LOADGENS"), "{}", run.text);
+    assert!(run.of("loadgen").is_empty());
 }
 
 /// The word after `flag` in `words`.
@@ -564,7 +618,7 @@ fn loadgen_script_refuses_unknown_scenarios_before_touching_the_target() {
 // ---------------------------------------------------------------- bounds
 
 /// Services that run once and exit.
-const ONE_SHOT: &[&str] = &["loadgen"];
+const ONE_SHOT: &[&str] = &["loadgen", "loadgen-distributed"];
 
 /// Every service has a memory limit and rotated logs; long-running ones restart unless
 /// stopped, the one-shot loadgen never restarts. `docker-compose config` keeps the limits
@@ -1349,4 +1403,160 @@ fn dockerfile_passes_hadolint() {
         !ok,
         "hadolint passed a Dockerfile it should flag: the check proves nothing"
     );
+}
+
+/// The Kubernetes manifests under `deploy/kubernetes/`, parsed, by file name.
+fn kubernetes_manifests() -> Vec<(String, Value)> {
+    let dir = root().join("deploy/kubernetes");
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("yaml"))
+        .map(|p| {
+            let v = yaml::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            (p.file_name().unwrap().to_string_lossy().to_string(), v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn kubernetes(name: &str) -> Value {
+    kubernetes_manifests()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no deploy/kubernetes/{name}"))
+        .1
+}
+
+/// The first container of a workload's pod template.
+fn container(workload: &Value) -> &Value {
+    &workload["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn env_of(c: &Value, name: &str) -> Option<String> {
+    c["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str())
+        .map(str::to_string)
+}
+
+/// Every manifest passes `kubernetes-validate --strict` against a named Kubernetes version's
+/// schemas, and no memory quantity is in millibytes (`512m`, which the schema allows).
+#[test]
+fn kubernetes_manifests_validate_against_kubernetes_1_33() {
+    let manifests = kubernetes_manifests();
+    assert!(
+        manifests.len() >= 5,
+        "{:?}",
+        manifests.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    for (name, m) in &manifests {
+        let text = serde_json::to_string(m).unwrap();
+        for q in text.split("\"memory\":\"").skip(1) {
+            let q = q.split('"').next().unwrap();
+            assert!(
+                q.ends_with("Mi") || q.ends_with("Gi"),
+                "{name}: memory {q:?}"
+            );
+        }
+    }
+    let Some(tool) = require_tool("kubernetes-validate", "pip install kubernetes-validate") else {
+        return;
+    };
+    let dir = root().join("deploy/kubernetes");
+    let (ok, text) = run(Command::new(&tool)
+        .args(["--kubernetes-version", "1.33.0", "--strict"])
+        .args(manifests.iter().map(|(n, _)| dir.join(n))));
+    assert!(ok, "{text}");
+    // The validator does refuse what it should.
+    let bad = tempfile::tempdir().unwrap();
+    let path = bad.path().join("job.yaml");
+    let job = std::fs::read_to_string(dir.join("loadgen-job.yaml")).unwrap();
+    std::fs::write(&path, job.replace("completionMode:", "completionMod:")).unwrap();
+    let (ok, text) = run(Command::new(&tool)
+        .args(["--kubernetes-version", "1.33.0", "--strict"])
+        .arg(&path));
+    assert!(!ok, "an unknown field passed: {text}");
+}
+
+/// The commands the manifests run parse with the programs' own command lines, the loadgens
+/// are an Indexed Job whose size is the number the observer waits for, and each pod joins
+/// with its completion index as its loadgen id.
+#[test]
+fn kubernetes_commands_parse_and_the_loadgens_are_an_indexed_job() {
+    use clap::Parser;
+    let target = kubernetes("target-api.yaml");
+    let c = container(&target);
+    let argv: Vec<String> = words(&c["command"])
+        .into_iter()
+        .chain(words(&c["args"]))
+        .collect();
+    let args = target_api::cli::Args::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("target-api rejects {argv:?}:\n{e}"));
+    args.config().validate().unwrap();
+    let obs = kubernetes("observer.yaml");
+    let c = container(&obs);
+    let argv: Vec<String> = words(&c["command"])
+        .into_iter()
+        .chain(words(&c["args"]))
+        .collect();
+    observer::cli::Cli::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("observer rejects {argv:?}:\n{e}"));
+
+    let job = kubernetes("loadgen-job.yaml");
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    let c = container(&job);
+    let n = env_of(c, "SATLAB_LOADGENS").expect("SATLAB_LOADGENS");
+    assert_eq!(spec["completions"].to_string(), n);
+    assert_eq!(spec["parallelism"].to_string(), n);
+    assert_eq!(
+        c["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    );
+    // The pod runs the image's script as index 2 would, with its env.
+    assert_eq!(words(&c["command"]), ["satlab-loadgen-run"]);
+    let args: Vec<String> = words(&c["args"])
+        .into_iter()
+        .map(|a| a.replace("$(LOADGEN_ID)", "2"))
+        .collect();
+    let env: Vec<(String, String)> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_string(),
+                e["value"].as_str()?.to_string(),
+            ))
+        })
+        .filter(|(k, _)| k.starts_with("SATLAB_"))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = run_script_with(&arg_refs, &env);
+    assert!(run.ok, "{}", run.text);
+    assert_observer_calls_parse(&run, "the Job's pod");
+    let lg = run.of("loadgen");
+    assert_eq!(lg.len(), 1, "{:?}", run.calls);
+    assert_eq!(after(lg[0], "--loadgen-id"), Some("2"));
+    let full = std::iter::once("loadgen").chain(lg[0].iter().map(String::as_str));
+    loadgen::cli::Cli::try_parse_from(full)
+        .unwrap_or_else(|e| panic!("loadgen rejects {:?}:\n{e}", lg[0]));
+    assert_eq!(after(run.of("observer")[0], "--loadgens"), Some(n.as_str()));
+}
+
+/// The compose replicas and the number the observer waits for are one setting.
+#[test]
+fn the_distributed_compose_loadgens_are_counted_in_one_place() {
+    let c = compose_file();
+    let s = service(&c, "loadgen-distributed");
+    assert_eq!(s["profiles"][0], "distributed");
+    assert_eq!(s["deploy"]["replicas"], "${SATLAB_LOADGENS:-3}");
+    assert_eq!(s["environment"]["SATLAB_LOADGENS"], "${SATLAB_LOADGENS:-3}");
+    assert_eq!(words(&s["command"])[0], "join");
+    assert_eq!(s["entrypoint"], service(&c, "loadgen")["entrypoint"]);
 }

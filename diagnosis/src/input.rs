@@ -2,6 +2,7 @@
 
 use crate::error::DiagnosisError;
 use crate::latency::RecordedHistograms;
+use satlab_record::distributed::DistributedRecord;
 use satlab_record::events::SpanSummary;
 use satlab_record::fsio;
 use satlab_record::histogram::HistogramsFile;
@@ -56,6 +57,8 @@ pub struct DiagnosisInput {
     pub histograms: Option<RecordedHistograms>,
     /// `manifest.json`, when present.
     pub manifest: Option<Manifest>,
+    /// `loadgen/distributed.json`: the run was several loadgens' records merged.
+    pub distributed: Option<DistributedRecord>,
     /// Limitations found while loading (a torn last line, a missing file).
     pub notes: Vec<String>,
 }
@@ -76,6 +79,7 @@ impl DiagnosisInput {
             requests: RequestSource::None,
             histograms: None,
             manifest: None,
+            distributed: None,
             notes: Vec::new(),
         }
     }
@@ -169,7 +173,41 @@ pub fn load_dir(dir: &Path) -> Result<DiagnosisInput, DiagnosisError> {
     if mp.is_file() {
         input.manifest = Some(fsio::read_json(&mp)?);
     }
+    let dp = lg.dir().join("distributed.json");
+    if dp.is_file() {
+        let d: DistributedRecord = fsio::read_json(&dp)?;
+        input.notes.extend(distributed_notes(&d));
+        input.distributed = Some(d);
+    }
     Ok(input)
+}
+
+/// What a merged run must say: which loadgens are missing, and how the parts line up.
+fn distributed_notes(d: &DistributedRecord) -> Vec<String> {
+    let merged = d.parts.iter().filter(|p| p.merged).count();
+    let mut notes: Vec<String> = d
+        .missing()
+        .map(|p| {
+            format!(
+                "loadgen {} is missing ({}): the run holds the other {merged} of {} loadgens' \
+                 requests, and its share of the load is not in it",
+                p.loadgen,
+                p.missing.as_deref().unwrap_or("no record"),
+                d.ran
+            )
+        })
+        .collect();
+    if d.ran < d.planned {
+        notes.push(format!(
+            "{} of {} planned loadgens joined; the plan was split among them",
+            d.ran, d.planned
+        ));
+    }
+    notes.push(format!(
+        "{merged} loadgens merged (first sends within {:.1} ms of each other); {}",
+        d.start_skew_ms, d.clock
+    ));
+    notes
 }
 
 /// Read a JSON-lines file by the record's one rule (a missing file is empty); a torn last

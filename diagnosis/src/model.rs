@@ -253,6 +253,15 @@ pub struct KernelStep {
     pub port_range_width: Option<u64>,
 }
 
+/// One loadgen's CPU over a step of a distributed run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LoadgenCpu {
+    /// The loadgen's id.
+    pub loadgen: u32,
+    /// Its CPU, 0–1 of its capacity.
+    pub cpu: f64,
+}
+
 /// One row of the per-step table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRow {
@@ -338,6 +347,10 @@ pub struct StepRow {
     /// each CPU delivered `1 − steal` of a core. `None` when none was seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steal: Option<f64>,
+    /// A distributed run: each loadgen's own CPU over the step, 0–1 of its capacity
+    /// (`client_cpu` is the busiest one's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loadgen_cpu: Vec<LoadgenCpu>,
     /// Server events over the step's window, one entry per kind that occurred: how much of
     /// the window they stalled and the throughput cap that implies.
     #[serde(default)]

@@ -2,16 +2,52 @@
 //! events by time window.
 
 use crate::input::DiagnosisInput;
-use crate::model::{KernelStep, StepRow, StepVerdict, VerdictKind};
+use crate::model::{KernelStep, LoadgenCpu, StepRow, StepVerdict, VerdictKind};
 use crate::process_cpu;
 use crate::stall;
 use satlab_record::Failure;
 use satlab_record::samples::Role;
 use satlab_record::summary::{LatencySummary, LoadMode, StepSummary};
+use satlab_record::telemetry::{PROCESS_CPU_UTILIZATION, SERVICE_LOADGEN};
 use std::collections::BTreeMap;
 
 /// HTTP statuses that mean the server refused work: 429 Too Many Requests, 503 Unavailable.
 pub const SHED_STATUSES: [u16; 2] = [429, 503];
+
+/// The target's CPU from its own `process.cpu.utilization` gauge over `(ws, we]`: the source
+/// when no process of it was sampled (a distributed run, a target on another host).
+fn otlp_server_cpu(input: &DiagnosisInput, ws: u64, we: u64) -> Option<f64> {
+    let v: Vec<f64> = input
+        .metrics
+        .iter()
+        .filter(|m| {
+            m.name == PROCESS_CPU_UTILIZATION
+                && m.service != SERVICE_LOADGEN
+                && m.t_unix_ns > ws
+                && m.t_unix_ns <= we
+        })
+        .filter_map(|m| m.value)
+        .filter(|u| u.is_finite())
+        .collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// Each loadgen's CPU in step `index` of a distributed run (empty otherwise).
+fn loadgen_cpu(input: &DiagnosisInput, index: u32) -> Vec<LoadgenCpu> {
+    let Some(d) = &input.distributed else {
+        return Vec::new();
+    };
+    d.parts
+        .iter()
+        .filter(|p| p.merged)
+        .filter_map(|p| {
+            Some(LoadgenCpu {
+                loadgen: p.loadgen,
+                cpu: *p.client_cpu.get(index as usize)?,
+            })
+        })
+        .collect()
+}
 
 /// Build one row per step that completed requests (verdicts are filled in later).
 pub fn build_rows(input: &DiagnosisInput) -> Vec<StepRow> {
@@ -63,7 +99,7 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
             .collect();
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
-    let server_cpu = cpu_mean(Role::Server);
+    let server_cpu = cpu_mean(Role::Server).or_else(|| otlp_server_cpu(input, ws, we));
     let client_cpu = if st.client_cpu > 0.0 || s.cpu_capacity > 0.0 {
         Some(st.client_cpu)
     } else {
@@ -185,6 +221,7 @@ fn row(input: &DiagnosisInput, st: &StepSummary, open: bool) -> StepRow {
         machine_cpus,
         other_cores,
         steal,
+        loadgen_cpu: loadgen_cpu(input, st.index),
         stalls: stall::step_stalls(&input.events, ws, we, st.ok_rps),
         verdict: StepVerdict {
             kind: VerdictKind::Inconclusive,

@@ -221,6 +221,10 @@ pub struct Cli {
     /// the start instant; the record is uploaded to it at the end.
     #[arg(long, value_name = "RUN_URL", conflicts_with_all = ["duration", "settle", "max_in_flight"])]
     pub join: Option<String>,
+    /// With --join: this loadgen's id in the run (e.g. a Kubernetes Indexed Job's
+    /// completion index); without it the observer assigns one.
+    #[arg(long, value_name = "K", requires = "join")]
+    pub loadgen_id: Option<u32>,
     /// Write the run record (summary.json, histograms.json, seconds.jsonl, requests.bin).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -505,7 +509,7 @@ fn joined_cli(url: &str, cli: &Cli, args: Vec<OsString>) -> Result<(Cli, Joined)
         eprintln!("joining {url}: waiting for the other loadgens");
     }
     let reply = rt
-        .block_on(join::join(&client, &url))
+        .block_on(join::join(&client, &url, cli.loadgen_id))
         .map_err(|e| JoinFailure::Join(e.to_string()))?;
     let mut rest = Vec::with_capacity(args.len() + reply.args.len());
     let mut it = args.into_iter();

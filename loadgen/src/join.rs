@@ -62,9 +62,13 @@ pub fn run_url(url: &str) -> Result<String, JoinError> {
     }
 }
 
-/// Join the run: waits until the observer announces the start.
-pub async fn join(client: &Client, run_url: &str) -> Result<JoinReply, JoinError> {
-    let url = format!("{run_url}/join");
+/// Join the run, as loadgen `id` when given (else the observer picks): waits until the
+/// observer announces the start.
+pub async fn join(client: &Client, run_url: &str, id: Option<u32>) -> Result<JoinReply, JoinError> {
+    let url = match id {
+        Some(k) => format!("{run_url}/join?loadgen={k}"),
+        None => format!("{run_url}/join"),
+    };
     let (status, body) = client.send_bytes("POST", &url, Vec::new()).await?;
     if !(200..300).contains(&status) {
         return Err(JoinError::Refused {

@@ -42,6 +42,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Upload a loadgen record (`loadgen --out DIR`) to `observer serve` and diagnose it.
     Submit(SubmitArgs),
+    /// Open a distributed run on `observer serve` for N loadgens to join (`loadgen --join`).
+    Distribute(crate::distribute_cmd::DistributeArgs),
+    /// Merge a distributed run's loadgen records again, offline (`observer serve` merges
+    /// before it diagnoses).
+    Merge(crate::merge_cmd::MergeArgs),
     /// Sample processes by PID (CPU normalised to capacity, RSS, threads, fds) as JSON lines.
     Sample(SampleArgs),
     /// Diagnose a run directory: verdict, USL fit, spikes (text, JSON or HTML).
@@ -210,6 +215,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Submit(a) => run_submit(a),
         Command::Sample(a) => run_sample(a),
         Command::Diagnose(a) => crate::diagnose_cmd::run(&a).map(|()| ExitCode::SUCCESS),
+        Command::Merge(a) => crate::merge_cmd::run(&a).map(|()| ExitCode::SUCCESS),
+        Command::Distribute(a) => runtime()?
+            .block_on(crate::distribute_cmd::run(&a))
+            .map(|()| ExitCode::SUCCESS),
         Command::Scenario(a) => crate::scenario_cmd::run(&a).map(|()| ExitCode::SUCCESS),
         Command::Guard(a) => Ok(ExitCode::from(crate::guard::run(&a)?)),
     }

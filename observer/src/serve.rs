@@ -96,6 +96,8 @@ pub enum ServeError {
 struct AppState {
     store: Arc<Store>,
     coord: Arc<Coordinator>,
+    /// Held while a run is merged and diagnosed.
+    diagnosing: Arc<std::sync::Mutex<()>>,
     runs_dir: PathBuf,
     max_upload: u64,
 }
@@ -160,6 +162,7 @@ pub fn router(store: Arc<Store>, runs_dir: PathBuf, max_upload: u64) -> Router {
         .with_state(AppState {
             store,
             coord: Arc::new(Coordinator::new(&runs_dir)),
+            diagnosing: Arc::default(),
             runs_dir,
             max_upload,
         })
@@ -398,12 +401,30 @@ async fn create_distributed(
         .into_response())
 }
 
+/// `?loadgen=K` on a join: the id the loadgen asks for.
+#[derive(Debug, Deserialize)]
+struct JoinQuery {
+    loadgen: Option<String>,
+}
+
 async fn join_run(
     State(st): State<AppState>,
     UrlPath(id): UrlPath<String>,
+    axum::extract::Query(q): axum::extract::Query<JoinQuery>,
 ) -> Result<Response, ApiError> {
     check_id(&id)?;
-    let reply = st.coord.join(&id).await.map_err(coord_error)?;
+    let want = q
+        .loadgen
+        .map(|k| {
+            k.parse::<u32>().map_err(|_| {
+                api(
+                    StatusCode::BAD_REQUEST,
+                    format!("?loadgen={k:?}: give a loadgen id, a whole number from 0"),
+                )
+            })
+        })
+        .transpose()?;
+    let reply = st.coord.join(&id, want).await.map_err(coord_error)?;
     Ok(axum::Json(reply).into_response())
 }
 
@@ -423,12 +444,17 @@ async fn upload_part(
                 format!("no distributed run {id:?} has started"),
             )
         })?;
-    let k: u32 = k.parse().ok().filter(|k| *k < record.ran).ok_or_else(|| {
-        api(
-            StatusCode::NOT_FOUND,
-            format!("run {id:?} has loadgens 0 to {}, not {k:?}", record.ran - 1),
-        )
-    })?;
+    let k: u32 = k
+        .parse()
+        .ok()
+        .filter(|k| record.parts.iter().any(|p| p.loadgen == *k))
+        .ok_or_else(|| {
+            let ids: Vec<String> = record.parts.iter().map(|p| p.loadgen.to_string()).collect();
+            api(
+                StatusCode::NOT_FOUND,
+                format!("run {id:?} has loadgens {}, not {k:?}", ids.join(", ")),
+            )
+        })?;
     let parts = coordinator::parts_dir(&dir);
     let done = parts.join(k.to_string());
     let duplicate = || {
@@ -518,9 +544,14 @@ async fn diagnose(
     check_id(&id)?;
     let store = st.store.clone();
     let runs = st.runs_dir.clone();
-    let diagnosis = tokio::task::spawn_blocking(move || diagnose_run(&store, &runs, &id))
-        .await
-        .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let one = st.diagnosing.clone();
+    let diagnosis = tokio::task::spawn_blocking(move || {
+        // Every replica of a distributed run asks as it finishes: one merge at a time.
+        let _one = one.lock().unwrap_or_else(|e| e.into_inner());
+        diagnose_run(&store, &runs, &id)
+    })
+    .await
+    .map_err(|e| api(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(axum::Json(diagnosis).into_response())
 }
 

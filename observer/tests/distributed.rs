@@ -1,5 +1,7 @@
-//! A distributed run on `observer serve`: three loadgen processes join one run on loopback,
-//! the observer splits the plan, starts them together, and merges their records exactly.
+//! A distributed run on `observer serve`: three loadgen processes join one run on loopback
+//! against one target-api, the observer splits the plan, starts them together, and merges
+//! their records exactly. (`observer loadgen` and `observer target-api` run the other two
+//! programs from the observer's own executable.)
 
 mod common;
 
@@ -8,14 +10,33 @@ use observer::otlp::store::StoreLimits;
 use satlab_record::distributed::DistributedRecord;
 use satlab_record::summary::LoadgenSummary;
 use satlab_record::{RequestLogReader, RunDir, fsio, histogram};
-use satlab_testkit::http_server::{Behaviour, TestServer};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn loadgen_bin() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_observer")).with_file_name("loadgen")
+const OBSERVER: &str = env!("CARGO_BIN_EXE_observer");
+
+/// target-api on a free loopback port, ready; killed when dropped.
+async fn target_api() -> (tokio::process::Child, String) {
+    let port = observer::lab::free_port().unwrap();
+    let child = tokio::process::Command::new(OBSERVER)
+        .args(["target-api", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--workers", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    for _ in 0..200 {
+        let client = loadgen::observer_client::Client::new();
+        if let Ok((200, _)) = client.send_bytes("GET", &ready, Vec::new()).await {
+            return (child, format!("http://127.0.0.1:{port}/api/vector/add"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("target-api did not get ready on port {port}");
 }
 
 /// An `observer serve` API on loopback over a fresh runs directory.
@@ -29,8 +50,17 @@ async fn observer(runs: &Path) -> String {
 }
 
 fn spawn_loadgen(target: &str, run_url: &str) -> tokio::process::Child {
-    tokio::process::Command::new(loadgen_bin())
-        .args([target, "--join", run_url, "--quiet", "--threads", "1"])
+    tokio::process::Command::new(OBSERVER)
+        .args([
+            "loadgen",
+            target,
+            "--join",
+            run_url,
+            "--quiet",
+            "--threads",
+            "1",
+        ])
+        .args(["--body", r#"{"a":[1,2],"b":[3,4]}"#])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -79,13 +109,7 @@ fn all_latencies(dir: &Path) -> hdrhistogram::Histogram<u64> {
 async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let base = observer(tmp.path()).await;
-    let server = TestServer::start(Behaviour {
-        delay: Duration::from_millis(2),
-        ..Behaviour::default()
-    })
-    .await
-    .unwrap();
-    let target = server.url("/");
+    let (_server, target) = target_api().await;
     let id = "dist-3";
     let (st, body) = create(
         &base,
@@ -165,6 +189,15 @@ async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
         assert!(overall.equivalent(a, b), "q{q}: {a} vs {b}");
     }
     // Start skew measured from each loadgen's first actual send.
+    eprintln!(
+        "start skew {:.2} ms; first sends after the announced start (ms): {:?}",
+        record.start_skew_ms,
+        record
+            .parts
+            .iter()
+            .map(|p| p.first_send_ms)
+            .collect::<Vec<_>>()
+    );
     assert!(
         record.start_skew_ms < 50.0,
         "start skew {} ms: {record:?}",
@@ -221,17 +254,20 @@ async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
         merged
             .interrupt_reason
             .as_deref()
-            .is_some_and(|r| r.contains("loadgen 2 of 3 missing")),
+            .is_some_and(|r| r.contains("loadgen 2 is missing")),
         "{merged:?}"
     );
+    // The report says it too.
+    let report = std::fs::read_to_string(dir.report_txt()).unwrap();
+    let flat = report.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("loadgen 2 is missing"), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_loadgen_is_named_and_the_others_are_merged() {
     let tmp = tempfile::tempdir().unwrap();
     let base = observer(tmp.path()).await;
-    let server = TestServer::start(Behaviour::default()).await.unwrap();
-    let target = server.url("/");
+    let (_server, target) = target_api().await;
     let id = "dist-kill";
     let (st, body) = create(
         &base,
@@ -374,6 +410,43 @@ async fn bad_definitions_and_joins_are_refused_with_the_reason() {
     )
     .unwrap();
     assert_eq!((record.planned, record.ran), (3, 1));
+    // Ids asked for (a Kubernetes Job's completion index): a duplicate or one out of range
+    // is refused at join, the others wait and get the share of their rank.
+    let (st, _) = create(
+        &base,
+        "indexed",
+        serde_json::json!({"loadgens": 2, "stages": "5:1s"}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let join = |k: &str| {
+        let url = format!("{base}/api/runs/indexed/join?loadgen={k}");
+        async move { common::request("POST", &url, &[], vec![]).await }
+    };
+    let first = tokio::spawn(join("1"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (st, _, b) = join("1").await;
+    assert_eq!(st, 409);
+    assert!(
+        err_of(&b).contains("two loadgens with one id"),
+        "{}",
+        err_of(&b)
+    );
+    let (st, _, b) = join("2").await;
+    assert_eq!(st, 400);
+    assert!(err_of(&b).contains("ids 0 to 1"), "{}", err_of(&b));
+    let (st, _, b) = join("x").await;
+    assert_eq!(st, 400);
+    assert!(err_of(&b).contains("whole number"), "{}", err_of(&b));
+    let (st, _, b0) = join("0").await;
+    assert_eq!(st, 200);
+    let (st, _, b1) = first.await.unwrap();
+    assert_eq!(st, 200);
+    let r0: satlab_record::distributed::JoinReply = serde_json::from_slice(&b0).unwrap();
+    let r1: satlab_record::distributed::JoinReply = serde_json::from_slice(&b1).unwrap();
+    assert_eq!((r0.loadgen, r0.spec.as_str()), (0, "3:1s"));
+    assert_eq!((r1.loadgen, r1.spec.as_str()), (1, "2:1s"));
+    assert_eq!(r0.start_unix_ns, r1.start_unix_ns);
     // A late joiner is told the run has started.
     let (st, _, b) = common::request(
         "POST",

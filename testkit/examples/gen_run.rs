@@ -2,9 +2,12 @@
 //! `cargo run --release -p satlab-testkit --example gen_run -- DIR [REQUESTS]`.
 //!
 //! Six closed-loop steps whose throughput plateaus, a stop-the-world pause every 20,000
-//! requests reported as `gc_pause` events, and server CPU samples.
+//! requests reported as `gc_pause` events, server CPU samples, and the per-step latency
+//! histograms a loadgen record holds.
 
-use satlab_record::EventKind;
+use satlab_diagnosis::RequestSource;
+use satlab_record::histogram::{self, HistogramsFile, StepHistogram};
+use satlab_record::{EventKind, RunDir, fsio};
 use satlab_testkit::synth::{Schedule, SeriesPlan, series_run, write_run};
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +38,39 @@ fn main() -> anyhow::Result<()> {
     plan.event = Some(EventKind::GcPause);
     let input = series_run(&plan);
     write_run(std::path::Path::new(&dir), &input)?;
+    if let RequestSource::Memory(v) = &input.requests {
+        let steps = &input.summary.steps;
+        let mut hs: Vec<_> = steps
+            .iter()
+            .map(|_| histogram::new_latency_histogram())
+            .collect();
+        for r in v {
+            if let Some(h) = hs.get_mut(usize::from(r.step)) {
+                histogram::record_clamped(h, u64::from(r.latency_us));
+            }
+        }
+        let mut all = histogram::new_latency_histogram();
+        for h in &hs {
+            all.add(h).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }
+        let file = HistogramsFile {
+            schema: HistogramsFile::SCHEMA.into(),
+            unit: "us".into(),
+            significant_digits: histogram::SIGFIG,
+            steps: steps
+                .iter()
+                .zip(&hs)
+                .map(|(s, h)| {
+                    Ok(StepHistogram {
+                        step: s.index,
+                        latency: histogram::encode(h)?,
+                    })
+                })
+                .collect::<Result<_, satlab_record::RecordError>>()?,
+            overall: histogram::encode(&all)?,
+        };
+        fsio::write_json(&RunDir::new(&dir).loadgen().histograms(), &file)?;
+    }
     println!("wrote {dir}");
     Ok(())
 }

@@ -76,8 +76,9 @@ impl ClientShort {
                 CPU_SATURATED,
                 ">=",
                 format!(
-                    "client CPU at {} (scheduler lag p99 {:.1} ms)",
+                    "client CPU at {}{} (scheduler lag p99 {:.1} ms)",
                     pct(row.client_cpu.unwrap_or(0.0)),
+                    saturated_loadgens(row),
                     row.sched_lag_p99_ms
                 ),
             )];
@@ -143,7 +144,11 @@ impl Signal for ClientShort {
                 cs,
                 CPU_SATURATED,
                 ">=",
-                format!("client CPU at {} of its capacity", pct(cs)),
+                format!(
+                    "client CPU at {} of its capacity{}",
+                    pct(cs),
+                    saturated_loadgens(row)
+                ),
             ));
         }
         if let Some(c) = &self.ceiling {
@@ -171,6 +176,37 @@ impl Signal for ClientShort {
         }
         Some(Finding::new(evidence, conf))
     }
+}
+
+/// In a distributed run, which loadgens ran out: `" (loadgens 0 and 2 of 3 at 97% and
+/// 96%)"`, or empty.
+pub fn saturated_loadgens(row: &StepRow) -> String {
+    if row.loadgen_cpu.len() < 2 {
+        return String::new();
+    }
+    let hot: Vec<_> = row
+        .loadgen_cpu
+        .iter()
+        .filter(|l| l.cpu >= CPU_SATURATED)
+        .collect();
+    if hot.is_empty() {
+        return String::new();
+    }
+    let join = |v: Vec<String>| match v.len() {
+        1 => v[0].clone(),
+        _ => format!("{} and {}", v[..v.len() - 1].join(", "), v[v.len() - 1]),
+    };
+    format!(
+        " ({} {} of {} at {})",
+        if hot.len() == 1 {
+            "loadgen"
+        } else {
+            "loadgens"
+        },
+        join(hot.iter().map(|l| l.loadgen.to_string()).collect()),
+        row.loadgen_cpu.len(),
+        join(hot.iter().map(|l| pct(l.cpu)).collect())
+    )
 }
 
 fn server_headroom(row: &StepRow) -> Evidence {
@@ -228,6 +264,28 @@ mod tests {
             ceiling: None,
         };
         assert!(s.check(&r, &ctx).is_none());
+    }
+
+    #[test]
+    fn a_distributed_run_names_the_loadgens_that_ran_out() {
+        use crate::model::LoadgenCpu;
+        let ctx = Ctx::at(Position::Saturated);
+        let mut r = row();
+        r.load_ratio = Some(0.4);
+        r.client_cpu = Some(0.98);
+        r.server_cpu = Some(0.2);
+        let at = |loadgen, cpu| LoadgenCpu { loadgen, cpu };
+        r.loadgen_cpu = vec![at(0, 0.98), at(1, 0.41), at(2, 0.96)];
+        let f = ClientShort::default().check(&r, &ctx).unwrap();
+        let said = &f.evidence[1].text;
+        assert_eq!(
+            said,
+            "client CPU at 98% of its capacity (loadgens 0 and 2 of 3 at 98% and 96%)"
+        );
+        r.loadgen_cpu = vec![at(0, 0.41), at(1, 0.98)];
+        assert_eq!(saturated_loadgens(&r), " (loadgen 1 of 2 at 98%)");
+        r.loadgen_cpu = vec![at(0, 0.98)];
+        assert_eq!(saturated_loadgens(&r), "");
     }
 
     #[test]

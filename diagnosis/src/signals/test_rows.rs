@@ -38,6 +38,7 @@ pub(crate) fn row() -> StepRow {
         machine_cpus: None,
         other_cores: None,
         steal: None,
+        loadgen_cpu: Vec::new(),
         stalls: Vec::new(),
         verdict: StepVerdict {
             kind: VerdictKind::Inconclusive,

@@ -9,7 +9,7 @@ use satlab_common::duration::{format_duration, parse_duration};
 use satlab_record::distributed::{DistributedRecord, JoinReply};
 use satlab_record::summary::LoadgenSummary;
 use satlab_record::{RunDir, fsio};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ pub const DEFAULT_START_DELAY: Duration = Duration::from_millis(1000);
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// What to do when fewer loadgens than planned have joined at the timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum OnMissing {
     /// Split the whole plan among those present.
@@ -39,7 +39,7 @@ pub enum OnMissing {
 
 /// `POST /api/runs/{id}/distributed`: the run's plan, in loadgen's own grammar, and how
 /// many loadgens share it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Definition {
     /// Loadgens that will join.
@@ -143,6 +143,8 @@ impl Definition {
 /// The announcement every joined loadgen waits for.
 #[derive(Debug, Clone)]
 struct Announce {
+    /// The joined loadgens' ids, ascending: the `i`-th runs `shares[i]`.
+    ids: Vec<u32>,
     shares: Vec<Share>,
     start_unix_ns: u64,
 }
@@ -156,7 +158,8 @@ struct RunState {
     on_missing: OnMissing,
     deadline: Instant,
     start_delay: Duration,
-    joined: Mutex<u32>,
+    /// Ids taken so far.
+    joined: Mutex<Vec<u32>>,
     tx: watch::Sender<Outcome>,
 }
 
@@ -196,16 +199,17 @@ impl Coordinator {
                 on_missing: def.on_missing,
                 deadline: Instant::now() + join_timeout,
                 start_delay,
-                joined: Mutex::new(0),
+                joined: Mutex::new(Vec::new()),
                 tx,
             }),
         );
         Ok(())
     }
 
-    /// Join run `id`: waits until every loadgen has joined or the join timeout, then
-    /// returns this loadgen's id, share and the start instant.
-    pub async fn join(&self, id: &str) -> Result<JoinReply, CoordError> {
+    /// Join run `id`, as loadgen `want` when given (a Kubernetes Job's completion index),
+    /// else as the lowest id free: waits until every loadgen has joined or the join
+    /// timeout, then returns this loadgen's id, share and the start instant.
+    pub async fn join(&self, id: &str, want: Option<u32>) -> Result<JoinReply, CoordError> {
         let run = self
             .runs
             .lock()
@@ -225,17 +229,32 @@ impl Coordinator {
                     "run {id:?} has started already: a loadgen cannot join it now"
                 )));
             }
-            if *joined == run.planned {
+            if joined.len() as u32 == run.planned {
                 return Err(CoordError::Conflict(format!(
                     "run {id:?} has all its {} loadgens already",
                     run.planned
                 )));
             }
-            *joined += 1;
-            if *joined == run.planned {
-                self.announce(id, &run, *joined);
+            let me = match want {
+                Some(k) if k >= run.planned => {
+                    return Err(CoordError::Invalid(format!(
+                        "loadgen id {k} is out of range: run {id:?} has ids 0 to {}",
+                        run.planned - 1
+                    )));
+                }
+                Some(k) if joined.contains(&k) => {
+                    return Err(CoordError::Conflict(format!(
+                        "loadgen {k} has joined run {id:?} already: two loadgens with one id"
+                    )));
+                }
+                Some(k) => k,
+                None => (0..).find(|k| !joined.contains(k)).expect("a free id"),
+            };
+            joined.push(me);
+            if joined.len() as u32 == run.planned {
+                self.announce(id, &run, &joined);
             }
-            *joined - 1
+            me
         };
         let outcome = loop {
             if let Some(o) = rx.borrow_and_update().clone() {
@@ -245,14 +264,19 @@ impl Coordinator {
             if tokio::time::timeout(left, rx.changed()).await.is_err() {
                 let joined = run.joined.lock().unwrap_or_else(|e| e.into_inner());
                 if run.tx.borrow().is_none() {
-                    self.announce(id, &run, *joined);
+                    self.announce(id, &run, &joined);
                 }
             }
         };
         let a = outcome.map_err(CoordError::Conflict)?;
-        let share = a.shares.get(me as usize).ok_or_else(|| {
-            CoordError::Conflict(format!("run {id:?} was split before loadgen {me} joined"))
-        })?;
+        let share = a
+            .ids
+            .iter()
+            .position(|k| *k == me)
+            .and_then(|i| a.shares.get(i))
+            .ok_or_else(|| {
+                CoordError::Conflict(format!("run {id:?} was split before loadgen {me} joined"))
+            })?;
         Ok(JoinReply {
             run: id.to_string(),
             loadgen: me,
@@ -265,7 +289,10 @@ impl Coordinator {
 
     /// Split the plan among the `joined` loadgens (or refuse the run), record it in the run
     /// directory, and tell every waiting loadgen. Called with `joined` locked.
-    fn announce(&self, id: &str, run: &RunState, joined: u32) {
+    fn announce(&self, id: &str, run: &RunState, joined: &[u32]) {
+        let mut ids = joined.to_vec();
+        ids.sort_unstable();
+        let joined = ids.len() as u32;
         let outcome = if joined < run.planned && run.on_missing == OnMissing::Refuse {
             Err(format!(
                 "run {id:?} refused: {joined} of {} loadgens joined before the join timeout",
@@ -283,9 +310,10 @@ impl Coordinator {
                 .and_then(|shares| {
                     let start_unix_ns =
                         satlab_record::now_unix_ns() + run.start_delay.as_nanos() as u64;
-                    self.record(id, run, &shares, start_unix_ns)
+                    self.record(id, run, &ids, &shares, start_unix_ns)
                         .map_err(|e| format!("run {id:?}: {e}"))?;
                     Ok(Announce {
+                        ids: ids.clone(),
                         shares,
                         start_unix_ns,
                     })
@@ -298,14 +326,19 @@ impl Coordinator {
         &self,
         id: &str,
         run: &RunState,
+        ids: &[u32],
         shares: &[Share],
         start_unix_ns: u64,
     ) -> Result<(), String> {
         let root = self.runs_dir.join(id);
         RunWriter::create(&root, "observer serve (distributed)", None)
             .map_err(|e| e.to_string())?;
-        let specs: Vec<String> = shares.iter().map(|s| s.spec.clone()).collect();
-        let record = merge::new_record(id, &run.plan.spec, run.planned, start_unix_ns, &specs);
+        let parts: Vec<(u32, String)> = ids
+            .iter()
+            .zip(shares)
+            .map(|(k, s)| (*k, s.spec.clone()))
+            .collect();
+        let record = merge::new_record(id, &run.plan.spec, run.planned, start_unix_ns, &parts);
         write_record(&RunDir::new(&root), &record)
     }
 }
@@ -362,7 +395,14 @@ pub fn check_part(
             tag.loadgen
         ));
     }
-    let share = &record.parts[k as usize].spec;
+    let Some(share) = record
+        .parts
+        .iter()
+        .find(|p| p.loadgen == k)
+        .map(|p| &p.spec)
+    else {
+        return Err(format!("run {:?} has no loadgen {k}", record.run));
+    };
     if &summary.plan != share {
         return Err(format!(
             "this record ran the plan {:?}, but loadgen {k} was assigned {share:?}",

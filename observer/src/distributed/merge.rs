@@ -165,9 +165,8 @@ pub fn merge(
         .filter(|p| p.missing.is_some())
         .map(|p| {
             format!(
-                "loadgen {} of {} missing: {}",
+                "loadgen {} is missing: {}",
                 p.loadgen,
-                record.ran,
                 p.missing.as_deref().unwrap_or_default()
             )
         });
@@ -473,28 +472,28 @@ fn merge_seconds(parts: &[Part], figures: &SecondFigures) -> Vec<SecondSample> {
     out.into_values().collect()
 }
 
-/// A fresh record for a run split among `ran` loadgens (none merged yet).
+/// A fresh record for a run split among the loadgens `parts` (id, share spec), none merged
+/// yet.
 pub fn new_record(
     run: &str,
     plan: &str,
     planned: u32,
     start_unix_ns: u64,
-    specs: &[String],
+    parts: &[(u32, String)],
 ) -> DistributedRecord {
     DistributedRecord {
         schema: DistributedRecord::SCHEMA.into(),
         run: run.into(),
         plan: plan.into(),
         planned,
-        ran: specs.len() as u32,
+        ran: parts.len() as u32,
         start_unix_ns,
         start_skew_ms: 0.0,
         clock: DistributedRecord::CLOCK.into(),
-        parts: specs
+        parts: parts
             .iter()
-            .enumerate()
             .map(|(k, spec)| PartRecord {
-                loadgen: k as u32,
+                loadgen: *k,
                 spec: spec.clone(),
                 merged: false,
                 missing: None,
