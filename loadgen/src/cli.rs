@@ -500,6 +500,9 @@ enum JoinFailure {
 /// place of `--join`.
 fn joined_cli(url: &str, cli: &Cli, args: Vec<OsString>) -> Result<(Cli, Joined), JoinFailure> {
     let url = join::run_url(url).map_err(|e| JoinFailure::Usage(e.to_string()))?;
+    // Refuse what this loadgen could never run before it takes an id and a share.
+    cli.options()
+        .map_err(|e| JoinFailure::Usage(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -514,9 +517,10 @@ fn joined_cli(url: &str, cli: &Cli, args: Vec<OsString>) -> Result<(Cli, Joined)
     let mut rest = Vec::with_capacity(args.len() + reply.args.len());
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
-        if a == "--join" {
+        let text = a.to_string_lossy();
+        if text == "--join" || text == "--loadgen-id" {
             it.next();
-        } else if !a.to_string_lossy().starts_with("--join=") {
+        } else if !(text.starts_with("--join=") || text.starts_with("--loadgen-id=")) {
             rest.push(a);
         }
     }

@@ -26,7 +26,7 @@ pub struct DistributeArgs {
     /// Settle time per step [default: 1s, or half of the shortest step].
     #[arg(long, value_name = "DUR")]
     pub settle: Option<String>,
-    /// How long to wait for every loadgen.
+    /// How long to wait for every loadgen, counted from the first join.
     #[arg(long, value_name = "DUR", default_value = "60s")]
     pub join_timeout: String,
     /// Fewer loadgens than planned at the timeout: split among those present, or refuse.

@@ -474,7 +474,8 @@ async fn upload_part(
     if file == "summary.json" {
         let checked = fsio::read_json::<LoadgenSummary>(&staging.join(&file))
             .map_err(|e| format!("summary.json is not a loadgen summary: {e}"))
-            .and_then(|s| coordinator::check_part(&s, &record, k));
+            .and_then(|s| coordinator::check_part(&s, &record, k))
+            .and_then(|()| merge::check_part_files(&staging));
         if let Err(e) = checked {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(api(StatusCode::CONFLICT, e));

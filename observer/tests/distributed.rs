@@ -49,7 +49,7 @@ async fn observer(runs: &Path) -> String {
     base
 }
 
-fn spawn_loadgen(target: &str, run_url: &str) -> tokio::process::Child {
+fn spawn_loadgen(target: &str, run_url: &str, extra: &[&str]) -> tokio::process::Child {
     tokio::process::Command::new(OBSERVER)
         .args([
             "loadgen",
@@ -61,6 +61,7 @@ fn spawn_loadgen(target: &str, run_url: &str) -> tokio::process::Child {
             "1",
         ])
         .args(["--body", r#"{"a":[1,2],"b":[3,4]}"#])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -120,7 +121,11 @@ async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
     .await;
     assert_eq!(st, 201, "{body}");
     let run_url = format!("{base}/api/runs/{id}");
-    let children: Vec<_> = (0..3).map(|_| spawn_loadgen(&target, &run_url)).collect();
+    // One asks for its id, as a Kubernetes Indexed Job's pod does; the others are given one.
+    let children: Vec<_> = [&["--loadgen-id", "2"][..], &[], &[]]
+        .into_iter()
+        .map(|extra| spawn_loadgen(&target, &run_url, extra))
+        .collect();
     for c in children {
         let out = c.wait_with_output().await.unwrap();
         assert!(
@@ -204,6 +209,44 @@ async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
         record.start_skew_ms
     );
     assert!(record.parts.iter().all(|p| p.first_send_ms.is_some()));
+    // Per second: counts are the parts' sums; percentiles are the merged log's own, by
+    // completion second (at the 2 significant digits a second's figures are kept at).
+    let seconds: Vec<satlab_record::series::SecondSample> =
+        fsio::read_jsonl(&dir.loadgen().seconds()).unwrap();
+    let part_seconds: u64 = (0..3)
+        .map(|k| {
+            fsio::read_jsonl::<satlab_record::series::SecondSample>(
+                &dir.loadgen().dir().join(format!("parts/{k}/seconds.jsonl")),
+            )
+            .unwrap()
+            .iter()
+            .map(|s| s.requests)
+            .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(
+        seconds.iter().map(|s| s.requests).sum::<u64>(),
+        part_seconds
+    );
+    let mut by_second: std::collections::BTreeMap<u64, hdrhistogram::Histogram<u32>> =
+        Default::default();
+    for r in RequestLogReader::open(&dir.loadgen().requests()).unwrap() {
+        let r = r.unwrap();
+        let done = (r.start_us + u64::from(r.latency_us)) / 1_000_000;
+        by_second
+            .entry(done)
+            .or_insert_with(|| {
+                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).unwrap()
+            })
+            .record(u64::from(r.latency_us).max(1))
+            .unwrap();
+    }
+    for s in &seconds {
+        if let Some(h) = by_second.get(&u64::from(s.t_s)) {
+            assert_eq!(s.p99_us, h.value_at_quantile(0.99), "second {}", s.t_s);
+            assert_eq!(s.max_us, h.max(), "second {}", s.t_s);
+        }
+    }
     let diagnosis: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.diagnosis_json()).unwrap()).unwrap();
     assert!(diagnosis["verdict"]["kind"].is_string(), "{diagnosis}");
@@ -219,7 +262,17 @@ async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
     assert_eq!(st, 409, "duplicate: {}", err_of(&b));
     assert!(err_of(&b).contains("uploaded its record already"));
     // The same record under another id: wrong loadgen; another run: refused; another plan.
-    std::fs::remove_dir_all(dir.loadgen().dir().join("parts/2")).unwrap();
+    let part2 = dir.loadgen().dir().join("parts/2");
+    let part2_files: Vec<(&str, Vec<u8>)> = [
+        "histograms.json",
+        "seconds.jsonl",
+        "requests.bin",
+        "summary.json",
+    ]
+    .into_iter()
+    .map(|f| (f, std::fs::read(part2.join(f)).unwrap()))
+    .collect();
+    std::fs::remove_dir_all(&part2).unwrap();
     let (st, _, b) = put(2, serde_json::to_vec(&v).unwrap()).await;
     assert_eq!(st, 409);
     assert!(err_of(&b).contains("loadgen 0's, uploaded as loadgen 2"));
@@ -238,6 +291,24 @@ async fn three_loadgens_merge_exactly_and_bad_parts_are_refused() {
     );
     let (st, _, _) = put(7, serde_json::to_vec(&v).unwrap()).await;
     assert_eq!(st, 404);
+    // Loadgen 2's own summary, but a histograms file that does not parse: refused when
+    // the summary arrives, and nothing of it is kept.
+    for (f, bytes) in &part2_files {
+        let body = if *f == "histograms.json" {
+            b"{not json".to_vec()
+        } else {
+            bytes.clone()
+        };
+        let url = format!("{run_url}/loadgens/2/{f}");
+        let (st, _, b) = common::request("PUT", &url, &[], body).await;
+        if *f == "summary.json" {
+            assert_eq!(st, 409, "{}", err_of(&b));
+            assert!(err_of(&b).contains("histograms.json"), "{}", err_of(&b));
+        } else {
+            assert_eq!(st, 201, "{f}: {}", err_of(&b));
+        }
+    }
+    assert!(!part2.exists());
     // Loadgen 2's record is gone now: a new merge keeps the other two and names it.
     let (st, body) = diagnose(&base, id).await;
     assert_eq!(st, 200, "{body}");
@@ -277,7 +348,9 @@ async fn a_killed_loadgen_is_named_and_the_others_are_merged() {
     .await;
     assert_eq!(st, 201, "{body}");
     let run_url = format!("{base}/api/runs/{id}");
-    let mut children: Vec<_> = (0..3).map(|_| spawn_loadgen(&target, &run_url)).collect();
+    let mut children: Vec<_> = (0..3)
+        .map(|_| spawn_loadgen(&target, &run_url, &[]))
+        .collect();
     // Let the run start, then kill one loadgen outright: it uploads nothing.
     let dir = RunDir::new(tmp.path().join(id));
     let record_path = dir.loadgen().dir().join("distributed.json");

@@ -56,7 +56,7 @@ pub struct Definition {
     /// Open loop: the whole run's in-flight cap (default 5000).
     #[serde(default)]
     pub max_in_flight: Option<u32>,
-    /// How long to wait for every loadgen (default 60s).
+    /// How long to wait for every loadgen, from the first join (default 60s).
     #[serde(default)]
     pub join_timeout: Option<String>,
     /// From the announcement to the start (default 1s).
@@ -156,7 +156,9 @@ struct RunState {
     plan: Plan,
     planned: u32,
     on_missing: OnMissing,
-    deadline: Instant,
+    join_timeout: Duration,
+    /// The first join plus the join timeout.
+    deadline: std::sync::OnceLock<Instant>,
     start_delay: Duration,
     /// Ids taken so far.
     joined: Mutex<Vec<u32>>,
@@ -197,7 +199,8 @@ impl Coordinator {
                 plan,
                 planned: def.loadgens,
                 on_missing: def.on_missing,
-                deadline: Instant::now() + join_timeout,
+                join_timeout,
+                deadline: std::sync::OnceLock::new(),
                 start_delay,
                 joined: Mutex::new(Vec::new()),
                 tx,
@@ -251,16 +254,25 @@ impl Coordinator {
                 None => (0..).find(|k| !joined.contains(k)).expect("a free id"),
             };
             joined.push(me);
+            run.deadline
+                .get_or_init(|| Instant::now() + run.join_timeout);
             if joined.len() as u32 == run.planned {
                 self.announce(id, &run, &joined);
             }
             me
         };
+        // A loadgen that goes away before the start (its request dropped) gives its id back.
+        let mut leave = Leave {
+            run: &run,
+            me,
+            armed: true,
+        };
         let outcome = loop {
             if let Some(o) = rx.borrow_and_update().clone() {
                 break o;
             }
-            let left = run.deadline.saturating_duration_since(Instant::now());
+            let deadline = *run.deadline.get().expect("set at the first join");
+            let left = deadline.saturating_duration_since(Instant::now());
             if tokio::time::timeout(left, rx.changed()).await.is_err() {
                 let joined = run.joined.lock().unwrap_or_else(|e| e.into_inner());
                 if run.tx.borrow().is_none() {
@@ -268,6 +280,7 @@ impl Coordinator {
                 }
             }
         };
+        leave.armed = false;
         let a = outcome.map_err(CoordError::Conflict)?;
         let share = a
             .ids
@@ -343,6 +356,25 @@ impl Coordinator {
     }
 }
 
+/// Takes a joined loadgen's id back when its join is dropped before the announcement.
+struct Leave<'a> {
+    run: &'a RunState,
+    me: u32,
+    armed: bool,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut joined = self.run.joined.lock().unwrap_or_else(|e| e.into_inner());
+        if self.run.tx.borrow().is_none() {
+            joined.retain(|k| *k != self.me);
+        }
+    }
+}
+
 /// Where a distributed run's record lives.
 pub fn record_path(dir: &RunDir) -> PathBuf {
     dir.loadgen().dir().join("distributed.json")
@@ -410,4 +442,33 @@ pub fn check_part(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(loadgens: u32, stages: &str) -> Definition {
+        serde_json::from_value(serde_json::json!({"loadgens": loadgens, "stages": stages})).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_join_dropped_before_the_start_gives_its_id_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = Arc::new(Coordinator::new(tmp.path()));
+        c.create("r", &def(2, "4:1s")).unwrap();
+        let c1 = c.clone();
+        let gone = tokio::spawn(async move { c1.join("r", Some(1)).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gone.abort();
+        let _ = gone.await;
+        // Id 1 is free again: asking for it waits (no "two loadgens with one id").
+        let c2 = c.clone();
+        let again = tokio::spawn(async move { c2.join("r", Some(1)).await });
+        let first = c.join("r", None).await.unwrap();
+        let again = again.await.unwrap().unwrap();
+        assert_eq!((first.loadgen, again.loadgen), (0, 1));
+        assert_eq!((first.spec.as_str(), again.spec.as_str()), ("2:1s", "2:1s"));
+        assert_eq!(first.start_unix_ns, again.start_unix_ns);
+    }
 }

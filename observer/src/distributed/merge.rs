@@ -19,9 +19,6 @@ use std::path::Path;
 
 /// Records read from each part's log at a time.
 const CHUNK: usize = 1 << 14;
-/// Seconds kept open while the merged log streams by (in send order): a completion more
-/// than this behind the stream's send time is left out of its second's percentiles.
-const OPEN_SECONDS: u64 = 60;
 
 /// Why a merge failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +39,8 @@ struct Part {
     id: u32,
     files: LoadgenFiles,
     summary: LoadgenSummary,
+    /// Per step, encoded (decoded one step at a time: a part's decoded histograms are
+    /// about 1 MiB, too much to hold for every part of a large run).
     histograms: HistogramsFile,
     seconds: Vec<SecondSample>,
     /// Its zero on the merged time base, µs.
@@ -49,12 +48,18 @@ struct Part {
 }
 
 impl Part {
+    /// Read and check a part: every file parses, the log has its header.
     fn read(id: u32, dir: &Path) -> Result<Part, RecordError> {
         let files = LoadgenFiles::new(dir);
+        let histograms: HistogramsFile = fsio::read_json(&files.histograms())?;
+        for s in &histograms.steps {
+            histogram::decode(&s.latency)?;
+        }
+        RequestLogReader::open(&files.requests())?;
         Ok(Part {
             id,
             summary: fsio::read_json(&files.summary())?,
-            histograms: fsio::read_json(&files.histograms())?,
+            histograms,
             seconds: if files.seconds().is_file() {
                 fsio::read_jsonl(&files.seconds())?
             } else {
@@ -75,6 +80,11 @@ impl Part {
     }
 }
 
+/// Check an uploaded part before it is accepted: every file the merge reads parses.
+pub fn check_part_files(dir: &Path) -> Result<(), String> {
+    Part::read(0, dir).map(drop).map_err(|e| e.to_string())
+}
+
 /// Merge the parts under `parts_dir/<id>/` named in `record` (those with a record) into
 /// `out`, and fill in what each part contributed. Parts without a record are marked missing.
 pub fn merge(
@@ -82,15 +92,27 @@ pub fn merge(
     out: &LoadgenFiles,
     record: &mut DistributedRecord,
 ) -> Result<LoadgenSummary, MergeError> {
-    let mut parts = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     for p in &mut record.parts {
         let dir = parts_dir.join(p.loadgen.to_string());
-        if dir.join("summary.json").is_file() {
-            parts.push(Part::read(p.loadgen, &dir)?);
-        } else {
-            p.merged = false;
-            p.missing
-                .get_or_insert_with(|| "it uploaded no record (never ran, or failed)".into());
+        p.merged = false;
+        if !dir.join("summary.json").is_file() {
+            p.missing = Some("it uploaded no record (never ran, or failed)".into());
+            continue;
+        }
+        match Part::read(p.loadgen, &dir) {
+            Ok(part) => match parts.first() {
+                Some(first) if first.summary.steps.len() != part.summary.steps.len() => {
+                    p.missing = Some(format!(
+                        "its record has {} steps, loadgen {}'s {}",
+                        part.summary.steps.len(),
+                        first.id,
+                        first.summary.steps.len()
+                    ));
+                }
+                _ => parts.push(part),
+            },
+            Err(e) => p.missing = Some(format!("its record is unreadable: {e}")),
         }
     }
     if parts.is_empty() {
@@ -101,24 +123,31 @@ pub fn merge(
         .map(|p| p.summary.started_unix_ns)
         .min()
         .unwrap_or(0);
-    let (steps, first_id) = (parts[0].summary.steps.len(), parts[0].id);
+    let steps = parts[0].summary.steps.len();
     for p in &mut parts {
         p.offset_us = (p.summary.started_unix_ns - t0) / 1000;
-        if p.summary.steps.len() != steps {
-            return Err(MergeError::Mismatch(format!(
-                "loadgen {} ran {} steps and loadgen {} ran {steps}",
-                p.id,
-                p.summary.steps.len(),
-                first_id
-            )));
-        }
     }
     std::fs::create_dir_all(out.dir()).map_err(|source| RecordError::Io {
         path: out.dir().to_path_buf(),
         source,
     })?;
-    let (logged, late) = merge_logs(&parts, out)?;
-    let seconds = merge_seconds(&parts, &late);
+    let logged = merge_logs(&parts, out)?;
+    let mut by_second = SecondHists::new();
+    let mut first_sends = Vec::with_capacity(parts.len());
+    for p in &parts {
+        first_sends.push(scan_part(p, &mut by_second)?);
+    }
+    let figures: SecondFigures = by_second
+        .iter()
+        .map(|(t, h)| {
+            (
+                *t,
+                [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()],
+            )
+        })
+        .collect();
+    drop(by_second);
+    let seconds = merge_seconds(&parts, &figures);
     fsio::write_jsonl(&out.seconds(), seconds.iter())?;
 
     let mut step_hists = Vec::with_capacity(steps);
@@ -142,20 +171,12 @@ pub fn merge(
         .map(|i| {
             let each: Vec<(&Part, &StepSummary)> =
                 parts.iter().map(|p| (p, &p.summary.steps[i])).collect();
-            let w = &each[0].1;
-            let window_s = w.end_us.saturating_sub(w.measure_start_us) as f64 / 1e6;
-            merge_step(&each, &step_hists[i], window_s)
+            merge_step(&each, &step_hists[i])
         })
         .collect();
-    let measured_s: f64 = parts[0]
-        .summary
-        .steps
-        .iter()
-        .map(|w| w.end_us.saturating_sub(w.measure_start_us) as f64 / 1e6)
-        .sum();
     let overall_each: Vec<(&Part, &StepSummary)> =
         parts.iter().map(|p| (p, &p.summary.overall)).collect();
-    let overall = merge_step(&overall_each, &overall_h, measured_s);
+    let overall = merge_step(&overall_each, &overall_h);
 
     let first = &parts[0].summary;
     let sum = |f: fn(&LoadgenSummary) -> u64| parts.iter().map(|p| f(&p.summary)).sum::<u64>();
@@ -228,8 +249,7 @@ pub fn merge(
     fsio::write_json(&out.summary(), &summary)?;
 
     let mut skew: f64 = 0.0;
-    for p in &parts {
-        let first_send = first_send_us(&p.files.requests())?;
+    for (p, first_send) in parts.iter().zip(first_sends) {
         let entry = record
             .parts
             .iter_mut()
@@ -260,34 +280,14 @@ pub fn merge(
     Ok(summary)
 }
 
-/// The earliest send in a request log, µs since its loadgen's start.
-fn first_send_us(path: &Path) -> Result<Option<u64>, RecordError> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let mut first: Option<u64> = None;
-    for r in RequestLogReader::open(path)? {
-        let r = r?;
-        first = Some(first.map_or(r.start_us, |f| f.min(r.start_us)));
-    }
-    Ok(first)
-}
-
-/// One step merged: sums of counts, the latency of the added histogram, rates over the
-/// common window, and the busiest loadgen's CPU and scheduler lag.
-/// `window_s` is the measured time the counts cover (a step's window; the sum of the steps'
-/// for the whole run, as loadgen counts it).
-fn merge_step(each: &[(&Part, &StepSummary)], h: &Histogram<u64>, window_s: f64) -> StepSummary {
+/// One step merged: sums of counts and of each loadgen's rate (each over its own measured
+/// window, which ends early for a loadgen that stopped early), the latency of the added
+/// histogram, and the busiest loadgen's CPU and scheduler lag.
+fn merge_step(each: &[(&Part, &StepSummary)], h: &Histogram<u64>) -> StepSummary {
     let first = each[0].1;
     let requests: u64 = each.iter().map(|(_, s)| s.requests).sum();
     let ok: u64 = each.iter().map(|(_, s)| s.ok).sum();
-    let rate = |n: u64| {
-        if window_s > 0.0 {
-            n as f64 / window_s
-        } else {
-            0.0
-        }
-    };
+    let rps: f64 = each.iter().map(|(_, s)| s.rps).sum();
     let latency = LatencySummary::from_histogram(h);
     let mut errors = BTreeMap::new();
     let mut status = BTreeMap::new();
@@ -314,24 +314,24 @@ fn merge_step(each: &[(&Part, &StepSummary)], h: &Histogram<u64>, window_s: f64)
             .map(|_| each.iter().filter_map(|(_, s)| s.target_rate).sum()),
         start_us: each
             .iter()
-            .map(|(p, s)| s.start_us + p.offset_us)
+            .map(|(p, s)| s.start_us.saturating_add(p.offset_us))
             .min()
             .unwrap_or(0),
         measure_start_us: each
             .iter()
-            .map(|(p, s)| s.measure_start_us + p.offset_us)
+            .map(|(p, s)| s.measure_start_us.saturating_add(p.offset_us))
             .min()
             .unwrap_or(0),
         end_us: each
             .iter()
-            .map(|(p, s)| s.end_us + p.offset_us)
+            .map(|(p, s)| s.end_us.saturating_add(p.offset_us))
             .max()
             .unwrap_or(0),
         requests,
         ok,
-        rps: rate(requests),
-        ok_rps: rate(ok),
-        n_eff: rate(requests) * latency.mean_us / 1e6,
+        rps,
+        ok_rps: each.iter().map(|(_, s)| s.ok_rps).sum(),
+        n_eff: rps * latency.mean_us / 1e6,
         latency,
         errors,
         status,
@@ -360,14 +360,46 @@ fn merge_step(each: &[(&Part, &StepSummary)], h: &Histogram<u64>, window_s: f64)
 
 /// Each completion second's p50, p99 and max latency in the merged log, µs.
 type SecondFigures = BTreeMap<u64, [u64; 3]>;
+/// Each completion second's latencies, at two significant digits (a second's figures need
+/// no more; 13 KiB a second, so an hour's run costs at most 47 MiB).
+type SecondHists = BTreeMap<u64, Histogram<u32>>;
+/// The last completion second kept: the longest plan, and a minute to finish in.
+const LAST_SECOND: u64 = loadgen::plan::MAX_TOTAL.as_secs() + 60;
 
-fn figures(h: &Histogram<u64>) -> [u64; 3] {
-    [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max()]
+/// Read one part's log: each request's latency into its completion second (on the common
+/// time base), and its earliest send (µs since its own start).
+fn scan_part(p: &Part, seconds: &mut SecondHists) -> Result<Option<u64>, RecordError> {
+    let mut first: Option<u64> = None;
+    let mut reader = RequestLogReader::open(&p.files.requests())?;
+    let mut buf = Vec::new();
+    loop {
+        reader.read_chunk(&mut buf, CHUNK)?;
+        if buf.is_empty() {
+            return Ok(first);
+        }
+        for r in &buf {
+            first = Some(first.map_or(r.start_us, |f| f.min(r.start_us)));
+            let done_s = r
+                .start_us
+                .saturating_add(p.offset_us)
+                .saturating_add(u64::from(r.latency_us))
+                / 1_000_000;
+            if done_s > LAST_SECOND {
+                continue;
+            }
+            let h = seconds.entry(done_s).or_insert_with(|| {
+                Histogram::new_with_bounds(1, histogram::MAX_TRACKABLE_US, 2)
+                    .expect("valid static bounds")
+            });
+            h.saturating_record(u64::from(r.latency_us).clamp(1, histogram::MAX_TRACKABLE_US));
+        }
+    }
 }
 
-/// Merge the parts' logs by send time on the common zero into `out`'s `requests.bin`;
-/// returns the records written and each second's latency histogram.
-fn merge_logs(parts: &[Part], out: &LoadgenFiles) -> Result<(u64, SecondFigures), RecordError> {
+/// Merge the parts' logs by send time on the common zero into `out`'s `requests.bin` (a
+/// k-way merge of each part's chunks; each part's own order is kept); returns the records
+/// written.
+fn merge_logs(parts: &[Part], out: &LoadgenFiles) -> Result<u64, RecordError> {
     struct Source {
         reader: RequestLogReader,
         buf: Vec<RequestRecord>,
@@ -376,11 +408,7 @@ fn merge_logs(parts: &[Part], out: &LoadgenFiles) -> Result<(u64, SecondFigures)
     }
     let mut sources = Vec::new();
     for p in parts {
-        let path = p.files.requests();
-        if !path.is_file() {
-            continue;
-        }
-        let mut reader = RequestLogReader::open(&path)?;
+        let mut reader = RequestLogReader::open(&p.files.requests())?;
         let mut buf = Vec::new();
         reader.read_chunk(&mut buf, CHUNK)?;
         sources.push(Source {
@@ -390,54 +418,30 @@ fn merge_logs(parts: &[Part], out: &LoadgenFiles) -> Result<(u64, SecondFigures)
             offset_us: p.offset_us,
         });
     }
+    let key = |s: &Source| s.buf[s.at].start_us.saturating_add(s.offset_us);
     let mut heap: BinaryHeap<Reverse<(u64, usize)>> = sources
         .iter()
         .enumerate()
         .filter(|(_, s)| !s.buf.is_empty())
-        .map(|(i, s)| Reverse((s.buf[0].start_us + s.offset_us, i)))
+        .map(|(i, s)| Reverse((key(s), i)))
         .collect();
     let mut writer = RequestLogWriter::create(&out.requests())?;
-    let mut seconds: BTreeMap<u64, Histogram<u64>> = BTreeMap::new();
-    let mut closed = SecondFigures::new();
     while let Some(Reverse((start, i))) = heap.pop() {
         let s = &mut sources[i];
-        let r = RequestRecord {
+        writer.write(&RequestRecord {
             start_us: start,
             ..s.buf[s.at]
-        };
-        writer.write(&r)?;
-        let done_s = (start + u64::from(r.latency_us)) / 1_000_000;
-        if !closed.contains_key(&done_s) {
-            histogram::record_clamped(
-                seconds
-                    .entry(done_s)
-                    .or_insert_with(histogram::new_latency_histogram),
-                u64::from(r.latency_us),
-            );
-        }
-        // Seconds far behind the stream can take no more completions: keep them closed.
-        let horizon = (start / 1_000_000).saturating_sub(OPEN_SECONDS);
-        while let Some((&t, _)) = seconds.first_key_value() {
-            if t >= horizon {
-                break;
-            }
-            let (t, h) = seconds.pop_first().expect("a first entry");
-            closed.insert(t, figures(&h));
-        }
+        })?;
         s.at += 1;
         if s.at == s.buf.len() {
             s.reader.read_chunk(&mut s.buf, CHUNK)?;
             s.at = 0;
         }
         if s.at < s.buf.len() {
-            heap.push(Reverse((s.buf[s.at].start_us + s.offset_us, i)));
+            heap.push(Reverse((key(s), i)));
         }
     }
-    let n = writer.finish()?;
-    for (t, h) in seconds {
-        closed.insert(t, figures(&h));
-    }
-    Ok((n, closed))
+    writer.finish()
 }
 
 /// The parts' seconds summed on the common time base, with each second's percentiles taken
@@ -445,9 +449,10 @@ fn merge_logs(parts: &[Part], out: &LoadgenFiles) -> Result<(u64, SecondFigures)
 fn merge_seconds(parts: &[Part], figures: &SecondFigures) -> Vec<SecondSample> {
     let mut out: BTreeMap<u32, SecondSample> = BTreeMap::new();
     for p in parts {
-        let shift = ((p.offset_us + 500_000) / 1_000_000) as u32;
+        let shift =
+            u32::try_from(p.offset_us.saturating_add(500_000) / 1_000_000).unwrap_or(u32::MAX);
         for s in &p.seconds {
-            let t = s.t_s + shift;
+            let t = s.t_s.saturating_add(shift);
             let m = out.entry(t).or_insert_with(|| SecondSample {
                 t_s: t,
                 step: s.step,
