@@ -31,33 +31,9 @@ done
 cargo build --release -q -p loadgen
 LOADGEN="$TARGET_DIR/release/loadgen"
 
-mkdir -p "$TMP/nginx/logs"
-cat >"$TMP/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:${PORT};
-    location / { return 204; }
-  }
-}
-CONF
-nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" &
-NGINX_PID=$!
-for _ in $(seq 100); do
-  if (echo >"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then break; fi
-  sleep 0.1
-done
+# shellcheck source=bench/lib/nginx204.sh
+source bench/lib/nginx204.sh
+start_nginx204 "$TMP/nginx" "$PORT"
 
 # One run under callgrind: prints "<requests> <instructions>".
 callgrind() {

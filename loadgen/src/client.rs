@@ -372,6 +372,12 @@ impl Session {
         Ok(sender)
     }
 
+    /// Open the connection now (HTTP/1.1 keep-alive, or the shared HTTP/2 one) rather
+    /// than at the first request.
+    pub async fn open(&mut self) -> Result<(), ErrorKind> {
+        self.ensure().await
+    }
+
     async fn ensure(&mut self) -> Result<(), ErrorKind> {
         let alive = match &self.conn {
             Some(Conn::H1(_)) => true,

@@ -44,6 +44,6 @@ async fn worker(ctx: Arc<Ctx>, index: usize) {
                 _ = tokio::time::sleep_until(at.into()) => continue,
             }
         }
-        w.exchange(&ctx, shard, None, false).await;
+        w.exchange(&ctx, shard, None).await;
     }
 }

@@ -12,6 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// An open-loop send that starts more than this after its intended time counts as late,
+/// µs. Tokio's timer ticks in 1 ms steps, so lateness below that is the timer's, not the
+/// client's.
+pub const LATE_US: u64 = 2_000;
+
 /// Shared by all workers of a run.
 pub struct Ctx {
     /// The HTTP client.
@@ -59,31 +64,31 @@ pub struct Worker {
 impl Worker {
     /// A worker with a fresh session and generator.
     pub fn new(ctx: &Ctx, index: usize) -> Self {
+        Self::with_session(ctx, index, Session::new(ctx.client.clone(), index))
+    }
+
+    /// A worker on a session made (and perhaps connected) beforehand.
+    pub fn with_session(ctx: &Ctx, index: usize, session: Session) -> Self {
         Worker {
             index,
-            session: Session::new(ctx.client.clone(), index),
+            session,
             trace: TraceGen::new(os_seeded(index as u64), ctx.trace_sample),
         }
     }
 
     /// Do the client work, send one request and record it. Latency is measured from
-    /// `intended` (open loop) or from the actual send (closed loop, `intended = None`);
-    /// `late` (open loop) says the send started late. The request's step is found here,
-    /// once, and handed to the recorder.
-    pub async fn exchange(
-        &mut self,
-        ctx: &Ctx,
-        shard: &Shard,
-        intended: Option<Instant>,
-        late: bool,
-    ) {
+    /// `intended` (open loop) or from the actual send (closed loop, `intended = None`).
+    /// An open-loop send's lateness is recorded, and it counts as late beyond
+    /// [`LATE_US`]. The request's step is found here, once, and handed to the recorder.
+    pub async fn exchange(&mut self, ctx: &Ctx, shard: &Shard, intended: Option<Instant>) {
         client_work(ctx.client_work);
         let tc = self.trace.next_context();
         let sent = Instant::now();
         let from = intended.unwrap_or(sent);
         let start_us = ctx.offset_us(from);
         let at = ctx.schedule.place(start_us);
-        if late {
+        let lateness_us = intended.map(|i| sent.saturating_duration_since(i).as_micros() as u64);
+        if lateness_us.is_some_and(|us| us > LATE_US) {
             ctx.recorder.count_late(at);
         }
         shard.begin();
@@ -101,6 +106,7 @@ impl Worker {
                 step: at.step.min(255) as u8,
             },
             at,
+            lateness_us,
         );
         if tc.sampled
             && let Some(sink) = &ctx.spans

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod observer_client;
 pub mod open;
 pub mod otel;
+pub mod pace;
 pub mod plan;
 pub mod progress;
 pub mod record;

@@ -4,8 +4,19 @@
 //! connection); with none idle and `max_in_flight` reached, the send is dropped and
 //! counted (k6's dropped iterations); a send starting more than [`LATE_US`] after its
 //! intended time is counted late.
+//!
+//! The dispatcher sleeps on a [`Pacer`] (a `timerfd`), not on tokio's 1 ms timer, so
+//! sends start within [`QUANTUM`] of their time.
+//!
+//! Workers for the first sends are made, and their connections opened, before the run's
+//! zero ([`warm`]), as wrk2 opens its connections first: opening them on demand at the
+//! start costs a connect per send just when sends are due fastest, and the backlog that
+//! follows only opens more.
 
+use crate::client::{Client, Session};
+pub use crate::exec::LATE_US;
 use crate::exec::{Ctx, Worker};
+use crate::pace::Pacer;
 use crate::plan::Placement;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,9 +24,23 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
-/// A send that starts more than this after its intended time counts as late, µs. Tokio's
-/// timer ticks in 1 ms steps, so lateness below that is the timer's, not the client's.
-pub const LATE_US: u64 = 2_000;
+/// The warm workers cover this much of the plan's highest rate: a tick of tokio's timer
+/// (1 ms) releases that many sends at once, twice over.
+const WARM_WINDOW_S: f64 = 0.002;
+
+/// The dispatcher wakes at most once per quantum ([`Pacer`]'s timer is exact, and each
+/// wake costs two system calls): a send may start up to this late by design, well within
+/// [`LATE_US`], and at 50,000 req/s a wake hands out five sends, not one.
+const QUANTUM: Duration = Duration::from_micros(100);
+
+/// A send this far past its due time finds the dispatcher behind schedule.
+const BEHIND: Duration = Duration::from_millis(1);
+
+/// Behind schedule, the longest a send waits for a busy worker before one is made.
+const BEHIND_WAIT: Duration = Duration::from_micros(LATE_US);
+
+/// Fewest warm workers of an open-loop plan.
+const MIN_WARM: usize = 8;
 
 const IDLE: u64 = u64::MAX;
 
@@ -25,12 +50,63 @@ struct Slot {
     notify: Notify,
 }
 
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            job: AtomicU64::new(IDLE),
+            exit: AtomicBool::new(false),
+            notify: Notify::new(),
+        }
+    }
+}
+
+/// How many workers to make before an open-loop run starts: two timer ticks of its
+/// highest rate, at least [`MIN_WARM`], at most `max_in_flight`.
+pub fn warm_count(peak_rate: f64, max_in_flight: usize) -> usize {
+    ((peak_rate * WARM_WINDOW_S).ceil() as usize)
+        .max(MIN_WARM)
+        .min(max_in_flight)
+}
+
+/// Sessions for the first `n` workers, their keep-alive connections opened concurrently
+/// (a failed connect is left to the first request, which reports it).
+pub async fn warm(client: &Arc<Client>, n: usize) -> Vec<Session> {
+    let keep_alive = !client.config().new_connection;
+    let opens = (0..n).map(|i| async move {
+        let mut s = Session::new(client.clone(), i);
+        if keep_alive {
+            let _ = s.open().await;
+        }
+        s
+    });
+    futures::future::join_all(opens).await
+}
+
 /// Run the dispatcher of an open-loop plan until the schedule ends or `ctx.stop` fires.
-/// Workers are spawned into `set` as needed, up to `max_in_flight`.
-pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, set: &mut JoinSet<()>) {
+/// The `warm` sessions' workers start idle; more are spawned into `set` as needed, up to
+/// `max_in_flight`.
+pub async fn dispatch(
+    ctx: Arc<Ctx>,
+    max_in_flight: usize,
+    warm: Vec<Session>,
+    set: &mut JoinSet<()>,
+) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<usize>();
     let mut slots: Vec<Arc<Slot>> = Vec::new();
     let mut idle: Vec<usize> = Vec::new();
+    for session in warm.into_iter().take(max_in_flight) {
+        let index = slots.len();
+        let slot = Arc::new(Slot::new());
+        slots.push(slot.clone());
+        let (ctx, tx) = (ctx.clone(), done_tx.clone());
+        set.spawn(async move { worker(ctx, index, Some(session), slot, tx).await });
+        idle.push(index);
+    }
+    // The last made is handed the first send: it is the first to be idle.
+    idle.reverse();
+    // Tokio's 1 ms timer when no timerfd can be had.
+    let pacer = Pacer::new().ok();
+    let mut woke = Instant::now();
     let mut burst = 0u32;
     'steps: for (index, step) in ctx.schedule.steps.clone().into_iter().enumerate() {
         let Some(rate) = step.rate else { continue };
@@ -42,12 +118,22 @@ pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, set: &mut JoinSet<()>
             }
             k += 1;
             let due = ctx.start + Duration::from_micros(intended_us);
-            if Instant::now() < due {
+            let now = Instant::now();
+            if now < due {
                 burst = 0;
+                // At most one wake per quantum: sends due within it leave together.
+                let wake = due.max(woke + QUANTUM);
+                let sleep = async {
+                    match &pacer {
+                        Some(p) if p.sleep_until(wake).await.is_ok() => {}
+                        _ => tokio::time::sleep_until(wake.into()).await,
+                    }
+                };
                 tokio::select! {
                     _ = ctx.stop.cancelled() => break 'steps,
-                    _ = tokio::time::sleep_until(due.into()) => {}
+                    _ = sleep => {}
                 }
+                woke = Instant::now();
             } else {
                 burst += 1;
                 if burst.is_multiple_of(256) {
@@ -60,19 +146,28 @@ pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, set: &mut JoinSet<()>
             while let Ok(i) = done_rx.try_recv() {
                 idle.push(i);
             }
+            if idle.is_empty() && !slots.is_empty() && now.saturating_duration_since(due) > BEHIND {
+                // Behind schedule, the client is short of CPU, not of connections: wait for
+                // a worker to finish rather than make one (a connect costs several
+                // requests' CPU, so a worker per overdue send deepens the backlog that made
+                // it). A server slow to answer is met on schedule, where workers are made.
+                tokio::select! {
+                    _ = ctx.stop.cancelled() => break 'steps,
+                    r = tokio::time::timeout(BEHIND_WAIT, done_rx.recv()) => {
+                        if let Ok(Some(i)) = r {
+                            idle.push(i);
+                        }
+                    }
+                }
+            }
             let worker = match idle.pop() {
                 Some(i) => Some(i),
                 None if slots.len() < max_in_flight => {
                     let index = slots.len();
-                    let slot = Arc::new(Slot {
-                        job: AtomicU64::new(IDLE),
-                        exit: AtomicBool::new(false),
-                        notify: Notify::new(),
-                    });
+                    let slot = Arc::new(Slot::new());
                     slots.push(slot.clone());
-                    let ctx = ctx.clone();
-                    let tx = done_tx.clone();
-                    set.spawn(async move { worker(ctx, index, slot, tx).await });
+                    let (ctx, tx) = (ctx.clone(), done_tx.clone());
+                    set.spawn(async move { worker(ctx, index, None, slot, tx).await });
                     Some(index)
                 }
                 None => None,
@@ -96,16 +191,24 @@ pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, set: &mut JoinSet<()>
     }
 }
 
-async fn worker(ctx: Arc<Ctx>, index: usize, slot: Arc<Slot>, done: mpsc::UnboundedSender<usize>) {
-    let mut w = Worker::new(&ctx, index);
+async fn worker(
+    ctx: Arc<Ctx>,
+    index: usize,
+    session: Option<Session>,
+    slot: Arc<Slot>,
+    done: mpsc::UnboundedSender<usize>,
+) {
+    let mut w = match session {
+        Some(s) => Worker::with_session(&ctx, index, s),
+        None => Worker::new(&ctx, index),
+    };
     let shard = ctx.recorder.shard(index);
     loop {
         slot.notify.notified().await;
         let job = slot.job.swap(IDLE, Ordering::AcqRel);
         if job != IDLE {
             let intended = ctx.start + Duration::from_micros(job);
-            let late = ctx.now_us() > job + LATE_US;
-            w.exchange(&ctx, shard, Some(intended), late).await;
+            w.exchange(&ctx, shard, Some(intended)).await;
             // The dispatcher may be gone at the end of the run: nothing to report then.
             let _ = done.send(index);
         }

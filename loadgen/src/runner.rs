@@ -178,6 +178,18 @@ pub async fn run(
         None => (None, None),
     };
 
+    // Open loop: the first workers' connections are opened before the run's zero.
+    let warm = match &plan.load {
+        Load::Open { max_in_flight, .. } => {
+            let peak = schedule
+                .steps
+                .iter()
+                .filter_map(|s| s.rate)
+                .fold(0.0, f64::max);
+            open::warm(&client, open::warm_count(peak, *max_in_flight as usize)).await
+        }
+        Load::Closed(_) => Vec::new(),
+    };
     if let Some(part) = &opts.distributed {
         let wait = part
             .start_unix_ns
@@ -228,7 +240,7 @@ pub async fn run(
             }
         }
         Load::Open { max_in_flight, .. } => {
-            open::dispatch(ctx.clone(), *max_in_flight as usize, &mut set).await;
+            open::dispatch(ctx.clone(), *max_in_flight as usize, warm, &mut set).await;
         }
     }
     let interrupted = cancel.is_cancelled();

@@ -115,6 +115,23 @@ pub fn table(s: &LoadgenSummary) -> String {
         s.cpu_capacity,
         fmt_us(s.overall.sched_lag.p99_us)
     );
+    if let Some(l) = s.overall.send_lateness {
+        let o = &s.overall;
+        let due = o.requests + o.dropped;
+        let share = |n: u64| 100.0 * n as f64 / due.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "(open loop: {} of {due} sends late by more than {} ({:.2}%), {} dropped ({:.2}%); send lateness p50 {}, p99 {}, max {})",
+            o.late,
+            fmt_us(s.late_threshold_us),
+            share(o.late),
+            o.dropped,
+            share(o.dropped),
+            fmt_us(l.p50_us),
+            fmt_us(l.p99_us),
+            fmt_us(l.max_us),
+        );
+    }
     thresholds(&mut out, s);
     out
 }

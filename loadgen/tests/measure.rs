@@ -324,3 +324,90 @@ async fn a_full_listen_queue_gives_connect_timeouts() {
     assert_eq!(out.summary.overall.ok, 0);
     drop(sock);
 }
+
+/// A server that counts the connections it accepts and answers every request `204` on a
+/// kept-alive connection.
+struct CountingServer {
+    url: String,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingServer {
+    async fn start() -> CountingServer {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicU64::new(0));
+        let a = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        let Ok(n) = sock.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            let reply = b"HTTP/1.1 204 No Content\r\n\r\n";
+                            if sock.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        CountingServer { url, accepted }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_connects_its_first_workers_before_its_zero_and_reports_lateness() {
+    use std::sync::atomic::Ordering;
+    let server = CountingServer::start().await;
+    // 20 sends in a second to a server that answers at once: one worker could carry
+    // them all, but the eight warm ones (the fewest made) were connected beforehand, and
+    // no other connection is opened.
+    let out = run(
+        open("20:1s", 0),
+        opts(&server.url),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let s = &out.summary.steps[0];
+    assert_eq!(s.requests, 20, "{s:?}");
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 8);
+    let late = s.send_lateness.expect("open loop reports send lateness");
+    assert!(
+        late.p50_us <= late.p99_us && late.p99_us <= late.max_us,
+        "{late:?}"
+    );
+    assert_eq!(
+        out.summary.overall.send_lateness.map(|l| l.max_us),
+        Some(late.max_us)
+    );
+    let text = loadgen::table::table(&out.summary);
+    assert!(text.contains("send lateness p50"), "{text}");
+
+    // A closed loop has no intended send times: no lateness, none written.
+    let out = run(
+        closed("2:300ms", 0),
+        opts(&server.url),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.summary.steps[0].send_lateness, None);
+    let json = serde_json::to_string(&out.summary).unwrap();
+    assert!(!json.contains("send_lateness"), "{json}");
+}

@@ -81,6 +81,28 @@ pub struct LagSummary {
     pub max_us: u64,
 }
 
+/// Open loop: how late sends started after their intended time, µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SendLateness {
+    /// Median lateness.
+    pub p50_us: u64,
+    /// 99th percentile lateness.
+    pub p99_us: u64,
+    /// Largest lateness.
+    pub max_us: u64,
+}
+
+impl SendLateness {
+    /// The figures of a lateness histogram (µs).
+    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Self {
+        SendLateness {
+            p50_us: h.value_at_quantile(0.50),
+            p99_us: h.value_at_quantile(0.99),
+            max_us: h.max(),
+        }
+    }
+}
+
 /// Figures of one load step (or of the whole run), over its measured window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepSummary {
@@ -118,6 +140,9 @@ pub struct StepSummary {
     pub dropped: u64,
     /// Open loop: sends that started later than `late_threshold_us` after their intended time.
     pub late: u64,
+    /// Open loop: how late the sends started (absent in closed loop and older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lateness: Option<SendLateness>,
     /// Mean in-flight requests sampled each second.
     pub in_flight_mean: f64,
     /// The load generator's CPU over the window, 0–1 of the CPUs it may use.

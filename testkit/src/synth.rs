@@ -231,6 +231,7 @@ pub fn steps_run(steps: &[SynthStep], open: bool) -> DiagnosisInput {
             status,
             dropped: 0,
             late: (requests as f64 * s.late) as u64,
+            send_lateness: None,
             in_flight_mean: s.rps * mean_us / 1e6,
             client_cpu: s.client_cpu,
             sched_lag: LagSummary {

@@ -98,7 +98,14 @@ impl Recorder {
 
     /// Record a finished request placed at `at` (the step its intended start falls in):
     /// it counts for this second, and in the step's statistics only when `at.measured`.
-    pub fn record(&self, shard: &Shard, rec: RequestRecord, at: Placement) {
+    /// `lateness_us`: open loop, how late its send started.
+    pub fn record(
+        &self,
+        shard: &Shard,
+        rec: RequestRecord,
+        at: Placement,
+        lateness_us: Option<u64>,
+    ) {
         let latency_us = u64::from(rec.latency_us);
         let mut d = shard.lock();
         d.sec.add(latency_us, rec.status, rec.error);
@@ -117,8 +124,11 @@ impl Recorder {
         if at.measured
             && let Some(slot) = d.steps.get_mut(at.step)
         {
-            slot.get_or_insert_with(Tally::default)
-                .add(latency_us, rec.status, rec.error);
+            let tally = slot.get_or_insert_with(Tally::default);
+            tally.add(latency_us, rec.status, rec.error);
+            if let Some(us) = lateness_us {
+                tally.add_lateness(us);
+            }
         }
         if let Some(log) = &self.log {
             d.log.push(rec, log);
@@ -218,7 +228,7 @@ mod tests {
     fn record(r: &Recorder, worker: usize, mut rec: RequestRecord) {
         let at = r.schedule().place(rec.start_us);
         rec.step = at.step as u8;
-        r.record(r.shard(worker), rec, at);
+        r.record(r.shard(worker), rec, at, None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::record::tally::Tally;
 use crate::record::tick::Ticker;
 use hdrhistogram::Histogram;
 use satlab_record::histogram::new_latency_histogram;
-use satlab_record::summary::{LagSummary, LatencySummary, StepSummary};
+use satlab_record::summary::{LagSummary, LatencySummary, SendLateness, StepSummary};
 
 /// Figures of one measured window.
 pub fn step_summary(
@@ -47,6 +47,7 @@ pub fn step_summary(
         status: c.status_map(),
         dropped: recorder.dropped(index as usize),
         late: recorder.late(index as usize),
+        send_lateness: tally.lateness.as_ref().map(SendLateness::from_histogram),
         in_flight_mean: col.in_flight_mean(w.measure_start_us, end),
         client_cpu: col.cpu.utilisation(w.measure_start_us, end, col.capacity()),
         sched_lag: col.lag().step_summary(index as usize),
@@ -104,6 +105,7 @@ pub fn overall_summary(
         status: all.counts.status_map(),
         dropped: steps.iter().map(|s| s.dropped).sum(),
         late: steps.iter().map(|s| s.late).sum(),
+        send_lateness: all.lateness.as_ref().map(SendLateness::from_histogram),
         in_flight_mean: weighted(|s| s.in_flight_mean),
         client_cpu: weighted(|s| s.client_cpu),
         sched_lag: lag,

@@ -18,6 +18,8 @@ pub struct Tally {
     /// Latencies by request class, for the OTel duration metric (filled only in the
     /// per-second windows, and only when [`Recorder::with_classes`](crate::record::recorder::Recorder::with_classes) asked for it).
     pub classes: Classes,
+    /// Open loop: how late the sends started, µs (created on the first; steps only).
+    pub lateness: Option<Histogram<u64>>,
 }
 
 impl Default for Tally {
@@ -26,6 +28,7 @@ impl Default for Tally {
             hist: new_latency_histogram(),
             counts: Counts::default(),
             classes: Classes::default(),
+            lateness: None,
         }
     }
 }
@@ -37,12 +40,23 @@ impl Tally {
         self.counts.add(status, error);
     }
 
+    /// Record how late one open-loop send started.
+    pub fn add_lateness(&mut self, us: u64) {
+        record_clamped(self.lateness.get_or_insert_with(new_latency_histogram), us);
+    }
+
     /// Add another tally.
     pub fn merge(&mut self, o: &Tally) {
         // Same bounds by construction: cannot fail.
         let _ = self.hist.add(&o.hist);
         self.counts.merge(&o.counts);
         self.classes.merge(&o.classes);
+        if let Some(l) = &o.lateness {
+            let _ = self
+                .lateness
+                .get_or_insert_with(new_latency_histogram)
+                .add(l);
+        }
     }
 
     /// Empty it, keeping the allocation.
@@ -50,6 +64,9 @@ impl Tally {
         self.hist.reset();
         self.counts.reset();
         self.classes.reset();
+        if let Some(l) = &mut self.lateness {
+            l.reset();
+        }
     }
 
     /// True when nothing was recorded.

@@ -11,7 +11,9 @@ use satlab_record::distributed::{DistributedRecord, PartRecord};
 use satlab_record::histogram::{self, HistogramsFile, StepHistogram};
 use satlab_record::layout::LoadgenFiles;
 use satlab_record::series::SecondSample;
-use satlab_record::summary::{LagSummary, LatencySummary, LoadgenSummary, StepSummary};
+use satlab_record::summary::{
+    LagSummary, LatencySummary, LoadgenSummary, SendLateness, StepSummary,
+};
 use satlab_record::{RecordError, RequestLogReader, RequestLogWriter, RequestRecord, fsio};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -337,6 +339,16 @@ fn merge_step(each: &[(&Part, &StepSummary)], h: &Histogram<u64>) -> StepSummary
         status,
         dropped: each.iter().map(|(_, s)| s.dropped).sum(),
         late: each.iter().map(|(_, s)| s.late).sum(),
+        // Percentiles do not add: each the largest among the loadgens, an upper bound of
+        // the merged run's.
+        send_lateness: each
+            .iter()
+            .filter_map(|(_, s)| s.send_lateness)
+            .reduce(|a, b| SendLateness {
+                p50_us: a.p50_us.max(b.p50_us),
+                p99_us: a.p99_us.max(b.p99_us),
+                max_us: a.max_us.max(b.max_us),
+            }),
         in_flight_mean: each.iter().map(|(_, s)| s.in_flight_mean).sum(),
         client_cpu: busiest.client_cpu,
         sched_lag: LagSummary {
