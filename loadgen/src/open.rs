@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 
-/// The warm workers cover this much of the plan's highest rate: a tick of tokio's timer
-/// (1 ms) releases that many sends at once, twice over.
+/// The warm workers cover this much of the plan's highest rate: against a server that
+/// answers within it, as many sends as are in flight at once, with room for a stall.
 const WARM_WINDOW_S: f64 = 0.002;
 
 /// The dispatcher wakes at most once per quantum ([`Pacer`]'s timer is exact, and each
@@ -60,8 +60,8 @@ impl Slot {
     }
 }
 
-/// How many workers to make before an open-loop run starts: two timer ticks of its
-/// highest rate, at least [`MIN_WARM`], at most `max_in_flight`.
+/// How many workers to make before an open-loop run starts: 2 ms of its highest rate, at
+/// least [`MIN_WARM`], at most `max_in_flight`.
 pub fn warm_count(peak_rate: f64, max_in_flight: usize) -> usize {
     ((peak_rate * WARM_WINDOW_S).ceil() as usize)
         .max(MIN_WARM)

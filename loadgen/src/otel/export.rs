@@ -6,7 +6,7 @@
 use crate::error::LoadgenError;
 use crate::otel::config::OtelConfig;
 use crate::otel::metrics::Durations;
-use crate::otel::spans::{SpanRecord, method_name, span_data};
+use crate::otel::spans::{SPAN_QUEUE, SpanRecord, method_name, span_data};
 use crate::otel::target::TargetAttrs;
 use crate::record::classes::{ClassAgg, DURATION_BOUNDARIES};
 use crate::record::tick::SecondHook;
@@ -35,8 +35,7 @@ const BATCH: usize = 512;
 
 /// How often the thread drains the queues. It polls rather than waits on the span queue,
 /// so a worker's `offer` never has a thread to wake: no futex call on the request path.
-/// At [`SPAN_QUEUE`](crate::otel::spans::SPAN_QUEUE) spans a poll, the queue holds
-/// 160,000 spans/s before it drops.
+/// At [`SPAN_QUEUE`] spans a poll, the queue holds 160,000 spans/s before it drops.
 const POLL: Duration = Duration::from_millis(50);
 
 /// The longest a partial batch waits: spans are exported in batches of [`BATCH`], not
@@ -261,7 +260,9 @@ fn export_thread(
         let stopping = stop.load(Ordering::Acquire);
         let mut closed = false;
         if let Some(rx) = &rx {
-            loop {
+            // At most a queue's worth a poll: spans arriving faster than they export
+            // do not keep the metrics (or the stop) waiting.
+            for _ in 0..SPAN_QUEUE {
                 match rx.try_recv() {
                     Ok(r) => {
                         if batch.is_empty() {
