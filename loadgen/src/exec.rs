@@ -78,16 +78,18 @@ impl Worker {
 
     /// Do the client work, send one request and record it. Latency is measured from
     /// `intended` (open loop) or from the actual send (closed loop, `intended = None`).
-    /// An open-loop send's lateness is recorded, and it counts as late beyond
-    /// [`LATE_US`]. The request's step is found here, once, and handed to the recorder.
+    /// An open-loop send's lateness (its start, before any client work, after its
+    /// intended time: when a k6 iteration starts) is recorded, and it counts as late
+    /// beyond [`LATE_US`]. The request's step is found here, once, and handed to the
+    /// recorder.
     pub async fn exchange(&mut self, ctx: &Ctx, shard: &Shard, intended: Option<Instant>) {
+        let lateness_us = intended.map(|i| i.elapsed().as_micros() as u64);
         client_work(ctx.client_work);
         let tc = self.trace.next_context();
         let sent = Instant::now();
         let from = intended.unwrap_or(sent);
         let start_us = ctx.offset_us(from);
         let at = ctx.schedule.place(start_us);
-        let lateness_us = intended.map(|i| sent.saturating_duration_since(i).as_micros() as u64);
         if lateness_us.is_some_and(|us| us > LATE_US) {
             ctx.recorder.count_late(at);
         }

@@ -19,7 +19,7 @@ use crate::exec::{Ctx, Worker};
 use crate::pace::Pacer;
 use crate::plan::Placement;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
@@ -36,8 +36,10 @@ const QUANTUM: Duration = Duration::from_micros(100);
 /// A send this far past its due time finds the dispatcher behind schedule.
 const BEHIND: Duration = Duration::from_millis(1);
 
-/// Behind schedule, the longest a send waits for a busy worker before one is made.
-const BEHIND_WAIT: Duration = Duration::from_micros(LATE_US);
+/// Most workers opening their connection at once. With none idle and this many
+/// connecting, a due send is dropped rather than a connect queued behind them (a server
+/// that stops accepting would otherwise get a connect per due send).
+const MAX_CONNECTING: usize = 256;
 
 /// Fewest warm workers of an open-loop plan.
 const MIN_WARM: usize = 8;
@@ -68,18 +70,23 @@ pub fn warm_count(peak_rate: f64, max_in_flight: usize) -> usize {
         .min(max_in_flight)
 }
 
-/// Sessions for the first `n` workers, their keep-alive connections opened concurrently
-/// (a failed connect is left to the first request, which reports it).
+/// Sessions for the first `n` workers, their keep-alive connections opened
+/// [`MAX_CONNECTING`] at a time (a failed connect is left to the first request, which
+/// reports it; each is bounded by the connect timeout).
 pub async fn warm(client: &Arc<Client>, n: usize) -> Vec<Session> {
+    use futures::StreamExt;
     let keep_alive = !client.config().new_connection;
-    let opens = (0..n).map(|i| async move {
-        let mut s = Session::new(client.clone(), i);
-        if keep_alive {
-            let _ = s.open().await;
-        }
-        s
-    });
-    futures::future::join_all(opens).await
+    futures::stream::iter(0..n)
+        .map(|i| async move {
+            let mut s = Session::new(client.clone(), i);
+            if keep_alive {
+                let _ = s.open().await;
+            }
+            s
+        })
+        .buffered(MAX_CONNECTING)
+        .collect()
+        .await
 }
 
 /// Run the dispatcher of an open-loop plan until the schedule ends or `ctx.stop` fires.
@@ -92,6 +99,8 @@ pub async fn dispatch(
     set: &mut JoinSet<()>,
 ) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<usize>();
+    let connecting = Arc::new(AtomicUsize::new(0));
+    let mut turnaround = Turnaround::default();
     let mut slots: Vec<Arc<Slot>> = Vec::new();
     let mut idle: Vec<usize> = Vec::new();
     for session in warm.into_iter().take(max_in_flight) {
@@ -99,7 +108,7 @@ pub async fn dispatch(
         let slot = Arc::new(Slot::new());
         slots.push(slot.clone());
         let (ctx, tx) = (ctx.clone(), done_tx.clone());
-        set.spawn(async move { worker(ctx, index, Some(session), slot, tx).await });
+        set.spawn(async move { worker(ctx, index, Fresh::Warm(session), slot, tx).await });
         idle.push(index);
     }
     // The last made is handed the first send: it is the first to be idle.
@@ -144,17 +153,23 @@ pub async fn dispatch(
                 }
             }
             while let Ok(i) = done_rx.try_recv() {
+                turnaround.done(i, now);
                 idle.push(i);
             }
-            if idle.is_empty() && !slots.is_empty() && now.saturating_duration_since(due) > BEHIND {
-                // Behind schedule, the client is short of CPU, not of connections: wait for
-                // a worker to finish rather than make one (a connect costs several
-                // requests' CPU, so a worker per overdue send deepens the backlog that made
-                // it). A server slow to answer is met on schedule, where workers are made.
+            if idle.is_empty()
+                && now.saturating_duration_since(due) > BEHIND
+                && let Some(wait) = turnaround.worth_waiting()
+            {
+                // Behind schedule with workers that come back quickly, the client is short
+                // of CPU, not of connections: wait for one rather than make one (a connect
+                // costs several requests' CPU, so a worker per overdue send deepens the
+                // backlog that made it). Against a slow server no wait is worth it: a
+                // worker is made, as it is on schedule.
                 tokio::select! {
                     _ = ctx.stop.cancelled() => break 'steps,
-                    r = tokio::time::timeout(BEHIND_WAIT, done_rx.recv()) => {
+                    r = tokio::time::timeout(wait, done_rx.recv()) => {
                         if let Ok(Some(i)) = r {
+                            turnaround.done(i, Instant::now());
                             idle.push(i);
                         }
                     }
@@ -162,18 +177,26 @@ pub async fn dispatch(
             }
             let worker = match idle.pop() {
                 Some(i) => Some(i),
-                None if slots.len() < max_in_flight => {
+                // A new worker opens its connection first; while MAX_CONNECTING are at
+                // it, the send is dropped rather than a connect queued behind them.
+                None if slots.len() < max_in_flight
+                    && connecting.load(Ordering::Acquire) < MAX_CONNECTING =>
+                {
                     let index = slots.len();
                     let slot = Arc::new(Slot::new());
                     slots.push(slot.clone());
-                    let (ctx, tx) = (ctx.clone(), done_tx.clone());
-                    set.spawn(async move { worker(ctx, index, None, slot, tx).await });
+                    connecting.fetch_add(1, Ordering::AcqRel);
+                    let (ctx, tx, c) = (ctx.clone(), done_tx.clone(), connecting.clone());
+                    set.spawn(
+                        async move { worker(ctx, index, Fresh::Connecting(c), slot, tx).await },
+                    );
                     Some(index)
                 }
                 None => None,
             };
             match worker {
                 Some(i) => {
+                    turnaround.handed(i, now);
                     slots[i].job.store(intended_us, Ordering::Release);
                     slots[i].notify.notify_one();
                 }
@@ -191,16 +214,70 @@ pub async fn dispatch(
     }
 }
 
+/// How long workers take from being handed a send to being idle again (the exchange,
+/// plus the hand-offs), as a moving average.
+#[derive(Default)]
+struct Turnaround {
+    /// When each worker was handed its current send.
+    handed: Vec<Option<Instant>>,
+    /// The moving average, µs; `None` until a first send came back.
+    mean_us: Option<f64>,
+}
+
+impl Turnaround {
+    fn handed(&mut self, worker: usize, at: Instant) {
+        if self.handed.len() <= worker {
+            self.handed.resize(worker + 1, None);
+        }
+        self.handed[worker] = Some(at);
+    }
+
+    fn done(&mut self, worker: usize, at: Instant) {
+        let Some(Some(from)) = self.handed.get_mut(worker).map(Option::take) else {
+            return;
+        };
+        let us = at.saturating_duration_since(from).as_micros() as f64;
+        self.mean_us = Some(match self.mean_us {
+            Some(m) => m + (us - m) / 16.0,
+            None => us,
+        });
+    }
+
+    /// How long to wait for a busy worker rather than make one: up to the late threshold
+    /// when the average turnaround is under it, otherwise (or before any is known) not
+    /// at all.
+    fn worth_waiting(&self) -> Option<Duration> {
+        (self.mean_us? < LATE_US as f64).then_some(Duration::from_micros(LATE_US))
+    }
+}
+
+/// How a worker starts.
+enum Fresh {
+    /// On a session made (and connected) before the run.
+    Warm(Session),
+    /// Made during the run: it opens its connection, then leaves the count of those
+    /// connecting.
+    Connecting(Arc<AtomicUsize>),
+}
+
 async fn worker(
     ctx: Arc<Ctx>,
     index: usize,
-    session: Option<Session>,
+    fresh: Fresh,
     slot: Arc<Slot>,
     done: mpsc::UnboundedSender<usize>,
 ) {
-    let mut w = match session {
-        Some(s) => Worker::with_session(&ctx, index, s),
-        None => Worker::new(&ctx, index),
+    let mut w = match fresh {
+        Fresh::Warm(s) => Worker::with_session(&ctx, index, s),
+        Fresh::Connecting(count) => {
+            let mut w = Worker::new(&ctx, index);
+            // A failed connect is left to the request, which reports it.
+            if !ctx.client.config().new_connection {
+                let _ = w.session.open().await;
+            }
+            count.fetch_sub(1, Ordering::AcqRel);
+            w
+        }
     };
     let shard = ctx.recorder.shard(index);
     loop {

@@ -55,6 +55,8 @@ impl Pacer {
                 )
             };
             if n == 8 {
+                // One-shot: nothing more until re-armed, so the next wait goes to the reactor.
+                ready.clear_ready();
                 return Ok(());
             }
             let e = io::Error::last_os_error();

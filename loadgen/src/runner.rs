@@ -186,7 +186,11 @@ pub async fn run(
                 .iter()
                 .filter_map(|s| s.rate)
                 .fold(0.0, f64::max);
-            open::warm(&client, open::warm_count(peak, *max_in_flight as usize)).await
+            let n = open::warm_count(peak, *max_in_flight as usize);
+            tokio::select! {
+                warm = open::warm(&client, n) => warm,
+                _ = cancel.cancelled() => Vec::new(),
+            }
         }
         Load::Closed(_) => Vec::new(),
     };

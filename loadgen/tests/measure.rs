@@ -411,3 +411,33 @@ async fn an_open_loop_connects_its_first_workers_before_its_zero_and_reports_lat
     let json = serde_json::to_string(&out.summary).unwrap();
     assert!(!json.contains("send_lateness"), "{json}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_keeps_its_schedule_against_a_slow_server() {
+    // 300 sends over 1.5 s to a server that answers in 300 ms: ~60 in flight, far more
+    // than the warm workers. The open loop must make workers and send on schedule, not
+    // wait for busy ones (which would turn it into a closed loop running late).
+    let server = TestServer::start(Behaviour {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let out = run(
+        open("200:1500ms", 0),
+        opts(&server.url("/")),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let s = &out.summary.steps[0];
+    assert_eq!(s.dropped, 0, "{s:?}");
+    assert!((295..=300).contains(&s.requests), "{s:?}");
+    let late = s.send_lateness.expect("open loop reports send lateness");
+    assert!(late.p50_us < 50_000, "sends ran late: {late:?}");
+    assert!(
+        (290_000..600_000).contains(&s.latency.p50_us),
+        "latency p50 {} µs for a 300 ms server",
+        s.latency.p50_us
+    );
+}
