@@ -7,6 +7,7 @@
 
 mod bursts;
 mod period;
+mod quiet;
 mod scan;
 mod severity;
 mod tail;

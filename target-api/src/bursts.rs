@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 /// Run the periodic CPU burst until `stop` fires: every `burst_every` (read live, so the
 /// admin API can change it), spin a blocking-pool thread for `burst_duration`, like a cron
-/// job or log rotation inside the process competing for its CPUs.
+/// job or log rotation inside the process competing for its CPUs. A burst running when
+/// `stop` fires ends there and is recorded as it ran, so a run's last burst has its event.
 pub async fn run_bursts(
     live: Arc<Live>,
     hub: Arc<EventHub>,
@@ -34,10 +35,11 @@ pub async fn run_bursts(
             continue;
         }
         next += every;
+        let stopped = stop.clone();
         let spun = tokio::task::spawn_blocking(move || {
             let t0 = Instant::now();
             let mut x = 1u64;
-            while t0.elapsed() < d {
+            while t0.elapsed() < d && !*stopped.borrow() {
                 x ^= spin_rounds(SPIN_CHUNK, || {});
             }
             std::hint::black_box(x);

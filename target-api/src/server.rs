@@ -29,6 +29,9 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> Result<std::net::TcpListener, Ser
     Ok(socket.into())
 }
 
+/// Longest wait at shutdown for a CPU burst in progress to stop and record its event.
+const BURST_STOP_LIMIT: Duration = Duration::from_secs(1);
+
 /// Longest wait for telemetry to flush at shutdown.
 pub const SHUTDOWN_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
@@ -110,7 +113,7 @@ pub async fn serve(
     let drain_timeout = config.drain_timeout;
     let app = Arc::new(AppState::new(config, telemetry, local));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let bursts = tokio::spawn(crate::bursts::run_bursts(
+    let mut bursts = tokio::spawn(crate::bursts::run_bursts(
         app.live.clone(),
         app.hub.clone(),
         stop_rx.clone(),
@@ -149,7 +152,14 @@ pub async fn serve(
         }
     };
     let _ = stop_tx.send(true);
-    bursts.abort();
+    // A burst in progress stops at its next chunk and records its event; the bound only
+    // guards against a blocking pool that cannot run it.
+    if tokio::time::timeout(BURST_STOP_LIMIT, &mut bursts)
+        .await
+        .is_err()
+    {
+        bursts.abort();
+    }
     Ok(ServeReport {
         admitted: app.admission.admitted(),
         drained,

@@ -306,3 +306,46 @@ async fn server_spans_carry_the_pool_wait_when_the_pool_was_used() {
         "the second user waited for the hold: {waits:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_running_at_shutdown_is_cut_there_and_still_exported() {
+    let (sink_addr, got) = otlp_sink::start("127.0.0.1:0".parse().unwrap(), true).await;
+    let mut cfg = config();
+    cfg.settings.events.burst_every = Duration::from_secs(1);
+    cfg.settings.events.burst_duration = Duration::from_millis(950);
+    let server = ServerHandle::start(cfg, telemetry_to(format!("http://{sink_addr}")), 2).unwrap();
+    // The first burst starts 1 s in and would run 950 ms: the server stops inside it.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let stop_ns = satlab_record::now_unix_ns();
+    let t0 = Instant::now();
+    tokio::task::spawn_blocking(move || server.stop().unwrap())
+        .await
+        .unwrap();
+    let stopping = t0.elapsed();
+    assert!(
+        stopping < Duration::from_secs(5),
+        "stopping took {stopping:?}"
+    );
+    let logs = got.logs.lock().unwrap().clone();
+    let last = logs
+        .iter()
+        .filter(|l| l.event_name == "satlab.cpu_burst")
+        .map(|l| {
+            let start = int(&l.attributes, names::ATTR_EVENT_START).unwrap() as u64;
+            let d = int(&l.attributes, names::ATTR_EVENT_DURATION_NS).unwrap() as u64;
+            (start, d)
+        })
+        .max()
+        .unwrap_or_else(|| panic!("no burst exported: {logs:?}"));
+    let (start, d) = last;
+    assert!(start < stop_ns, "burst at {start}, stop at {stop_ns}");
+    if stop_ns < start + 950_000_000 {
+        // Stopped inside it (the usual case): it ran up to the stop and no further.
+        assert!(d < 950_000_000, "burst of {d} ns");
+        assert!(
+            start + d + 5_000_000 >= stop_ns,
+            "burst ended {} ns before the stop",
+            stop_ns - start - d
+        );
+    }
+}

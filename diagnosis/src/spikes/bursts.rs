@@ -1,9 +1,8 @@
 //! Slow bursts: robust outliers on the per-request series, and the clusters of overlapping
 //! slow requests they form, each with how far its slowest request stood above the rest.
 
+use super::quiet::{Completions, Quiet, Released};
 use satlab_record::RequestRecord;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// Outlier threshold in robust standard deviations (1.4826·MAD): 6 keeps Gaussian-like
 /// noise out (a false flag per ~10⁹ requests) while a pause of a few milliseconds on a
@@ -35,6 +34,8 @@ pub(crate) struct Outlier {
     pub latency_us: u32,
     /// Requests started before it completed.
     pub release_index: usize,
+    /// The longest silence in completions while it was outstanding.
+    pub quiet: Quiet,
 }
 
 impl Outlier {
@@ -62,6 +63,9 @@ pub(crate) struct Cluster {
     /// completions before it plus the workers, steadier than the index of the first slow
     /// request, which wanders with whichever request happened to be in flight longest.
     pub release_index: usize,
+    /// The longest silence in completions while any of its requests was outstanding: where
+    /// a stall began, counted in requests finished before it (see `quiet`).
+    pub quiet: Quiet,
     pub size: u64,
     /// Its slowest request's latency above its block's median, µs: its severity (how much
     /// worse than usual the worst latency it caused was).
@@ -83,6 +87,11 @@ impl Cluster {
             peak_us: 40_000,
             peak_end_us: start_us + 40_000,
             release_index: first + 10,
+            quiet: Quiet {
+                index: first + 2,
+                at_us: start_us + 1000,
+                len_us: 38_000,
+            },
             size: 10,
             excess_us: excess_ms * 1000,
         }
@@ -107,8 +116,9 @@ pub(crate) struct OutlierScan {
     first: usize,
     scratch: Vec<u32>,
     out: Vec<Outlier>,
-    /// Outliers whose release index is not known yet: (completion, position in `out`).
-    awaiting: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Every request in flight, for the outliers' release and silence.
+    completions: Completions,
+    released: Vec<Released>,
 }
 impl OutlierScan {
     /// A scan of a series whose runs of one step are `segments`, as (step, requests), in
@@ -125,7 +135,8 @@ impl OutlierScan {
             first: 0,
             scratch: Vec::with_capacity(BLOCK * 2),
             out: Vec::new(),
-            awaiting: BinaryHeap::new(),
+            completions: Completions::default(),
+            released: Vec::new(),
         };
         scan.next_segment();
         scan
@@ -179,42 +190,53 @@ impl OutlierScan {
             .max(MIN_EXCESS_OF_MEDIAN * med)
             .max(MIN_EXCESS_US);
         let thr = med + excess;
+        let fresh = self.out.len();
         for (k, r) in self.block.iter().enumerate() {
             let lat = f64::from(r.latency_us);
             if lat > thr {
-                let o = Outlier {
+                self.out.push(Outlier {
                     index: self.first + k,
                     ratio: lat / thr,
                     excess_us: (lat - med) as u64,
                     start_us: r.start_us,
                     latency_us: r.latency_us,
                     release_index: 0,
-                };
-                self.awaiting.push(Reverse((o.end_us(), self.out.len())));
-                self.out.push(o);
+                    quiet: Quiet::default(),
+                });
             }
         }
-        // An outlier completes after its own start, so its release index lies past it:
-        // one walk of the block settles the ones it reaches, earlier blocks' included.
+        // Every request of the block, in start order, through the completions: an outlier
+        // completes after its own start, so this block's and earlier blocks' outliers are
+        // settled as later requests start.
+        let mut next = fresh;
         for (k, r) in self.block.iter().enumerate() {
-            while let Some(&Reverse((end, i))) = self.awaiting.peek() {
-                if end > r.start_us {
-                    break;
-                }
-                self.out[i].release_index = self.first + k;
-                self.awaiting.pop();
-            }
+            let tag =
+                (next < self.out.len() && self.out[next].index == self.first + k).then(|| {
+                    next += 1;
+                    next - 1
+                });
+            let end = r.start_us.saturating_add(u64::from(r.latency_us));
+            self.completions
+                .start(r.start_us, end, tag, &mut self.released);
         }
+        self.settle();
         self.first += self.block.len();
         self.block.clear();
+    }
+
+    fn settle(&mut self) {
+        for r in self.released.drain(..) {
+            let o = &mut self.out[r.tag];
+            o.release_index = r.release_index;
+            o.quiet = r.quiet;
+        }
     }
 
     /// The outliers, in series order.
     pub fn finish(mut self) -> Vec<Outlier> {
         self.flush();
-        for Reverse((_, i)) in self.awaiting.drain() {
-            self.out[i].release_index = self.first;
-        }
+        self.completions.finish(&mut self.released);
+        self.settle();
         self.out
     }
 }
@@ -245,6 +267,9 @@ pub(crate) fn cluster(outliers: &[Outlier]) -> Vec<Cluster> {
                     c.peak_end_us = end;
                     c.release_index = o.release_index;
                 }
+                if o.quiet.len_us > c.quiet.len_us {
+                    c.quiet = o.quiet;
+                }
                 c.size += 1;
                 c.ratio = c.ratio.max(o.ratio);
                 c.excess_us = c.excess_us.max(o.excess_us);
@@ -258,6 +283,7 @@ pub(crate) fn cluster(outliers: &[Outlier]) -> Vec<Cluster> {
                 peak_us: o.latency_us,
                 peak_end_us: end,
                 release_index: o.release_index,
+                quiet: o.quiet,
                 size: 1,
                 excess_us: o.excess_us,
             }),
@@ -310,6 +336,34 @@ mod tests {
 
     /// (index, ratio, excess µs) of a flagged request.
     type Flag = (usize, f64, u64);
+
+    /// The longest silence in completions while `reqs[i]` was outstanding, from every
+    /// completion sorted: of the gaps between consecutive distinct completion times inside
+    /// its [start, end], the longest (of equal ones the latest); else its own completion.
+    fn reference_quiet(reqs: &[RequestRecord], ends: &[u64], i: usize) -> Quiet {
+        let (s, t) = (
+            reqs[i].start_us,
+            reqs[i].start_us + u64::from(reqs[i].latency_us),
+        );
+        let mut best = Quiet {
+            index: ends.partition_point(|&e| e < t),
+            at_us: t,
+            len_us: 0,
+        };
+        let lo = ends.partition_point(|&e| e < s);
+        let hi = ends.partition_point(|&e| e <= t);
+        for j in lo + 1..hi {
+            let (a, b) = (ends[j - 1], ends[j]);
+            if b > a && b - a >= best.len_us {
+                best = Quiet {
+                    index: j,
+                    at_us: a,
+                    len_us: b - a,
+                };
+            }
+        }
+        best
+    }
 
     /// The whole-series computation the scan replaces, kept as its reference: the flagged
     /// requests, and each one's (index, release index).
@@ -366,6 +420,7 @@ mod tests {
             start_us: reqs[index].start_us,
             latency_us: reqs[index].latency_us,
             release_index: index + 1,
+            quiet: Quiet::default(),
         }
     }
 
@@ -420,6 +475,19 @@ mod tests {
                 got.iter().map(|o| (o.index, o.release_index)).collect();
             assert_eq!(got_flags, flagged, "round {round}");
             assert_eq!(got_release, release, "round {round}");
+            let mut ends: Vec<u64> = reqs
+                .iter()
+                .map(|r| r.start_us + u64::from(r.latency_us))
+                .collect();
+            ends.sort_unstable();
+            for o in &got {
+                assert_eq!(
+                    o.quiet,
+                    reference_quiet(&reqs, &ends, o.index),
+                    "round {round}, request {}",
+                    o.index
+                );
+            }
         }
     }
 

@@ -54,31 +54,37 @@ fn gap_stats(xs: &[f64]) -> (f64, f64, f64) {
     (med, 1.4826 * median_f64(&mut dev) / med, on)
 }
 
-/// Gap statistics of the sharper of two anchors of the same bursts: the lower CV wins.
-fn sharper(onset: &[f64], release: &[f64]) -> (f64, f64, f64) {
-    let a = gap_stats(onset);
-    let b = gap_stats(release);
-    if b.1 < a.1 { b } else { a }
+/// Gap statistics of the sharpest of several anchors of the same bursts: the lowest CV wins.
+fn sharpest(anchors: &[Vec<f64>]) -> (f64, f64, f64) {
+    anchors
+        .iter()
+        .map(|a| gap_stats(a))
+        .reduce(|best, s| if s.1 < best.1 { s } else { best })
+        .unwrap_or((0.0, f64::INFINITY, 0.0))
 }
 
 /// The period of `clusters` (in position order) on both axes; the one with the lower CV
-/// wins. Each axis is read at the burst's onset (its first slow request) and at its release
-/// (where its slowest request completed), and keeps the steadier of the two: a counter is
-/// sharpest where the count is exact, a clock where the time is, and an axis judged by its
-/// blurrier anchor would lose a tie it should win. `None` below [`MIN_SPIKES`].
+/// wins. Each axis is read at three anchors of a burst and keeps the steadiest: its onset
+/// (its first slow request), its release (where its slowest request completed) and its
+/// silence (where completions stopped: see `quiet`). A counter is sharpest where the count is
+/// exact, a clock where the time is, and an axis judged by a blurrier anchor would lose a
+/// tie it should win; every anchor is read on both axes, so neither gains by it.
+/// `None` below [`MIN_SPIKES`].
 pub(crate) fn period(clusters: &[Cluster]) -> Option<Fit> {
     if clusters.len() < MIN_SPIKES {
         return None;
     }
     let anchors = |f: fn(&Cluster) -> f64| clusters.iter().map(f).collect::<Vec<f64>>();
-    let (pi, cvi, oni) = sharper(
-        &anchors(|c| c.first as f64),
-        &anchors(|c| c.release_index as f64),
-    );
-    let (pt, cvt, ont) = sharper(
-        &anchors(|c| c.start_us as f64 / 1e6),
-        &anchors(|c| c.peak_end_us as f64 / 1e6),
-    );
+    let (pi, cvi, oni) = sharpest(&[
+        anchors(|c| c.first as f64),
+        anchors(|c| c.release_index as f64),
+        anchors(|c| c.quiet.index as f64),
+    ]);
+    let (pt, cvt, ont) = sharpest(&[
+        anchors(|c| c.start_us as f64 / 1e6),
+        anchors(|c| c.peak_end_us as f64 / 1e6),
+        anchors(|c| c.quiet.at_us as f64 / 1e6),
+    ]);
     let (by, cv, on_period) = if cvi <= cvt {
         (PeriodAxis::Requests, cvi, oni)
     } else {
@@ -100,6 +106,7 @@ pub(crate) fn period(clusters: &[Cluster]) -> Option<Fit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spikes::quiet::Quiet;
 
     fn at(first: usize, t_s: f64) -> Cluster {
         Cluster {
@@ -111,6 +118,11 @@ mod tests {
             peak_us: 40_000,
             peak_end_us: (t_s * 1e6) as u64 + 1000,
             release_index: first + 10,
+            quiet: Quiet {
+                index: first + 5,
+                at_us: (t_s * 1e6) as u64 + 500,
+                len_us: 0,
+            },
             size: 10,
             excess_us: 30_000,
         }
@@ -181,6 +193,52 @@ mod tests {
         let f = period(&clock).expect("a period");
         assert_eq!(f.period.by, PeriodAxis::Time, "{f:?}");
         assert!((f.period.seconds - 2.0).abs() < 1e-9, "{f:?}");
+    }
+
+    #[test]
+    fn a_stall_under_a_wandering_onset_and_release_is_read_at_its_silence() {
+        // A stall every 100 requests with 32 in flight on a loaded machine: the onset wanders
+        // with the request in flight longest, the release with the queue draining after it
+        // (each by ±15), the time by ±3 ms in 25 ms; the completions before the silence are
+        // the server's count less the one in its handler.
+        let onset = [0i64, 12, -9, 15, -14, 6, -11, 13, -8, 10, -15, 7];
+        let drain = [5i64, -13, 11, -6, 14, -12, 9, -15, 8, -10, 13, -7];
+        let stall: Vec<Cluster> = onset
+            .iter()
+            .zip(drain)
+            .enumerate()
+            .map(|(i, (&w, d))| {
+                let mut c = at(
+                    (100 * i as i64 + 50 + w) as usize,
+                    0.025 * i as f64 + d as f64 / 5e3,
+                );
+                c.release_index = (100 * i as i64 + 80 + d) as usize;
+                c.peak_end_us = (c.start_us as i64 + 20_000 + 200 * w) as u64;
+                c.quiet = Quiet {
+                    index: 100 * i + 99,
+                    at_us: c.start_us + 100,
+                    len_us: 20_000,
+                };
+                c
+            })
+            .collect();
+        let f = period(&stall).expect("a period");
+        assert_eq!(f.period.by, PeriodAxis::Requests, "{f:?}");
+        assert_eq!(f.period.requests, 100.0);
+        assert!(f.period.cv_requests < 1e-9, "{f:?}");
+        // Without the silence, the onset's and release's wander would be all there is.
+        let blurred: Vec<Cluster> = stall
+            .iter()
+            .map(|c| Cluster {
+                quiet: Quiet {
+                    index: c.first,
+                    ..c.quiet
+                },
+                ..*c
+            })
+            .collect();
+        let f = period(&blurred).expect("a period");
+        assert!(f.period.cv_requests > 0.1, "{f:?}");
     }
 
     #[test]

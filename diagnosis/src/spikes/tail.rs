@@ -82,6 +82,7 @@ pub(crate) fn shares(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spikes::quiet::Quiet;
     use satlab_record::{ErrorKind, RequestRecord};
 
     fn req(i: u64, latency_us: u32) -> RequestRecord {
@@ -104,6 +105,11 @@ mod tests {
             peak_us: 50_000,
             peak_end_us: last as u64 * 1000 + 50_000,
             release_index: last,
+            quiet: Quiet {
+                index: first,
+                at_us: first as u64 * 1000,
+                len_us: 0,
+            },
             size: (last - first + 1) as u64,
             excess_us: 49_000,
         }

@@ -45,12 +45,15 @@ pub(crate) struct Train {
     pub chance: f64,
 }
 
-/// The four readings of a burst's position.
-const ANCHORS: [fn(&Cluster) -> f64; 4] = [
+/// The six readings of a burst's position: onset, release and silence (see `period`), in
+/// requests and in time.
+const ANCHORS: [fn(&Cluster) -> f64; 6] = [
     |c| c.first as f64,
     |c| c.release_index as f64,
+    |c| c.quiet.index as f64,
     |c| c.start_us as f64,
     |c| c.peak_end_us as f64,
+    |c| c.quiet.at_us as f64,
 ];
 
 /// The longest chain of `xs` (sorted ascending) with every gap within
