@@ -86,6 +86,7 @@ pub fn diagnose(input: &DiagnosisInput) -> Result<Diagnosis, DiagnosisError> {
         Some(series) => spikes::analyse(
             series,
             &input.events,
+            &input.system,
             s.started_unix_ns,
             p99_us,
             hist.value_at_quantile(0.999),

@@ -495,7 +495,8 @@ pub struct Period {
 pub struct Cause {
     /// `gc_pause`, `pool_recycle` or `cpu_burst`.
     pub kind: EventKind,
-    /// Share of spikes with an event of this kind within the match window.
+    /// Share of spikes with an event of this kind within the match window, of those not
+    /// the hypervisor's (see [`Spikes::hypervisor`]).
     pub matched_fraction: f64,
     /// Spikes matched.
     pub matched: usize,
@@ -594,6 +595,9 @@ pub struct SpikeMark {
     pub size: u64,
     /// True when a server event coincides.
     pub matched: bool,
+    /// True when no server event but a burst of the hypervisor's CPU steal coincides.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hypervisor: bool,
 }
 
 /// Periodic latency spikes.
@@ -603,6 +607,12 @@ pub struct Spikes {
     pub detected: bool,
     /// Spikes: the slow bursts of the tier the verdict is drawn from.
     pub count: usize,
+    /// Of them, those no server event explains that a burst of the hypervisor's CPU steal
+    /// covers (a sampling interval with steal at least [`crate::spikes::STEAL_BURST`] and
+    /// [`crate::spikes::STEAL_STANDS_OUT`] times the run's median): the machine's, left out
+    /// of the cause's matched fraction.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hypervisor: usize,
     /// Slow requests (outliers) in all slow bursts.
     pub outliers: u64,
     /// Slow bursts (clusters of slow requests) of every severity.
@@ -687,4 +697,8 @@ pub struct Timeline {
 /// Read a number that serde_json wrote as `null` (NaN) back as NaN.
 fn nullable_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

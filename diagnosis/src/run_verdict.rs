@@ -477,6 +477,13 @@ fn name_disturbances(
             range(&busy, 0)
         ));
     }
+    let stolen: Vec<f64> = values("steal").iter().map(|s| s * 100.0).collect();
+    if !stolen.is_empty() {
+        who.push(format!(
+            "the hypervisor gave {}% of the machine's CPU time to other guests (steal)",
+            range(&stolen, 0)
+        ));
+    }
     for side in ["server", "client"] {
         let w = values(&format!("{side}_run_queue_wait"));
         if !w.is_empty() {

@@ -10,6 +10,7 @@ mod period;
 mod quiet;
 mod scan;
 mod severity;
+mod steal;
 mod tail;
 mod timeline;
 mod train;
@@ -20,12 +21,14 @@ use crate::model::{
 };
 use bursts::{Cluster, cluster};
 use satlab_record::ServerEvent;
+use satlab_record::samples::SystemSample;
 use severity::{Tier, tiers, verdict_tier};
 
 pub use bursts::{BLOCK, LONE_SPIKE_RATIO, MIN_EXCESS_OF_MEDIAN, MIN_EXCESS_US, OUTLIER_K};
 pub use period::{MIN_SPIKES, ON_PERIOD_TOLERANCE, PERIOD_MAX_CV};
 pub(crate) use scan::{Series, SeriesScan};
 pub use severity::{MAX_BREAKS, MIN_ON_PERIOD, SEVERITY_SPLIT_ETA, SEVERITY_SPLIT_RATIO};
+pub use steal::{STEAL_BURST, STEAL_STANDS_OUT};
 pub use timeline::{MAX_MARKS, TIMELINE_BUCKETS};
 pub use train::{
     TRAIN_MAX_BURSTS, TRAIN_MAX_CHANCE, TRAIN_MAX_SKIP, TRAIN_MIN, TRAIN_MIN_FILL, TRAIN_MIN_SHARE,
@@ -57,11 +60,13 @@ fn tier_model(t: &Tier) -> SeverityTier {
     }
 }
 
-/// Spike analysis of a series scanned in start order; `p99_us` must be the one the scan
+/// Spike analysis of a series scanned in start order, with the server's events and the
+/// machine's samples (for the hypervisor's steal); `p99_us` must be the one the scan
 /// collected its tail above.
 pub(crate) fn analyse(
     series: &Series,
     events: &[ServerEvent],
+    system: &[SystemSample],
     run_start_ns: u64,
     p99_us: u64,
     p999_us: u64,
@@ -80,11 +85,29 @@ pub(crate) fn analyse(
     let span_us = series.span_us;
     let period = chosen.fit.as_ref().map(|f| f.period.clone());
     let spans: Vec<SpikeSpan> = clusters.iter().map(span_of).collect();
-    let (cause, hits) = best_cause(&spans, events, run_start_ns, span_us);
+    let (mut cause, hits) = best_cause(&spans, events, run_start_ns, span_us);
 
     // The tail: inside the spikes, and inside the bursts (of any tier) each kind matched.
     let all_spans: Vec<SpikeSpan> = all.iter().map(span_of).collect();
     let kinds = matches_by_kind(&all_spans, events, run_start_ns, span_us);
+
+    // Spikes no server event explains and a burst of steal covers: the hypervisor's. The
+    // cause's share is of the others.
+    let steal = steal::StealBursts::from_samples(system, run_start_ns);
+    let hypervisor: Vec<bool> = chosen
+        .members
+        .iter()
+        .map(|&i| !kinds.iter().any(|k| k.hits[i]) && steal.covers(&all_spans[i]))
+        .collect();
+    let excused = hypervisor.iter().filter(|h| **h).count();
+    if let Some(c) = cause.as_mut().filter(|_| excused > 0) {
+        let rest = clusters.len() - excused;
+        c.matched_fraction = if rest == 0 {
+            0.0
+        } else {
+            c.matched as f64 / rest as f64
+        };
+    }
     let mut in_tier = vec![false; all.len()];
     for &i in &chosen.members {
         in_tier[i] = true;
@@ -123,6 +146,7 @@ pub(crate) fn analyse(
         periodic,
         &period,
         &cause,
+        excused,
         &explains,
     );
     if let Some(t) = &train {
@@ -143,19 +167,21 @@ pub(crate) fn analyse(
     }
     let marks = clusters
         .iter()
-        .zip(&hits)
+        .zip(hits.iter().zip(&hypervisor))
         .take(MAX_MARKS)
-        .map(|(c, &m)| SpikeMark {
+        .map(|(c, (&m, &h))| SpikeMark {
             t_s: c.start_us as f64 / 1e6,
             index: c.first as u64,
             peak_ms: f64::from(c.peak_us) / 1000.0,
             size: c.size,
             matched: m,
+            hypervisor: h,
         })
         .collect();
     Spikes {
         detected,
         count: clusters.len(),
+        hypervisor: excused,
         outliers: out.len() as u64,
         bursts: all.len(),
         tiers,
@@ -218,6 +244,7 @@ fn describe(
     periodic: bool,
     period: &Option<Period>,
     cause: &Option<Cause>,
+    hypervisor: usize,
     explains: &Option<Explains>,
 ) -> String {
     if count == 0 {
@@ -251,6 +278,11 @@ fn describe(
         if let Some(caveat) = floor_caveat(c) {
             parts.push(caveat);
         }
+    }
+    if hypervisor > 0 {
+        parts.push(format!(
+            "{hypervisor} coincide with a burst of the hypervisor's CPU steal and no server event: the machine's, left out of that share"
+        ));
     }
     if let Some(e) = explains {
         parts.push(format!(

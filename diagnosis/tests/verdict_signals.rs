@@ -331,6 +331,15 @@ fn one_hot_thread_under_steal_is_still_a_core_ceiling() {
     let e = ceiling(&d);
     assert!(e.text.contains("a core delivered 0.72"), "{}", e.text);
     assert!(d.steps[5].verdict.disturbed, "{:#?}", d.steps[5]);
+    // The limitation names the hypervisor, not an empty list of culprits.
+    assert!(
+        d.limitations
+            .iter()
+            .any(|l| l.starts_with("the run was disturbed")
+                && l.contains("the hypervisor gave 28% of the machine's CPU time to other guests")),
+        "{:#?}",
+        d.limitations
+    );
     // Without the steal figure the same samples show no ceiling.
     let blind = run(steps(0.0));
     assert_ne!(
