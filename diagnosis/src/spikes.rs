@@ -281,7 +281,8 @@ fn describe(
     }
     if hypervisor > 0 {
         parts.push(format!(
-            "{hypervisor} coincide with a burst of the hypervisor's CPU steal and no server event: the machine's, left out of that share"
+            "{hypervisor} coincide with a burst of the hypervisor's CPU steal and no server event: the machine's{}",
+            if cause.is_some() { ", left out of that share" } else { "" }
         ));
     }
     if let Some(e) = explains {
