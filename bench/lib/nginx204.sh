@@ -1,15 +1,8 @@
 # Sourced by the bench scripts: nginx answering `204` to every request, one worker, as a
 # server cheaper per request than any client measured against it.
 
-# Wait until something listens on 127.0.0.1:PORT (up to 10 s).
-wait_port() {
-  for _ in $(seq 100); do
-    if (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing listens on 127.0.0.1:$1" >&2
-  return 1
-}
+# shellcheck source=bench/lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # start_nginx204 DIR PORT [CPU] [WORKER_CONNECTIONS]: start it under DIR (config, pid,
 # logs), pinned to CPU when given; sets NGINX_PID and waits for the port.

@@ -24,6 +24,7 @@ mod process_cpu;
 mod request;
 mod server_events;
 mod shutdown;
+mod traceparent;
 
 pub use crate::error::TelemetryError;
 pub use config::{TelemetryConfig, sdk_sampler};

@@ -23,6 +23,8 @@ pub struct Telemetry {
     /// The sampler follows a remote parent's decision: a request whose `traceparent` says
     /// "not sampled" is dropped without asking the SDK.
     pub(super) parent_based: bool,
+    /// The listener's address as a span attribute value, made once.
+    pub(super) server_address: std::sync::OnceLock<(std::net::IpAddr, opentelemetry::StringValue)>,
     pub(super) spans: Arc<Flow>,
     pub(super) logs: Arc<Flow>,
 }
@@ -49,6 +51,7 @@ impl Telemetry {
             logger_provider: None,
             propagator: TraceContextPropagator::new(),
             parent_based: false,
+            server_address: std::sync::OnceLock::new(),
             spans: Arc::default(),
             logs: Arc::default(),
         }

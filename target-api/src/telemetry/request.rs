@@ -10,6 +10,7 @@ use super::durations::{METHODS, method_index};
 use super::handle::Telemetry;
 use super::instruments::method_slot;
 use super::server_events::event_attributes;
+use super::traceparent::Parent;
 use crate::routes;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer as _};
@@ -61,28 +62,30 @@ impl Telemetry {
         let method_i = method_index(method);
         let route_name = route.and_then(|r| routes::ALL.get(r).copied());
         let mut cx = None;
-        let dropped_by_parent = self.parent_based
-            && headers
-                .get("traceparent")
-                .is_some_and(|v| unsampled_traceparent(v.as_bytes()));
-        if let Some(tracer) = self.tracer.as_ref().filter(|_| !dropped_by_parent) {
-            let parent = self.propagator.extract(&HeaderExtractor(headers));
-            let name: std::borrow::Cow<'static, str> = match route_name {
-                Some(routes::VECTOR_ADD) if method == http::Method::POST => {
-                    "POST /api/vector/add".into()
+        if let Some(tracer) = &self.tracer {
+            let parent = Parent::of(headers);
+            if !(self.parent_based && parent.unsampled()) {
+                let parent = match parent {
+                    Parent::Remote(sc) => Context::current().with_remote_span_context(sc),
+                    Parent::Other => self.propagator.extract(&HeaderExtractor(headers)),
+                };
+                let name: std::borrow::Cow<'static, str> = match route_name {
+                    Some(routes::VECTOR_ADD) if method == http::Method::POST => {
+                        "POST /api/vector/add".into()
+                    }
+                    Some(r) => format!("{} {r}", method.as_str()).into(),
+                    None => METHODS[method_i].into(),
+                };
+                // The samplers in use (ratio, parent-based) read no attribute: every
+                // attribute is added after the decision, and only to a recorded span.
+                let mut span = tracer
+                    .span_builder(name)
+                    .with_kind(SpanKind::Server)
+                    .start_with_context(tracer, &parent);
+                if span.is_recording() {
+                    self.span_attributes(&mut span, method_i, route_name, path, local);
+                    cx = Some(parent.with_span(span));
                 }
-                Some(r) => format!("{} {r}", method.as_str()).into(),
-                None => METHODS[method_i].into(),
-            };
-            // The samplers in use (ratio, parent-based) read no attribute: every attribute
-            // is added after the decision, and only to a recorded span.
-            let mut span = tracer
-                .span_builder(name)
-                .with_kind(SpanKind::Server)
-                .start_with_context(tracer, &parent);
-            if span.is_recording() {
-                span_attributes(&mut span, method_i, route_name, path, local);
-                cx = Some(parent.with_span(span));
             }
         }
         if let Some(inst) = &self.inst {
@@ -154,74 +157,45 @@ impl Telemetry {
             );
         }
     }
-}
 
-/// True for a well-formed version-00 `traceparent` whose sampled flag is clear: a
-/// parent-based sampler drops its span, so the span need not be built. Anything else goes
-/// through the SDK's own parsing.
-pub fn unsampled_traceparent(v: &[u8]) -> bool {
-    let hex = |b: &[u8]| b.iter().all(u8::is_ascii_hexdigit);
-    let nonzero = |b: &[u8]| b.iter().any(|&c| c != b'0');
-    v.len() == 55
-        && v.starts_with(b"00-")
-        && v[35] == b'-'
-        && v[52] == b'-'
-        && hex(&v[3..35])
-        && nonzero(&v[3..35])
-        && hex(&v[36..52])
-        && nonzero(&v[36..52])
-        && hex(&v[53..55])
-        && (v[54] as char).to_digit(16).is_some_and(|d| d & 1 == 0)
-}
-
-/// The attributes of a recorded server span, beside its status (set at its end).
-fn span_attributes(
-    span: &mut impl Span,
-    method: usize,
-    route: Option<&'static str>,
-    path: &str,
-    local: Option<std::net::SocketAddr>,
-) {
-    span.set_attribute(KeyValue::new("http.request.method", METHODS[method]));
-    if let Some(r) = route {
-        span.set_attribute(KeyValue::new("http.route", r));
+    /// The attributes of a recorded server span, beside its status (set at its end).
+    fn span_attributes(
+        &self,
+        span: &mut impl Span,
+        method: usize,
+        route: Option<&'static str>,
+        path: &str,
+        local: Option<std::net::SocketAddr>,
+    ) {
+        span.set_attribute(KeyValue::new("http.request.method", METHODS[method]));
+        if let Some(r) = route {
+            span.set_attribute(KeyValue::new("http.route", r));
+        }
+        // A static route is its own path: no copy of it.
+        let path: opentelemetry::StringValue = match route {
+            Some(r) if r == path => r.into(),
+            _ => path.to_string().into(),
+        };
+        span.set_attribute(KeyValue::new("url.path", path));
+        span.set_attribute(KeyValue::new("url.scheme", "http"));
+        if let Some(local) = local {
+            span.set_attribute(KeyValue::new(
+                "server.address",
+                self.address_value(local.ip()),
+            ));
+            span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
+        }
     }
-    span.set_attribute(KeyValue::new("url.path", path.to_string()));
-    span.set_attribute(KeyValue::new("url.scheme", "http"));
-    if let Some(local) = local {
-        span.set_attribute(KeyValue::new("server.address", local.ip().to_string()));
-        span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
-    }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::unsampled_traceparent;
-
-    #[test]
-    fn only_a_well_formed_unsampled_traceparent_is_dropped_early() {
-        let t = |s: &str| unsampled_traceparent(s.as_bytes());
-        assert!(t("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"));
-        assert!(t("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02"));
-        assert!(!t(
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-        ));
-        assert!(!t(
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"
-        ));
-        assert!(!t(
-            "00-00000000000000000000000000000000-b7ad6b7169203331-00"
-        ));
-        assert!(!t(
-            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-00"
-        ));
-        assert!(!t(
-            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
-        ));
-        assert!(!t(
-            "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-00"
-        ));
-        assert!(!t("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0"));
-        assert!(!t(""));
+    /// `ip` as an attribute value: the listener's is made once and shared.
+    fn address_value(&self, ip: std::net::IpAddr) -> opentelemetry::StringValue {
+        let (cached, value) = self
+            .server_address
+            .get_or_init(|| (ip, std::sync::Arc::<str>::from(ip.to_string()).into()));
+        if *cached == ip {
+            value.clone()
+        } else {
+            ip.to_string().into()
+        }
     }
 }

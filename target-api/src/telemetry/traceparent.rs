@@ -1,0 +1,139 @@
+//! A request's W3C `traceparent`, read without allocating when it is the well-formed
+//! version-00 header a load generator sends on every request; anything else (another
+//! version, a `tracestate` to carry, a malformed value) is left to the SDK's propagator.
+//! The fast path accepts exactly what the SDK's `TraceContextPropagator` accepts for such
+//! a header and gives the same span context.
+
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+/// What a request's headers say of its parent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parent {
+    /// A well-formed version-00 `traceparent` with no `tracestate`: the remote parent.
+    Remote(SpanContext),
+    /// Anything else, for the SDK's propagator.
+    Other,
+}
+
+impl Parent {
+    /// Read the request's `traceparent` (its first, as the propagator does).
+    pub fn of(headers: &http::HeaderMap) -> Parent {
+        if headers.contains_key("tracestate") {
+            return Parent::Other;
+        }
+        match headers.get("traceparent").and_then(|v| parse(v.as_bytes())) {
+            Some(cx) => Parent::Remote(cx),
+            None => Parent::Other,
+        }
+    }
+
+    /// Whether the parent is known and says "not sampled".
+    pub fn unsampled(&self) -> bool {
+        matches!(self, Parent::Remote(cx) if !cx.is_sampled())
+    }
+}
+
+/// `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`, lowercase hex, neither id all
+/// zeros; of the flags only "sampled" is kept (W3C: others are accepted and zeroed).
+pub fn parse(v: &[u8]) -> Option<SpanContext> {
+    if v.len() != 55 || !v.starts_with(b"00-") || v[35] != b'-' || v[52] != b'-' {
+        return None;
+    }
+    let trace = hex_u128(&v[3..35])?;
+    let span = hex_u128(&v[36..52])? as u64;
+    let flags = hex_u128(&v[53..55])? as u8;
+    if trace == 0 || span == 0 {
+        return None;
+    }
+    Some(SpanContext::new(
+        TraceId::from(trace),
+        SpanId::from(span),
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    ))
+}
+
+/// Lowercase hex digits (at most 32) as a number.
+fn hex_u128(digits: &[u8]) -> Option<u128> {
+    digits.iter().try_fold(0u128, |n, &c| {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        Some(n << 4 | u128::from(d))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use std::collections::HashMap;
+
+    /// The SDK's reading of a lone `traceparent`: `None` when it finds no valid parent.
+    fn sdk(v: &str) -> Option<SpanContext> {
+        let headers = HashMap::from([("traceparent".to_string(), v.to_string())]);
+        let cx = TraceContextPropagator::new().extract(&headers);
+        let sc = cx.span().span_context().clone();
+        sc.is_valid().then_some(sc)
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_the_sdk_reads_and_leaves_it_the_rest() {
+        let cases = [
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-B7AD6B7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0A",
+            "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-",
+            "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "",
+        ];
+        for v in cases {
+            match parse(v.as_bytes()) {
+                // Whatever the fast path reads, the SDK reads the same.
+                Some(fast) => assert_eq!(Some(fast), sdk(v), "{v}"),
+                // What it refuses is either invalid for the SDK too or (another form) the
+                // SDK's to read: never a version-00 header of the exact form.
+                None => assert!(
+                    sdk(v).is_none() || v.len() != 55 || !v.starts_with("00-"),
+                    "{v}"
+                ),
+            }
+        }
+        assert!(parse(cases[0].as_bytes()).unwrap().is_sampled());
+        assert!(!parse(cases[1].as_bytes()).unwrap().is_sampled());
+        assert!(!parse(cases[2].as_bytes()).unwrap().is_sampled());
+        assert!(parse(cases[3].as_bytes()).unwrap().is_sampled());
+    }
+
+    #[test]
+    fn a_tracestate_or_another_version_goes_to_the_sdk() {
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+        let mut h = http::HeaderMap::new();
+        h.insert("traceparent", tp.parse().unwrap());
+        assert!(Parent::of(&h).unsampled());
+        h.insert("tracestate", "vendor=1".parse().unwrap());
+        assert_eq!(Parent::of(&h), Parent::Other);
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "traceparent",
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-extra"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(Parent::of(&h), Parent::Other);
+        assert_eq!(Parent::of(&http::HeaderMap::new()), Parent::Other);
+    }
+}
