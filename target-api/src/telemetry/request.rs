@@ -67,6 +67,7 @@ impl Telemetry {
             if !(self.parent_based && parent.unsampled()) {
                 let parent = match parent {
                     Parent::Remote(sc) => Context::current().with_remote_span_context(sc),
+                    Parent::Absent => Context::current(),
                     Parent::Other => self.propagator.extract(&HeaderExtractor(headers)),
                 };
                 let name: std::borrow::Cow<'static, str> = match route_name {

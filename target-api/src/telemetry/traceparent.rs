@@ -1,8 +1,9 @@
 //! A request's W3C `traceparent`, read without allocating when it is the well-formed
 //! version-00 header a load generator sends on every request; anything else (another
 //! version, a `tracestate` to carry, a malformed value) is left to the SDK's propagator.
-//! The fast path accepts exactly what the SDK's `TraceContextPropagator` accepts for such
-//! a header and gives the same span context.
+//! No header at all is a root, as the propagator would find. The fast path accepts exactly
+//! what the SDK's `TraceContextPropagator` accepts for such a header and gives the same
+//! span context.
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
@@ -11,6 +12,8 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState}
 pub enum Parent {
     /// A well-formed version-00 `traceparent` with no `tracestate`: the remote parent.
     Remote(SpanContext),
+    /// Neither header: a root span (the SDK's propagator would find nothing either).
+    Absent,
     /// Anything else, for the SDK's propagator.
     Other,
 }
@@ -21,9 +24,10 @@ impl Parent {
         if headers.contains_key("tracestate") {
             return Parent::Other;
         }
-        match headers.get("traceparent").and_then(|v| parse(v.as_bytes())) {
-            Some(cx) => Parent::Remote(cx),
-            None => Parent::Other,
+        match headers.get("traceparent").map(|v| parse(v.as_bytes())) {
+            Some(Some(cx)) => Parent::Remote(cx),
+            Some(None) => Parent::Other,
+            None => Parent::Absent,
         }
     }
 
@@ -134,6 +138,9 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(Parent::of(&h), Parent::Other);
-        assert_eq!(Parent::of(&http::HeaderMap::new()), Parent::Other);
+        assert_eq!(Parent::of(&http::HeaderMap::new()), Parent::Absent);
+        let mut h = http::HeaderMap::new();
+        h.insert("tracestate", "vendor=1".parse().unwrap());
+        assert_eq!(Parent::of(&h), Parent::Other);
     }
 }
