@@ -4,8 +4,9 @@
 # /api/vector/add), not what each costs (that is bench/client-cost.sh, client-bound).
 # Each tool is pinned to CLIENT_CPU, the server to SERVER_CPU.
 #
-# Each round runs every tool once, and wrk a second time as the A/A control, in an order
-# rotated round by round (so no tool always runs first, or after the same one). Per run:
+# Each round runs every tool once, and wrk a second time as the A/A control, in the
+# order of one row of a Williams design (over its rows, each tool runs in each place
+# and right after each other tool equally often). Per run:
 # RPS, the client's CPU per request (user + sys, GNU time), the client's and the server's
 # busy share of their CPU, the hypervisor's steal on the client CPU. Reported: the
 # per-round ratios to wrk of the same round (loadgen/wrk, oha/wrk, and the control's
@@ -102,18 +103,28 @@ client() {
   esac
 }
 
-# Appends "round tool rps wall user sys max_rss_kib server_ticks steal_ticks" per run.
+# The orders (indices into TOOLS), one row a round: a Williams design for 4 tools, the
+# cyclic square and its mirror for 3.
+if ((${#TOOLS[@]} == 4)); then
+  ORDERS=("0 1 3 2" "1 2 0 3" "2 3 1 0" "3 0 2 1")
+else
+  ORDERS=("0 1 2" "1 2 0" "2 0 1" "2 1 0" "0 2 1" "1 0 2")
+fi
+
+# Appends "round place tool rps wall user sys max_rss_kib server_ticks steal_ticks" per run.
 start_server
 : >"$TMP/runs"
-n=${#TOOLS[@]}
 for r in $(seq 0 $((ROUNDS - 1))); do
-  for i in $(seq 0 $((n - 1))); do
-    tool=${TOOLS[$(((r + i) % n))]}
+  read -ra order <<<"${ORDERS[$((r % ${#ORDERS[@]}))]}"
+  for place in "${!order[@]}"; do
+    tool=${TOOLS[${order[$place]}]}
     echo "round $r: $tool" >&2
     s0=$(ticks "$SERVER_PID")
     st0=$(steal)
     rps=$(client "$tool")
-    echo "$r $tool $rps $(cat "$TMP/t") $(($(ticks "$SERVER_PID") - s0)) $(($(steal) - st0))" >>"$TMP/runs"
+    [[ -n "$rps" ]] || { echo "round $r: $tool gave no requests per second" >&2; exit 1; }
+    # GNU time puts "Command exited with non-zero status" first when the tool fails.
+    echo "$r $place $tool $rps $(tail -n1 "$TMP/t") $(($(ticks "$SERVER_PID") - s0)) $(($(steal) - st0))" >>"$TMP/runs"
   done
 done
 stop_server
@@ -124,14 +135,15 @@ path, conns, dur, server_cpu, client_cpu, *tools = sys.argv[1:]
 HZ = 100  # USER_HZ: /proc ticks
 rounds = {}
 for line in open(path):
-    r, tool, rps, wall, user, sys_, rss, server, steal = line.split()
+    r, place, tool, rps, wall, user, sys_, rss, server, steal = line.split()
     rps, wall, user, sys_ = float(rps), float(wall), float(user), float(sys_)
     rounds.setdefault(int(r), {})[tool] = dict(
-        rps=rps, us=(user + sys_) / (rps * wall) * 1e6, busy=(user + sys_) / wall,
-        server=int(server) / HZ / wall, steal=int(steal) / HZ / wall, rss=int(rss))
+        place=int(place), rps=rps, us=(user + sys_) / (rps * wall) * 1e6,
+        busy=(user + sys_) / wall, server=int(server) / HZ / wall,
+        steal=int(steal) / HZ / wall, rss=int(rss))
 others = [t for t in tools if t not in ("wrk", "loadgen")]
 print(f"target-api --workers 1 on CPU {server_cpu}; each client on CPU {client_cpu}, one thread, "
-      f"{conns} keep-alive connections, {dur} s per run; order rotated each round; "
+      f"{conns} keep-alive connections, {dur} s per run; the order changes each round; "
       "wrk-control is wrk run again (the A/A control).\n")
 head = ["round", "order"] + [f"{t} RPS" for t in tools] + [f"{t} µs/req" for t in tools] + [
     "client busy", "server busy", "steal", "loadgen/wrk RPS"] + [f"{t}/wrk RPS" for t in others]
@@ -147,7 +159,7 @@ for r in sorted(rounds):
     for t in ratios:
         ratios[t].append(d[t]["rps"] / w["rps"])
         cpu_ratio[t].append(d[t]["us"] / w["us"])
-    order = [tools[(r + i) % len(tools)] for i in range(len(tools))]
+    order = sorted(tools, key=lambda t: d[t]["place"])
     cells = [str(r), ", ".join(order)]
     cells += [f"{d[t]['rps']:.0f}" for t in tools]
     cells += [f"{d[t]['us']:.2f}" for t in tools]

@@ -20,10 +20,11 @@ pub struct Telemetry {
     pub(super) meter_provider: Option<SdkMeterProvider>,
     pub(super) logger_provider: Option<SdkLoggerProvider>,
     pub(super) propagator: TraceContextPropagator,
-    /// The sampler follows a remote parent's decision: a request whose `traceparent` says
-    /// "not sampled" is dropped without asking the SDK.
+    /// The sampler follows a remote parent's decision: a request whose well-formed
+    /// `traceparent` says "not sampled" (and has no `tracestate`) is dropped without
+    /// asking the SDK.
     pub(super) parent_based: bool,
-    /// The listener's address as a span attribute value, made once.
+    /// The first local address a request came to, as a span attribute value, made once.
     pub(super) server_address: std::sync::OnceLock<(std::net::IpAddr, opentelemetry::StringValue)>,
     pub(super) spans: Arc<Flow>,
     pub(super) logs: Arc<Flow>,

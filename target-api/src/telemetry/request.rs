@@ -188,7 +188,7 @@ impl Telemetry {
         }
     }
 
-    /// `ip` as an attribute value: the listener's is made once and shared.
+    /// `ip` as an attribute value: the first local address seen is made once and shared.
     fn address_value(&self, ip: std::net::IpAddr) -> opentelemetry::StringValue {
         let (cached, value) = self
             .server_address

@@ -1,9 +1,8 @@
 //! A request's W3C `traceparent`, read without allocating when it is the well-formed
 //! version-00 header a load generator sends on every request; anything else (another
 //! version, a `tracestate` to carry, a malformed value) is left to the SDK's propagator.
-//! No header at all is a root, as the propagator would find. The fast path accepts exactly
-//! what the SDK's `TraceContextPropagator` accepts for such a header and gives the same
-//! span context.
+//! No header at all is a root, as the propagator would find. Whatever the fast path
+//! accepts, the SDK's `TraceContextPropagator` reads as the same span context.
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
@@ -108,8 +107,8 @@ mod tests {
             match parse(v.as_bytes()) {
                 // Whatever the fast path reads, the SDK reads the same.
                 Some(fast) => assert_eq!(Some(fast), sdk(v), "{v}"),
-                // What it refuses is either invalid for the SDK too or (another form) the
-                // SDK's to read: never a version-00 header of the exact form.
+                // What it refuses is invalid for the SDK too, or another form the SDK
+                // then reads itself.
                 None => assert!(
                     sdk(v).is_none() || v.len() != 55 || !v.starts_with("00-"),
                     "{v}"
