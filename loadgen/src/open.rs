@@ -94,15 +94,14 @@ pub async fn warm(client: &Arc<Client>, n: usize) -> Vec<Session> {
         .await
 }
 
-/// Run the dispatcher of an open-loop plan until the schedule ends or `ctx.stop` fires.
-/// The `warm` sessions' workers start idle; more are spawned into `set` as needed, up to
-/// `max_in_flight`.
-pub async fn dispatch(
-    ctx: Arc<Ctx>,
-    max_in_flight: usize,
-    warm: Vec<Session>,
-    set: &mut JoinSet<()>,
-) {
+/// Run the dispatcher of an open-loop plan until the schedule ends or `ctx.stop` fires;
+/// returns its workers, still finishing their last requests. The `warm` sessions' workers
+/// start idle; more are made as needed, up to `max_in_flight`.
+///
+/// Spawn it on the runtime, beside its workers: a hand-off is then a task's wake on the
+/// same thread, not a wake of another thread.
+pub async fn dispatch(ctx: Arc<Ctx>, max_in_flight: usize, warm: Vec<Session>) -> JoinSet<()> {
+    let mut set = JoinSet::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<usize>();
     let connecting = Arc::new(AtomicUsize::new(0));
     let mut turnaround = Turnaround::default();
@@ -217,6 +216,7 @@ pub async fn dispatch(
         s.exit.store(true, Ordering::Release);
         s.notify.notify_one();
     }
+    set
 }
 
 /// How long workers take from being handed a send to being idle again (the exchange,

@@ -244,7 +244,10 @@ pub async fn run(
             }
         }
         Load::Open { max_in_flight, .. } => {
-            open::dispatch(ctx.clone(), *max_in_flight as usize, warm, &mut set).await;
+            let dispatcher = open::dispatch(ctx.clone(), *max_in_flight as usize, warm);
+            set = tokio::spawn(dispatcher)
+                .await
+                .map_err(|e| LoadgenError::Internal(format!("dispatcher failed: {e}")))?;
         }
     }
     let interrupted = cancel.is_cancelled();
