@@ -57,6 +57,8 @@ LOADGEN=${LOADGEN:-$TARGET_DIR/release/loadgen}
 
 # shellcheck source=bench/lib/ports.sh
 source bench/lib/ports.sh
+# shellcheck source=bench/lib/orders.sh
+source bench/lib/orders.sh
 start_server() {
   taskset -c "$SERVER_CPU" "$TARGET_DIR/release/target-api" --listen "127.0.0.1:${PORT}" \
     --workers 1 "$@" >"$TMP/server.log" 2>&1 &
@@ -103,13 +105,8 @@ client() {
   esac
 }
 
-# The orders (indices into TOOLS), one row a round: a Williams design for 4 tools, the
-# cyclic square and its mirror for 3.
-if ((${#TOOLS[@]} == 4)); then
-  ORDERS=("0 1 3 2" "1 2 0 3" "2 3 1 0" "3 0 2 1")
-else
-  ORDERS=("0 1 2" "1 2 0" "2 0 1" "2 1 0" "0 2 1" "1 0 2")
-fi
+# The orders (indices into TOOLS), one row a round.
+mapfile -t ORDERS < <(williams_orders "${#TOOLS[@]}")
 
 # Appends "round place tool rps wall user sys max_rss_kib server_ticks steal_ticks" per run.
 start_server

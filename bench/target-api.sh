@@ -10,8 +10,10 @@
 #
 # The four servers run at once, each with one worker thread, all pinned to CPU 1; wrk and
 # the sink share CPU 0. wrk loads one server at a time in short slices, cycling through the
-# modes (the order rotated each cycle), so any disturbance on the machine hits every mode
-# alike. Reported: the median RPS per mode and the median of the per-cycle ratios.
+# modes (each cycle in the order of one row of a Williams design: over four cycles each
+# mode runs in each place, and right after each other mode, once), so any disturbance on
+# the machine hits every mode alike. Reported: the median RPS per mode and the median of
+# the per-cycle ratios.
 #
 # Usage: bench/target-api.sh [CYCLES] [SLICE_SECONDS]   (defaults 18 2)
 set -euo pipefail
@@ -46,13 +48,10 @@ wrk.body = '{"a":[1,2,3,4,5,6,7,8],"b":[8,7,6,5,4,3,2,1]}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "port $1 did not open" >&2; return 1
-}
+# shellcheck source=bench/lib/ports.sh
+source bench/lib/ports.sh
+# shellcheck source=bench/lib/orders.sh
+source bench/lib/orders.sh
 
 taskset -c "$CLIENT_CPU" "$SINK" "127.0.0.1:$SINK_PORT" >"$WORK/sink.out" 2>/dev/null &
 SINK_PID=$!; PIDS+=("$SINK_PID")
@@ -75,54 +74,86 @@ for mode in "${MODES[@]}"; do
   wait_port "$port"
 done
 
-load() { # port seconds -> rps
+load() { # port seconds -> "rps requests"
   taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${2}s" -s "$WORK/post.lua" \
-    "http://127.0.0.1:$1/api/vector/add" | awk '/Requests\/sec/ {print $2}'
+    "http://127.0.0.1:$1/api/vector/add" |
+    awk '/requests in/ {n = $1} /Requests\/sec/ {r = $2} END {print r, n}'
 }
+# CPU time (ns) a process's threads have run: all of them, the exporter's too. Steal is
+# not in it, so CPU per request holds where RPS moves with the hypervisor.
+run_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
+# Ticks stolen from CPU $SERVER_CPU, and all its ticks.
+steal() { awk -v c="cpu$SERVER_CPU" '$1 == c {t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat; }
 
 for mode in "${MODES[@]}"; do load "${MODE_PORT[$mode]}" 1 >/dev/null; done  # warm-up
 
-declare -A RPS
-RATIO_ON=() RATIO_1=() RATIO_AA=()
+# Appends "cycle mode rps requests server_cpu_ns steal_ticks all_ticks" per slice.
+mapfile -t ORDERS < <(williams_orders 4)
+: >"$WORK/slices"
 for c in $(seq "$CYCLES"); do
-  # The order rotated each cycle, so no mode always comes first or last.
+  # One row of a Williams design a cycle: no mode always comes first, or always right
+  # after the 100% server (whose exporter may still be draining its queue).
   order=()
-  for k in 0 1 2 3; do order+=("${MODES[$(((c + k) % 4))]}"); done
-  declare -A this=()
+  for k in ${ORDERS[$(((c - 1) % 4))]}; do order+=("${MODES[$k]}"); done
   for mode in "${order[@]}"; do
-    sleep 0.3  # let the previous server's exporter drain its queue first
-    this[$mode]=$(load "${MODE_PORT[$mode]}" "$SLICE")
-    RPS[$mode]+="${this[$mode]} "
+    pid=${MODE_PID[$mode]}
+    read -r s0 a0 < <(steal)
+    n0=$(run_ns "$pid")
+    read -r rps n < <(load "${MODE_PORT[$mode]}" "$SLICE")
+    [[ -n "$n" ]] || { echo "cycle $c: $mode gave no requests" >&2; exit 1; }
+    sleep 0.3  # the server's CPU counted until its exporter has drained its queue
+    read -r s1 a1 < <(steal)
+    echo "$c $mode $rps $n $(($(run_ns "$pid") - n0)) $((s1 - s0)) $((a1 - a0))" >>"$WORK/slices"
   done
-  echo "cycle $c: off=${this[off]} off2=${this[off2]} on=${this[on]} 1pct=${this[1pct]}" >&2
-  RATIO_AA+=("$(echo "${this[off2]} / ${this[off]}" | bc -l)")
-  RATIO_ON+=("$(echo "${this[on]} / ${this[off]}" | bc -l)")
-  RATIO_1+=("$(echo "${this[1pct]} / ${this[off]}" | bc -l)")
+  echo "cycle $c: ${order[*]}" >&2
 done
 
 for mode in "${MODES[@]}"; do kill -TERM "${MODE_PID[$mode]}"; done
 for mode in "${MODES[@]}"; do wait "${MODE_PID[$mode]}" || true; done
 kill -TERM "$SINK_PID"; wait "$SINK_PID" || true
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 dropped() { local v; v=$(grep -o 'spans=[0-9]*' "$WORK/$1.err" | tail -1 | cut -d= -f2 || true); echo "${v:-0}"; }
-
-off=$(median <<<"${RPS[off]}")
-on=$(median <<<"${RPS[on]}")
-one=$(median <<<"${RPS[1pct]}")
-r_on=$(median <<<"${RATIO_ON[*]}")
-r_one=$(median <<<"${RATIO_1[*]}")
-r_aa=$(median <<<"${RATIO_AA[*]}")
 received=$(sed -n 's/.*spans=\([0-9]*\).*/\1/p' "$WORK/sink.out")
 
 echo
 echo "$CYCLES cycles × ${SLICE}s slices per mode, $CONNS connections, server 1 worker on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
 echo
-echo "| telemetry | median RPS | median per-cycle ratio to off |"
-echo "|---|---:|---:|"
-printf '| off (no endpoint) | %.0f | 1.00 |\n' "$off"
-printf '| off again (A/A control) | %.0f | %.2f |\n' "$(median <<<"${RPS[off2]}")" "$r_aa"
-printf '| 100%% sampling, OTLP/gRPC to a local sink | %.0f | %.2f |\n' "$on" "$r_on"
-printf '| 1%% ratio sampling, same exporter | %.0f | %.2f |\n' "$one" "$r_one"
+cp "$WORK/slices" /tmp/ta-slices.txt
+python3 - "$WORK/slices" <<'PY'
+import statistics, sys
+from collections import defaultdict
+cyc = defaultdict(dict)
+for line in open(sys.argv[1]):
+    c, mode, rps, n, ns, st, tot = line.split()
+    cyc[int(c)][mode] = dict(rps=float(rps), us=int(ns) / 1e3 / int(n),
+                             steal=int(st) / max(int(tot), 1))
+print("| cycle | RPS off / off2 / 100% / 1% | server µs/req off / off2 / 100% / 1% | steal (server CPU, max) | RPS off2/off, 100%/off, 1%/off | req per CPU-s off2/off, 100%/off, 1%/off |")
+print("|---|---|---|---:|---|---|")
+modes = ["off", "off2", "on", "1pct"]
+rps_r = defaultdict(list); cpu_r = defaultdict(list)
+for c in sorted(cyc):
+    m = cyc[c]
+    for k in modes[1:]:
+        rps_r[k].append(m[k]["rps"] / m["off"]["rps"])
+        cpu_r[k].append(m["off"]["us"] / m[k]["us"])
+    print(f"| {c} | " + " / ".join(f"{m[k]['rps']:.0f}" for k in modes)
+          + " | " + " / ".join(f"{m[k]['us']:.2f}" for k in modes)
+          + f" | {100 * max(m[k]['steal'] for k in modes):.1f}% | "
+          + ", ".join(f"{rps_r[k][-1]:.3f}" for k in modes[1:]) + " | "
+          + ", ".join(f"{cpu_r[k][-1]:.3f}" for k in modes[1:]) + " |")
+print()
+print("| telemetry | median RPS | RPS / off: median of per-cycle ratios (range) | requests per server CPU-second / off: median (range) |")
+print("|---|---:|---|---|")
+names = {"off": "off (no endpoint)", "off2": "off again (A/A control)",
+         "on": "100% sampling, OTLP/gRPC to a local sink", "1pct": "1% ratio sampling, same exporter"}
+for k in modes:
+    med = statistics.median(cyc[c][k]["rps"] for c in cyc)
+    if k == "off":
+        print(f"| {names[k]} | {med:.0f} | 1 | 1 |")
+        continue
+    r, u = rps_r[k], cpu_r[k]
+    print(f"| {names[k]} | {med:.0f} | {statistics.median(r):.3f} ({min(r):.3f}–{max(r):.3f}) "
+          f"| {statistics.median(u):.3f} ({min(u):.3f}–{max(u):.3f}) |")
+PY
 echo
 echo "spans received by the sink: ${received:-0}; not exported (queue full): 100% $(dropped on), 1% $(dropped 1pct)"

@@ -24,6 +24,8 @@ mod process_cpu;
 mod request;
 mod server_events;
 mod shutdown;
+mod span_export;
+mod span_proto;
 mod traceparent;
 
 pub use crate::error::TelemetryError;

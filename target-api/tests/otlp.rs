@@ -349,3 +349,72 @@ async fn a_burst_running_at_shutdown_is_cut_there_and_still_exported() {
         );
     }
 }
+
+/// An OTLP/HTTP collector's trace endpoint: decodes each POST with prost and keeps the
+/// spans; anything else gets a 404.
+async fn http_trace_collector() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>,
+) {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = spans.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: http::HeaderMap, body: bytes::Bytes| {
+            let kept = kept.clone();
+            async move {
+                assert_eq!(headers["content-type"], "application/x-protobuf");
+                let req = ExportTraceServiceRequest::decode(body).expect("a protobuf body");
+                for rs in req.resource_spans {
+                    for ss in rs.scope_spans {
+                        kept.lock().unwrap().extend(ss.spans);
+                    }
+                }
+                http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, spans)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_an_otlp_http_collector_as_protobuf() {
+    let (addr, spans) = http_trace_collector().await;
+    let telemetry = TelemetryConfig {
+        protocol: Protocol::HttpProtobuf,
+        ..telemetry_to(format!("http://{addr}"))
+    };
+    let server = ServerHandle::start(config(), telemetry, 2).unwrap();
+    let (c, target) = (client(), server.addr());
+    let trace_hex = "0af7651916cd43dd8448eb211c80319c";
+    for _ in 0..5 {
+        let r = common::send(
+            &c,
+            target,
+            "POST",
+            "/api/vector/add",
+            &[
+                ("content-type", "application/json"),
+                ("traceparent", &format!("00-{trace_hex}-b7ad6b7169203331-01")),
+            ],
+            BODY,
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    tokio::task::spawn_blocking(move || server.stop().unwrap())
+        .await
+        .unwrap();
+    let spans = spans.lock().unwrap().clone();
+    assert_eq!(spans.len(), 5, "spans: {spans:?}");
+    for s in &spans {
+        assert_eq!(s.name, "POST /api/vector/add");
+        assert_eq!(hex(&s.trace_id), trace_hex);
+        assert_eq!(int(&s.attributes, "http.response.status_code"), Some(200));
+    }
+}

@@ -1,17 +1,20 @@
 //! Setting the pipelines up: one OTLP exporter per exported signal (each to
-//! [`TelemetryConfig::endpoint_for`] that signal), the providers around them, and the
-//! resource (`service.name` and `OTEL_RESOURCE_ATTRIBUTES` as `satlab_common` parsed them).
+//! [`TelemetryConfig::endpoint_for`] that signal; spans by satlab's own encoder,
+//! [`super::span_export`], metrics and logs by opentelemetry-otlp's), the providers around
+//! them, and the resource (`service.name` and `OTEL_RESOURCE_ATTRIBUTES` as
+//! `satlab_common` parsed them).
 
 use super::config::TelemetryConfig;
 use super::counting::{CountingLogExporter, CountingSpanProcessor};
 use super::handle::Telemetry;
 use super::instruments::Instruments;
+use super::span_export::OtlpSpanExporter;
 use crate::error::TelemetryError;
 use opentelemetry::KeyValue;
 use opentelemetry::logs::LoggerProvider as _;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{ExporterBuildError, WithExportConfig, WithHttpConfig as _};
+use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
@@ -55,18 +58,13 @@ impl Telemetry {
 
         if let Some(url) = cfg.endpoint_for(Signal::Traces) {
             let exporter = match cfg.protocol {
-                Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(url)
-                    .build(),
-                Protocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_endpoint(url)
-                    .with_headers(Default::default())
-                    .build(),
+                Protocol::Grpc => OtlpSpanExporter::grpc(&url),
+                Protocol::HttpProtobuf => OtlpSpanExporter::http(&url),
             }
-            .map_err(build_err("traces"))?;
+            .map_err(|message| TelemetryError::Build {
+                signal: "traces",
+                message,
+            })?;
             let provider = SdkTracerProvider::builder()
                 .with_span_processor(CountingSpanProcessor::new(exporter, t.spans.clone()))
                 .with_sampler(cfg.sampler.clone())
