@@ -400,7 +400,10 @@ async fn spans_reach_an_otlp_http_collector_as_protobuf() {
             "/api/vector/add",
             &[
                 ("content-type", "application/json"),
-                ("traceparent", &format!("00-{trace_hex}-b7ad6b7169203331-01")),
+                (
+                    "traceparent",
+                    &format!("00-{trace_hex}-b7ad6b7169203331-01"),
+                ),
             ],
             BODY,
         )

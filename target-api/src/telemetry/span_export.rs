@@ -34,7 +34,7 @@ pub(super) struct OtlpSpanExporter {
 enum Transport {
     Grpc(tonic::client::Grpc<Channel>),
     Http {
-        client: Client<HttpConnector, Full<Bytes>>,
+        client: Box<Client<HttpConnector, Full<Bytes>>>,
         uri: http::Uri,
     },
 }
@@ -69,7 +69,7 @@ impl OtlpSpanExporter {
         Ok(OtlpSpanExporter {
             encoder: SpanEncoder::default(),
             transport: Transport::Http {
-                client: Client::builder(TokioExecutor::new()).build_http(),
+                client: Box::new(Client::builder(TokioExecutor::new()).build_http()),
                 uri,
             },
             runtime,

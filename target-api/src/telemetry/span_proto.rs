@@ -55,11 +55,17 @@ impl SpanEncoder {
                 scopes.push(&span.instrumentation_scope);
             }
         }
+        let one_scope = scopes.len() == 1;
         for scope in scopes {
             let ss = open(out, 2);
             instrumentation_scope(out, scope);
-            for span in batch.iter().filter(|s| s.instrumentation_scope == *scope) {
-                self::span(out, span);
+            if one_scope {
+                batch.iter().for_each(|s| self::span(out, s));
+            } else {
+                batch
+                    .iter()
+                    .filter(|s| s.instrumentation_scope == *scope)
+                    .for_each(|s| self::span(out, s));
             }
             string(out, 3, scope.schema_url().unwrap_or_default());
             close(out, ss);
@@ -162,12 +168,45 @@ fn attributes(out: &mut Vec<u8>, field: u32, kvs: &[KeyValue]) {
 }
 
 fn key_value(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
-    let at = open(out, field);
+    // A scalar's length is known before it is written: no length to patch afterwards.
+    let Some(value_len) = scalar_len(value) else {
+        let at = open(out, field);
+        string(out, 1, key);
+        let v = open(out, 2);
+        any_value(out, value);
+        close(out, v);
+        close(out, at);
+        return;
+    };
+    let key_len = if key.is_empty() {
+        0
+    } else {
+        1 + varint_len(key.len() as u64) + key.len() as u64
+    };
+    tag(out, field, LEN);
+    varint(out, key_len + 1 + varint_len(value_len) + value_len);
     string(out, 1, key);
-    let v = open(out, 2);
+    tag(out, 2, LEN);
+    varint(out, value_len);
     any_value(out, value);
-    close(out, v);
-    close(out, at);
+}
+
+/// The encoded length of a scalar `AnyValue`; `None` for an array.
+fn scalar_len(value: &Value) -> Option<u64> {
+    match value {
+        Value::Bool(_) => Some(2),
+        Value::I64(i) => Some(1 + varint_len(*i as u64)),
+        Value::F64(_) => Some(9),
+        Value::String(s) => {
+            let n = s.as_str().len() as u64;
+            Some(1 + varint_len(n) + n)
+        }
+        _ => None,
+    }
+}
+
+fn varint_len(v: u64) -> u64 {
+    u64::from((64 - (v | 1).leading_zeros()).div_ceil(7))
 }
 
 /// The body of an `AnyValue` (a oneof: written even when it holds a default).

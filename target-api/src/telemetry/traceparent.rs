@@ -17,13 +17,25 @@ pub enum Parent {
     Other,
 }
 
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+const TRACESTATE: http::HeaderName = http::HeaderName::from_static("tracestate");
+
 impl Parent {
     /// Read the request's `traceparent` (its first, as the propagator does).
+    ///
+    /// One pass over the few headers a request has, comparing names: two lookups by name
+    /// would hash each name, and cost more than the whole walk.
     pub fn of(headers: &http::HeaderMap) -> Parent {
-        if headers.contains_key("tracestate") {
-            return Parent::Other;
+        let mut traceparent = None;
+        for (name, value) in headers {
+            if *name == TRACESTATE {
+                return Parent::Other;
+            }
+            if traceparent.is_none() && *name == TRACEPARENT {
+                traceparent = Some(value);
+            }
         }
-        match headers.get("traceparent").map(|v| parse(v.as_bytes())) {
+        match traceparent.map(|v| parse(v.as_bytes())) {
             Some(Some(cx)) => Parent::Remote(cx),
             Some(None) => Parent::Other,
             None => Parent::Absent,
@@ -139,6 +151,28 @@ mod tests {
         assert_eq!(Parent::of(&h), Parent::Other);
         assert_eq!(Parent::of(&http::HeaderMap::new()), Parent::Absent);
         let mut h = http::HeaderMap::new();
+        h.insert("tracestate", "vendor=1".parse().unwrap());
+        assert_eq!(Parent::of(&h), Parent::Other);
+    }
+
+    #[test]
+    fn the_first_traceparent_counts_among_other_headers() {
+        let first = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let second = "00-11111111111111111111111111111111-2222222222222222-00";
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::HOST, "localhost".parse().unwrap());
+        h.append("traceparent", first.parse().unwrap());
+        h.insert(
+            http::header::CONTENT_TYPE,
+            "application/json".parse().unwrap(),
+        );
+        h.append("traceparent", second.parse().unwrap());
+        assert_eq!(
+            Parent::of(&h),
+            Parent::Remote(parse(first.as_bytes()).unwrap())
+        );
+        // A tracestate anywhere, after the traceparent too, goes to the SDK.
+        h.insert("x-other", "1".parse().unwrap());
         h.insert("tracestate", "vendor=1".parse().unwrap());
         assert_eq!(Parent::of(&h), Parent::Other);
     }
