@@ -28,6 +28,19 @@ fn int(attrs: &[KeyValue], key: &str) -> Option<i64> {
     }
 }
 
+/// `POST /api/vector/add` with [`BODY`] and `traceparent`.
+async fn add_traced(
+    c: &common::HttpClient,
+    addr: std::net::SocketAddr,
+    traceparent: &str,
+) -> common::Resp {
+    let headers = [
+        ("content-type", "application/json"),
+        ("traceparent", traceparent),
+    ];
+    common::send(c, addr, "POST", "/api/vector/add", &headers, BODY).await
+}
+
 fn telemetry_to(endpoint: String) -> TelemetryConfig {
     TelemetryConfig {
         endpoint: Some(endpoint),
@@ -48,18 +61,7 @@ async fn spans_carry_the_callers_trace_and_pauses_arrive_as_log_records() {
     let trace_hex = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent_hex = "00f067aa0ba902b7";
     for _ in 0..6 {
-        let r = common::send(
-            &c,
-            addr,
-            "POST",
-            "/api/vector/add",
-            &[
-                ("content-type", "application/json"),
-                ("traceparent", &format!("00-{trace_hex}-{parent_hex}-01")),
-            ],
-            BODY,
-        )
-        .await;
+        let r = add_traced(&c, addr, &format!("00-{trace_hex}-{parent_hex}-01")).await;
         assert_eq!(r.status, 200);
     }
     // Give the metric reader one interval, then shut down: that flushes every signal.
@@ -393,21 +395,7 @@ async fn spans_reach_an_otlp_http_collector_as_protobuf() {
     let (c, target) = (client(), server.addr());
     let trace_hex = "0af7651916cd43dd8448eb211c80319c";
     for _ in 0..5 {
-        let r = common::send(
-            &c,
-            target,
-            "POST",
-            "/api/vector/add",
-            &[
-                ("content-type", "application/json"),
-                (
-                    "traceparent",
-                    &format!("00-{trace_hex}-b7ad6b7169203331-01"),
-                ),
-            ],
-            BODY,
-        )
-        .await;
+        let r = add_traced(&c, target, &format!("00-{trace_hex}-b7ad6b7169203331-01")).await;
         assert_eq!(r.status, 200);
     }
     tokio::task::spawn_blocking(move || server.stop().unwrap())
