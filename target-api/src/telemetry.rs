@@ -22,6 +22,7 @@ mod handle;
 mod instruments;
 mod process_cpu;
 mod request;
+mod sampling;
 mod server_events;
 mod shutdown;
 mod span_export;

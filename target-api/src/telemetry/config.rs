@@ -23,7 +23,7 @@ pub struct TelemetryConfig {
     /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, without `service.name`.
     pub resource_attributes: Vec<(String, String)>,
     /// Sampler for server spans.
-    pub sampler: Sampler,
+    pub sampler: SamplerSpec,
     /// Metric export interval.
     pub metric_interval: Duration,
 }
@@ -37,7 +37,7 @@ impl Default for TelemetryConfig {
             protocol: Protocol::Grpc,
             service_name: names::SERVICE_TARGET.to_string(),
             resource_attributes: Vec::new(),
-            sampler: sdk_sampler(SamplerSpec::ParentBasedAlwaysOn),
+            sampler: SamplerSpec::ParentBasedAlwaysOn,
             metric_interval: DEFAULT_METRIC_INTERVAL,
         }
     }
@@ -57,7 +57,7 @@ impl From<OtelEnv> for TelemetryConfig {
             protocol: env.protocol,
             service_name: env.service_name,
             resource_attributes: env.resource_attributes,
-            sampler: sdk_sampler(env.sampler),
+            sampler: env.sampler,
             metric_interval: env.metric_interval,
         }
     }

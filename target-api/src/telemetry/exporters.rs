@@ -4,10 +4,11 @@
 //! them, and the resource (`service.name` and `OTEL_RESOURCE_ATTRIBUTES` as
 //! `satlab_common` parsed them).
 
-use super::config::TelemetryConfig;
+use super::config::{TelemetryConfig, sdk_sampler};
 use super::counting::{CountingLogExporter, CountingSpanProcessor};
 use super::handle::Telemetry;
 use super::instruments::Instruments;
+use super::sampling::Shortcuts;
 use super::span_export::OtlpSpanExporter;
 use crate::error::TelemetryError;
 use opentelemetry::KeyValue;
@@ -19,7 +20,6 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::Sampler;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use satlab_common::otel_env::{Protocol, Signal};
 
@@ -67,11 +67,11 @@ impl Telemetry {
             })?;
             let provider = SdkTracerProvider::builder()
                 .with_span_processor(CountingSpanProcessor::new(exporter, t.spans.clone()))
-                .with_sampler(cfg.sampler.clone())
+                .with_sampler(sdk_sampler(cfg.sampler))
                 .with_resource(resource.clone())
                 .build();
             t.tracer = Some(provider.tracer(SCOPE));
-            t.parent_based = matches!(cfg.sampler, Sampler::ParentBased(_));
+            t.sampling = Shortcuts::of(cfg.sampler);
             t.tracer_provider = Some(provider);
         }
 

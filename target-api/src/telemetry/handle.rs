@@ -3,6 +3,7 @@
 
 use super::counting::Flow;
 use super::instruments::Instruments;
+use super::sampling::Shortcuts;
 use opentelemetry_sdk::logs::{SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -20,10 +21,8 @@ pub struct Telemetry {
     pub(super) meter_provider: Option<SdkMeterProvider>,
     pub(super) logger_provider: Option<SdkLoggerProvider>,
     pub(super) propagator: TraceContextPropagator,
-    /// The sampler follows a remote parent's decision: a request whose well-formed
-    /// `traceparent` says "not sampled" (and has no `tracestate`) is dropped without
-    /// asking the SDK.
-    pub(super) parent_based: bool,
+    /// What the sampler decides without being asked.
+    pub(super) sampling: Shortcuts,
     /// The first local address a request came to, as a span attribute value, made once.
     pub(super) server_address: std::sync::OnceLock<(std::net::IpAddr, opentelemetry::StringValue)>,
     pub(super) spans: Arc<Flow>,
@@ -51,7 +50,7 @@ impl Telemetry {
             meter_provider: None,
             logger_provider: None,
             propagator: TraceContextPropagator::new(),
-            parent_based: false,
+            sampling: Shortcuts::default(),
             server_address: std::sync::OnceLock::new(),
             spans: Arc::default(),
             logs: Arc::default(),

@@ -3,12 +3,14 @@
 //! and shed requests.
 //!
 //! A request the sampler drops costs no allocation here: no attribute is built before the
-//! sampling decision, a dropped span is not put in a context, and the duration goes to a
+//! sampling decision (a span sure to be recorded, [`super::sampling`], gets its attributes
+//! with the builder), a dropped span is not put in a context, and the duration goes to a
 //! bound histogram handle ([`super::durations`]).
 
 use super::durations::{METHODS, method_index};
 use super::handle::Telemetry;
 use super::instruments::method_slot;
+use super::sampling::Decision;
 use super::server_events::event_attributes;
 use super::traceparent::Parent;
 use crate::routes;
@@ -64,7 +66,8 @@ impl Telemetry {
         let mut cx = None;
         if let Some(tracer) = &self.tracer {
             let parent = Parent::of(headers);
-            if !(self.parent_based && parent.unsampled()) {
+            let decision = self.sampling.decide(&parent);
+            if decision != Decision::Drop {
                 let parent = match parent {
                     Parent::Remote(sc) => Context::current().with_remote_span_context(sc),
                     Parent::Absent => Context::current(),
@@ -77,14 +80,20 @@ impl Telemetry {
                     Some(r) => format!("{} {r}", method.as_str()).into(),
                     None => METHODS[method_i].into(),
                 };
-                // The samplers in use (ratio, parent-based) read no attribute: every
-                // attribute is added after the decision, and only to a recorded span.
-                let mut span = tracer
-                    .span_builder(name)
-                    .with_kind(SpanKind::Server)
-                    .start_with_context(tracer, &parent);
+                let mut builder = tracer.span_builder(name).with_kind(SpanKind::Server);
+                // A span sure to be recorded gets its attributes with the builder, in one
+                // list; otherwise none is built before the sampler has decided.
+                if decision == Decision::Record {
+                    builder = builder
+                        .with_attributes(self.span_attributes(method_i, route_name, path, local));
+                }
+                let mut span = builder.start_with_context(tracer, &parent);
                 if span.is_recording() {
-                    self.span_attributes(&mut span, method_i, route_name, path, local);
+                    if decision == Decision::Ask {
+                        span.set_attributes(
+                            self.span_attributes(method_i, route_name, path, local),
+                        );
+                    }
                     cx = Some(parent.with_span(span));
                 }
             }
@@ -159,33 +168,35 @@ impl Telemetry {
         }
     }
 
-    /// The attributes of a recorded server span, beside its status (set at its end).
+    /// The attributes of a recorded server span, with room for those set later (the
+    /// status code, and an error type or a pool wait).
     fn span_attributes(
         &self,
-        span: &mut impl Span,
         method: usize,
         route: Option<&'static str>,
         path: &str,
         local: Option<std::net::SocketAddr>,
-    ) {
-        span.set_attribute(KeyValue::new("http.request.method", METHODS[method]));
+    ) -> Vec<KeyValue> {
+        let mut attrs = Vec::with_capacity(8);
+        attrs.push(KeyValue::new("http.request.method", METHODS[method]));
         if let Some(r) = route {
-            span.set_attribute(KeyValue::new("http.route", r));
+            attrs.push(KeyValue::new("http.route", r));
         }
         // A static route is its own path: no copy of it.
         let path: opentelemetry::StringValue = match route {
             Some(r) if r == path => r.into(),
             _ => path.to_string().into(),
         };
-        span.set_attribute(KeyValue::new("url.path", path));
-        span.set_attribute(KeyValue::new("url.scheme", "http"));
+        attrs.push(KeyValue::new("url.path", path));
+        attrs.push(KeyValue::new("url.scheme", "http"));
         if let Some(local) = local {
-            span.set_attribute(KeyValue::new(
+            attrs.push(KeyValue::new(
                 "server.address",
                 self.address_value(local.ip()),
             ));
-            span.set_attribute(KeyValue::new("server.port", i64::from(local.port())));
+            attrs.push(KeyValue::new("server.port", i64::from(local.port())));
         }
+        attrs
     }
 
     /// `ip` as an attribute value: the first local address seen is made once and shared.

@@ -41,11 +41,6 @@ impl Parent {
             None => Parent::Absent,
         }
     }
-
-    /// Whether the parent is known and says "not sampled".
-    pub fn unsampled(&self) -> bool {
-        matches!(self, Parent::Remote(cx) if !cx.is_sampled())
-    }
 }
 
 /// `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`, lowercase hex, neither id all
@@ -138,7 +133,7 @@ mod tests {
         let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
         let mut h = http::HeaderMap::new();
         h.insert("traceparent", tp.parse().unwrap());
-        assert!(Parent::of(&h).unsampled());
+        assert!(matches!(Parent::of(&h), Parent::Remote(cx) if !cx.is_sampled()));
         h.insert("tracestate", "vendor=1".parse().unwrap());
         assert_eq!(Parent::of(&h), Parent::Other);
         let mut h = http::HeaderMap::new();
