@@ -6,8 +6,9 @@
 # to the live sink with --trace-sample SAMPLE (spans and the per-class duration metric),
 # HdrHistograms, and the per-request log (--out).
 #
-# Each round runs loadgen, wrk, and wrk again as the A/A control, in an order rotated
-# round by round. Per run: requests, CPU (user + sys, GNU time), busy share = CPU /
+# Each round runs loadgen, wrk, and wrk again as the A/A control, in the order of one row
+# of a Williams design (over six rounds each runs in each place, and right after each
+# other, equally often). Per run: requests, CPU (user + sys, GNU time), busy share = CPU /
 # (QUOTA x wall), the hypervisor's steal on the client CPU. A round counts only when every
 # run in it was at least 95% busy. Reported per counted round: loadgen/wrk CPU per request
 # and RPS, and the control's wrk'/wrk; then their medians and ranges.
@@ -63,6 +64,8 @@ LOADGEN=${LOADGEN:-$TARGET_DIR/release/loadgen}
 
 # shellcheck source=bench/lib/nginx204.sh
 source bench/lib/nginx204.sh
+# shellcheck source=bench/lib/orders.sh
+source bench/lib/orders.sh
 start_nginx204 "$TMP/nginx" "$PORT" "$SERVER_CPU" 4096
 PIDS+=("$NGINX_PID")
 taskset -c "$SERVER_CPU" "$TARGET_DIR/release/examples/otlp_sink" "127.0.0.1:${SINK_PORT}" \
@@ -101,10 +104,11 @@ PY
 }
 
 TOOLS=(loadgen wrk wrk-control)
+mapfile -t ORDERS < <(williams_orders 3)
 : >"$TMP/runs"
 for r in $(seq 0 $((ROUNDS - 1))); do
-  for i in 0 1 2; do
-    tool=${TOOLS[$(((r + i) % 3))]}
+  for i in ${ORDERS[$((r % ${#ORDERS[@]}))]}; do
+    tool=${TOOLS[$i]}
     printf 'round %d %s\n' "$r" "$tool" >&2
     echo -n "$r " >>"$TMP/runs"
     run "$tool" "$TMP/runs"
@@ -119,7 +123,8 @@ rounds = {}
 for line in open(path):
     r, tool, n, wall, user, sys_, steal, extra = line.split()
     n, wall, user, sys_ = int(n), float(wall), float(user), float(sys_)
-    rounds.setdefault(int(r), {})[tool] = dict(
+    rounds.setdefault(int(r), {"order": []})["order"].append(tool)
+    rounds[int(r)][tool] = dict(
         n=n, rps=n / wall, us=(user + sys_) / n * 1e6, user_us=user / n * 1e6,
         sys_us=sys_ / n * 1e6, busy=(user + sys_) / (quota * wall),
         steal=int(steal) / ticks / wall, extra=extra)
@@ -132,8 +137,7 @@ for r in sorted(rounds):
     d = rounds[r]
     lg, w, c = d["loadgen"], d["wrk"], d["wrk-control"]
     ok = all(x["busy"] >= 0.95 for x in (lg, w, c))
-    order = ["loadgen", "wrk", "wrk-control"]
-    order = [order[(r + i) % 3] for i in range(3)]
+    order = d["order"]
     ratio, rr, a = lg["us"] / w["us"], lg["rps"] / w["rps"], c["us"] / w["us"]
     if ok:
         cpu.append(ratio); rps.append(rr); aa.append(a)
