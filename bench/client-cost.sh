@@ -104,7 +104,11 @@ PY
 }
 
 TOOLS=(loadgen wrk wrk-control)
-mapfile -t ORDERS < <(williams_orders 3)
+ORDERS_TEXT=$(williams_orders 3)
+mapfile -t ORDERS <<<"$ORDERS_TEXT"
+if ((ROUNDS % ${#ORDERS[@]} != 0)); then
+  echo "ROUNDS ($ROUNDS) is not a multiple of the design's ${#ORDERS[@]} rows: its balance is lost" >&2
+fi
 : >"$TMP/runs"
 for r in $(seq 0 $((ROUNDS - 1))); do
   for i in ${ORDERS[$((r % ${#ORDERS[@]}))]}; do

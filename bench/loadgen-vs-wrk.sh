@@ -106,7 +106,11 @@ client() {
 }
 
 # The orders (indices into TOOLS), one row a round.
-mapfile -t ORDERS < <(williams_orders "${#TOOLS[@]}")
+ORDERS_TEXT=$(williams_orders "${#TOOLS[@]}")
+mapfile -t ORDERS <<<"$ORDERS_TEXT"
+if ((ROUNDS % ${#ORDERS[@]} != 0)); then
+  echo "ROUNDS ($ROUNDS) is not a multiple of the design's ${#ORDERS[@]} rows: its balance is lost" >&2
+fi
 
 # Appends "round place tool rps wall user sys max_rss_kib server_ticks steal_ticks" per run.
 start_server

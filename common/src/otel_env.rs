@@ -58,6 +58,22 @@ impl Signal {
         }
     }
 
+    /// The signal's own variable for `setting`, e.g. `OTEL_EXPORTER_OTLP_TRACES_HEADERS`.
+    fn own_var(self, setting: Setting) -> &'static str {
+        use Setting::*;
+        match (self, setting) {
+            (Signal::Traces, Headers) => "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            (Signal::Traces, Timeout) => "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            (Signal::Traces, Compression) => "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            (Signal::Metrics, Headers) => "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+            (Signal::Metrics, Timeout) => "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+            (Signal::Metrics, Compression) => "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+            (Signal::Logs, Headers) => "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+            (Signal::Logs, Timeout) => "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+            (Signal::Logs, Compression) => "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+        }
+    }
+
     /// The signal's place in [`OtelEnv::signal_endpoints`] (traces, metrics, logs).
     pub fn index(self) -> usize {
         match self {
@@ -106,6 +122,52 @@ pub enum SamplerSpec {
     ParentBasedTraceIdRatio(f64),
 }
 
+/// An export request setting with a base and a per-signal variable.
+#[derive(Debug, Clone, Copy)]
+enum Setting {
+    Headers,
+    Timeout,
+    Compression,
+}
+
+impl Setting {
+    /// The base variable, for every signal.
+    fn base_var(self) -> &'static str {
+        match self {
+            Setting::Headers => "OTEL_EXPORTER_OTLP_HEADERS",
+            Setting::Timeout => "OTEL_EXPORTER_OTLP_TIMEOUT",
+            Setting::Compression => "OTEL_EXPORTER_OTLP_COMPRESSION",
+        }
+    }
+}
+
+/// The OTLP export timeout when neither `OTEL_EXPORTER_OTLP_TIMEOUT` nor the signal's own
+/// is set (the specification's default).
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How one signal's OTLP requests are made: `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`,
+/// `…_TIMEOUT` and `…_COMPRESSION`, each falling back to `OTEL_EXPORTER_OTLP_HEADERS`,
+/// `…_TIMEOUT`, `…_COMPRESSION`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSettings {
+    /// Headers (gRPC metadata) on every export request, values decoded.
+    pub headers: Vec<(String, String)>,
+    /// The time one export may take.
+    pub timeout: Duration,
+    /// `gzip` compression (else none).
+    pub gzip: bool,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        ExportSettings {
+            headers: Vec::new(),
+            timeout: DEFAULT_EXPORT_TIMEOUT,
+            gzip: false,
+        }
+    }
+}
+
 /// An `OTEL_*` variable whose value cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{var}={value:?}: {message}")]
@@ -137,6 +199,8 @@ pub struct OtelEnv {
     pub sampler: SamplerSpec,
     /// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds in the variable).
     pub metric_interval: Duration,
+    /// Per-signal request settings: traces, metrics, logs (see [`Signal::index`]).
+    pub exports: [ExportSettings; 3],
 }
 
 fn bad(var: &'static str, value: &str, message: &'static str) -> OtelEnvError {
@@ -222,6 +286,10 @@ impl OtelEnv {
                     )
                 })?,
         };
+        let mut exports: [ExportSettings; 3] = Default::default();
+        for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+            exports[signal.index()] = export_settings(signal, &val)?;
+        }
         Ok(OtelEnv {
             disabled,
             endpoint,
@@ -231,6 +299,7 @@ impl OtelEnv {
             resource_attributes,
             sampler,
             metric_interval,
+            exports,
         })
     }
 
@@ -296,6 +365,47 @@ pub fn parse_sampler(name: Option<&str>, arg: Option<&str>) -> Result<SamplerSpe
             }
         },
     )
+}
+
+/// One signal's headers, timeout and compression: its own variable, else the base one.
+fn export_settings(
+    signal: Signal,
+    val: &impl Fn(&str) -> Option<String>,
+) -> Result<ExportSettings, OtelEnvError> {
+    let pick = |setting: Setting| {
+        let (own, base) = (signal.own_var(setting), setting.base_var());
+        val(own)
+            .map(|v| (own, v))
+            .or_else(|| val(base).map(|v| (base, v)))
+    };
+    let mut out = ExportSettings::default();
+    if let Some((var, text)) = pick(Setting::Headers) {
+        out.headers = parse_resource_attributes(&text).ok_or_else(|| {
+            bad(
+                var,
+                &text,
+                "write comma-separated key=value pairs, values percent-encoded, \
+                 e.g. authorization=Bearer%20abc,x-tenant=lab",
+            )
+        })?;
+    }
+    if let Some((var, ms)) = pick(Setting::Timeout) {
+        out.timeout = ms
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|v| *v > 0)
+            .map(Duration::from_millis)
+            .ok_or_else(|| bad(var, &ms, "write milliseconds above 0, e.g. 10000"))?;
+    }
+    if let Some((var, c)) = pick(Setting::Compression) {
+        out.gzip = match c.trim() {
+            "gzip" => true,
+            "none" => false,
+            _ => return Err(bad(var, &c, "use gzip or none")),
+        };
+    }
+    Ok(out)
 }
 
 /// `key=value,key=value` with percent-encoded values; `None` when an entry is malformed.
@@ -471,5 +581,47 @@ mod tests {
             parse_sampler(Some("traceidratio"), None).unwrap(),
             SamplerSpec::TraceIdRatio(1.0)
         );
+    }
+
+    #[test]
+    fn export_settings_per_signal_fall_back_to_the_base() {
+        let e = env(&[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer%20abc,x-tenant=lab",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-only=traces"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip"),
+        ])
+        .unwrap();
+        let [traces, metrics, logs] = &e.exports;
+        assert_eq!(traces.headers, vec![("x-only".into(), "traces".into())]);
+        assert_eq!(
+            metrics.headers,
+            vec![
+                ("authorization".into(), "Bearer abc".into()),
+                ("x-tenant".into(), "lab".into())
+            ]
+        );
+        assert_eq!(traces.timeout, Duration::from_millis(2500));
+        assert!(!traces.gzip && !metrics.gzip && logs.gzip);
+        assert_eq!(env(&[]).unwrap().exports[0], ExportSettings::default());
+        assert_eq!(ExportSettings::default().timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_export_settings_name_their_variable() {
+        for (var, value) in [
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10s"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "no-equals-sign"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "k=%zz"),
+        ] {
+            let err = env(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+            assert_eq!(err.value, value);
+        }
     }
 }

@@ -352,41 +352,76 @@ async fn a_burst_running_at_shutdown_is_cut_there_and_still_exported() {
     }
 }
 
-/// An OTLP/HTTP collector's trace endpoint: decodes each POST with prost and keeps the
-/// spans; anything else gets a 404.
-async fn http_trace_collector() -> (
+/// What an OTLP/HTTP collector's trace endpoint received.
+#[derive(Default)]
+struct Received {
+    spans: Vec<opentelemetry_proto::tonic::trace::v1::Span>,
+    tenants: Vec<String>,
+    gzipped: usize,
+}
+
+/// An OTLP/HTTP collector's trace endpoint: decodes each POST with prost (gunzipping it
+/// first when it says so), keeps the spans and the `x-tenant` header, and answers each
+/// export with a partial success rejecting `reject` spans (0: a plain success).
+async fn http_trace_collector(
+    reject: i64,
+) -> (
     std::net::SocketAddr,
-    std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_proto::tonic::trace::v1::Span>>>,
+    std::sync::Arc<std::sync::Mutex<Received>>,
 ) {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
     use prost::Message;
-    let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = spans.clone();
+    use std::io::Read as _;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Received::default()));
+    let kept = got.clone();
     let app = axum::Router::new().route(
         "/v1/traces",
         axum::routing::post(move |headers: http::HeaderMap, body: bytes::Bytes| {
             let kept = kept.clone();
             async move {
                 assert_eq!(headers["content-type"], "application/x-protobuf");
+                let gzipped = headers.get("content-encoding").is_some_and(|v| v == "gzip");
+                let body = if gzipped {
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(&body[..])
+                        .read_to_end(&mut out)
+                        .expect("a gzip body");
+                    bytes::Bytes::from(out)
+                } else {
+                    body
+                };
                 let req = ExportTraceServiceRequest::decode(body).expect("a protobuf body");
+                let mut got = kept.lock().unwrap();
+                got.gzipped += usize::from(gzipped);
+                if let Some(t) = headers.get("x-tenant") {
+                    got.tenants.push(t.to_str().unwrap().to_string());
+                }
                 for rs in req.resource_spans {
                     for ss in rs.scope_spans {
-                        kept.lock().unwrap().extend(ss.spans);
+                        got.spans.extend(ss.spans);
                     }
                 }
-                http::StatusCode::OK
+                let answer = ExportTraceServiceResponse {
+                    partial_success: (reject > 0).then(|| ExportTracePartialSuccess {
+                        rejected_spans: reject,
+                        error_message: "over quota".into(),
+                    }),
+                };
+                (http::StatusCode::OK, answer.encode_to_vec())
             }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, spans)
+    (addr, got)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_an_otlp_http_collector_as_protobuf() {
-    let (addr, spans) = http_trace_collector().await;
+    let (addr, got) = http_trace_collector(0).await;
     let telemetry = TelemetryConfig {
         protocol: Protocol::HttpProtobuf,
         ..telemetry_to(format!("http://{addr}"))
@@ -401,11 +436,53 @@ async fn spans_reach_an_otlp_http_collector_as_protobuf() {
     tokio::task::spawn_blocking(move || server.stop().unwrap())
         .await
         .unwrap();
-    let spans = spans.lock().unwrap().clone();
+    let spans = std::mem::take(&mut got.lock().unwrap().spans);
     assert_eq!(spans.len(), 5, "spans: {spans:?}");
     for s in &spans {
         assert_eq!(s.name, "POST /api/vector/add");
         assert_eq!(hex(&s.trace_id), trace_hex);
         assert_eq!(int(&s.attributes, "http.response.status_code"), Some(200));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn span_export_sends_its_headers_gzipped_and_counts_what_the_collector_rejected() {
+    let (addr, got) = http_trace_collector(2).await;
+    let cfg = TelemetryConfig {
+        protocol: Protocol::HttpProtobuf,
+        trace_export: satlab_common::otel_env::ExportSettings {
+            headers: vec![("x-tenant".into(), "lab".into())],
+            timeout: Duration::from_secs(5),
+            gzip: true,
+        },
+        ..telemetry_to(format!("http://{addr}"))
+    };
+    let telemetry = target_api::Telemetry::init(&cfg).unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            .parse()
+            .unwrap(),
+    );
+    for _ in 0..5 {
+        let r = telemetry.start_request(&http::Method::GET, None, "/x", &headers, None);
+        telemetry.finish_request(r, 200, &[]);
+    }
+    let dropped = tokio::task::spawn_blocking(move || {
+        telemetry.shutdown(Duration::from_secs(5));
+        telemetry.dropped()
+    })
+    .await
+    .unwrap();
+    let got = got.lock().unwrap();
+    assert_eq!(got.spans.len(), 5);
+    assert_eq!(
+        got.tenants,
+        vec!["lab".to_string()],
+        "one export, with its header"
+    );
+    assert_eq!(got.gzipped, 1);
+    // The collector took 5 spans and rejected 2 of them: those count as not exported.
+    assert_eq!(dropped.0, 2);
 }

@@ -3,7 +3,9 @@
 
 use crate::error::TelemetryError;
 use opentelemetry_sdk::trace::Sampler;
-use satlab_common::otel_env::{DEFAULT_METRIC_INTERVAL, OtelEnv, Protocol, SamplerSpec, Signal};
+use satlab_common::otel_env::{
+    DEFAULT_METRIC_INTERVAL, ExportSettings, OtelEnv, Protocol, SamplerSpec, Signal,
+};
 use satlab_record::telemetry as names;
 use std::time::Duration;
 
@@ -26,6 +28,9 @@ pub struct TelemetryConfig {
     pub sampler: SamplerSpec,
     /// Metric export interval.
     pub metric_interval: Duration,
+    /// How span export requests are made (headers, timeout, gzip). Metrics and logs use
+    /// opentelemetry-otlp's exporters, which read their own `OTEL_EXPORTER_OTLP_*`.
+    pub trace_export: ExportSettings,
 }
 
 impl Default for TelemetryConfig {
@@ -39,6 +44,7 @@ impl Default for TelemetryConfig {
             resource_attributes: Vec::new(),
             sampler: SamplerSpec::ParentBasedAlwaysOn,
             metric_interval: DEFAULT_METRIC_INTERVAL,
+            trace_export: ExportSettings::default(),
         }
     }
 }
@@ -59,6 +65,7 @@ impl From<OtelEnv> for TelemetryConfig {
             resource_attributes: env.resource_attributes,
             sampler: env.sampler,
             metric_interval: env.metric_interval,
+            trace_export: env.exports[Signal::Traces.index()].clone(),
         }
     }
 }

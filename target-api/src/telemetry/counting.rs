@@ -1,6 +1,7 @@
 //! Drop counting: wrappers that count items reaching the batch processors and items the
 //! exporters accepted, so `ended - exported` is what the bounded queues dropped (or a
-//! failed export lost).
+//! failed export lost, or the collector rejected). Spans are counted as exported by their
+//! exporter itself, which reads the collector's partial success.
 
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
@@ -29,33 +30,6 @@ impl Flow {
     }
 }
 
-/// Counts spans the exporter accepted.
-#[derive(Debug)]
-pub(super) struct CountingSpanExporter<E> {
-    inner: E,
-    flow: Arc<Flow>,
-}
-
-impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let n = batch.len() as u64;
-        let r = self.inner.export(batch).await;
-        if r.is_ok() {
-            self.flow.exported.fetch_add(n, Ordering::Relaxed);
-        }
-        r
-    }
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource)
-    }
-}
-
 /// A batch span processor that counts the sampled spans handed to it.
 #[derive(Debug)]
 pub(super) struct CountingSpanProcessor {
@@ -64,11 +38,9 @@ pub(super) struct CountingSpanProcessor {
 }
 
 impl CountingSpanProcessor {
+    /// `exporter` counts what it exported into the same `flow`
+    /// ([`super::span_export::OtlpSpanExporter`] does).
     pub(super) fn new<E: SpanExporter + 'static>(exporter: E, flow: Arc<Flow>) -> Self {
-        let exporter = CountingSpanExporter {
-            inner: exporter,
-            flow: flow.clone(),
-        };
         CountingSpanProcessor {
             inner: BatchSpanProcessor::builder(exporter).build(),
             flow,

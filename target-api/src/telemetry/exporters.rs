@@ -58,8 +58,10 @@ impl Telemetry {
 
         if let Some(url) = cfg.endpoint_for(Signal::Traces) {
             let exporter = match cfg.protocol {
-                Protocol::Grpc => OtlpSpanExporter::grpc(&url),
-                Protocol::HttpProtobuf => OtlpSpanExporter::http(&url),
+                Protocol::Grpc => OtlpSpanExporter::grpc(&url, &cfg.trace_export, t.spans.clone()),
+                Protocol::HttpProtobuf => {
+                    OtlpSpanExporter::http(&url, &cfg.trace_export, t.spans.clone())
+                }
             }
             .map_err(|message| TelemetryError::Build {
                 signal: "traces",

@@ -169,7 +169,7 @@ impl Telemetry {
     }
 
     /// The attributes of a recorded server span, with room for those set later (the
-    /// status code, and an error type or a pool wait).
+    /// status code, an error type, a pool wait).
     fn span_attributes(
         &self,
         method: usize,
@@ -177,7 +177,7 @@ impl Telemetry {
         path: &str,
         local: Option<std::net::SocketAddr>,
     ) -> Vec<KeyValue> {
-        let mut attrs = Vec::with_capacity(8);
+        let mut attrs = Vec::with_capacity(9);
         attrs.push(KeyValue::new("http.request.method", METHODS[method]));
         if let Some(r) = route {
             attrs.push(KeyValue::new("http.route", r));

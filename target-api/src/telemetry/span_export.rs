@@ -1,23 +1,28 @@
 //! The span exporter: each batch encoded by [`SpanEncoder`] into one buffer and sent as one
 //! OTLP call, over gRPC (tonic, the bytes passed through as they are) or HTTP/protobuf
-//! (hyper). The batch processor calls `export` on its own thread; the call itself runs on
-//! the service's tokio runtime, where its connection lives.
+//! (hyper), with the headers, timeout and compression of `OTEL_EXPORTER_OTLP_*`. The batch
+//! processor calls `export` on its own thread; the call itself runs on the service's
+//! multi-thread tokio runtime, where its connection lives. Spans the collector accepted
+//! (the batch less a partial success's `rejected_spans`) are counted as exported.
 
-use super::span_proto::SpanEncoder;
+use super::counting::Flow;
+use super::span_proto::{SpanEncoder, rejected_spans};
 use bytes::{Buf, BufMut, Bytes};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use satlab_common::otel_env::ExportSettings;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::Channel;
-
-/// The OTLP default export timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`'s default).
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The OTLP trace service's export method.
 const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -28,35 +33,66 @@ pub(super) struct OtlpSpanExporter {
     encoder: SpanEncoder,
     transport: Transport,
     runtime: tokio::runtime::Handle,
+    timeout: Duration,
+    flow: Arc<Flow>,
 }
 
 #[derive(Debug, Clone)]
 enum Transport {
-    Grpc(tonic::client::Grpc<Channel>),
+    Grpc {
+        client: tonic::client::Grpc<Channel>,
+        metadata: MetadataMap,
+    },
     Http {
         client: Box<Client<HttpConnector, Full<Bytes>>>,
         uri: http::Uri,
+        headers: http::HeaderMap,
+        gzip: bool,
     },
 }
 
 impl OtlpSpanExporter {
-    /// Export over gRPC to `endpoint` (`http://host:port`). Connects on first use; must be
-    /// called inside the tokio runtime the calls will run on.
-    pub(super) fn grpc(endpoint: &str) -> Result<Self, String> {
+    /// Export over gRPC to `endpoint` (`http://host:port`), counting what the collector
+    /// accepted into `flow`. Connects on first use; must be called inside the tokio
+    /// runtime the calls will run on.
+    pub(super) fn grpc(
+        endpoint: &str,
+        settings: &ExportSettings,
+        flow: Arc<Flow>,
+    ) -> Result<Self, String> {
         let runtime = runtime()?;
         let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
             .map_err(|e| format!("'{endpoint}' is not a gRPC endpoint: {e}"))?
             .connect_lazy();
+        let mut client = tonic::client::Grpc::new(channel);
+        if settings.gzip {
+            client = client.send_compressed(CompressionEncoding::Gzip);
+        }
+        let mut metadata = MetadataMap::new();
+        for (k, v) in &settings.headers {
+            let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|_| format!("'{k}' cannot be a gRPC metadata key"))?;
+            let value = MetadataValue::try_from(v.as_str())
+                .map_err(|_| format!("the value of '{k}' cannot be gRPC metadata"))?;
+            metadata.append(key, value);
+        }
         Ok(OtlpSpanExporter {
             encoder: SpanEncoder::default(),
-            transport: Transport::Grpc(tonic::client::Grpc::new(channel)),
+            transport: Transport::Grpc { client, metadata },
             runtime,
+            timeout: settings.timeout,
+            flow,
         })
     }
 
-    /// Export over HTTP/protobuf, POSTing to `url` (`http://host:port/v1/traces`). Must be
-    /// called inside the tokio runtime the calls will run on.
-    pub(super) fn http(url: &str) -> Result<Self, String> {
+    /// Export over HTTP/protobuf, POSTing to `url` (`http://host:port/v1/traces`),
+    /// counting what the collector accepted into `flow`. Must be called inside the tokio
+    /// runtime the calls will run on.
+    pub(super) fn http(
+        url: &str,
+        settings: &ExportSettings,
+        flow: Arc<Flow>,
+    ) -> Result<Self, String> {
         let runtime = runtime()?;
         let uri: http::Uri = url
             .parse()
@@ -66,39 +102,68 @@ impl OtlpSpanExporter {
                 "'{url}': OTLP/HTTP export here speaks plain http:// only"
             ));
         }
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &settings.headers {
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| format!("'{k}' cannot be an HTTP header name"))?;
+            let value = http::HeaderValue::from_str(v)
+                .map_err(|_| format!("the value of '{k}' cannot be an HTTP header value"))?;
+            headers.append(name, value);
+        }
         Ok(OtlpSpanExporter {
             encoder: SpanEncoder::default(),
             transport: Transport::Http {
                 client: Box::new(Client::builder(TokioExecutor::new()).build_http()),
                 uri,
+                headers,
+                gzip: settings.gzip,
             },
             runtime,
+            timeout: settings.timeout,
+            flow,
         })
     }
 }
 
+/// The current multi-thread runtime: a current-thread one would have to be running to
+/// drive an export that its only thread may be waiting on (at shutdown).
 fn runtime() -> Result<tokio::runtime::Handle, String> {
-    tokio::runtime::Handle::try_current()
-        .map_err(|_| "span export must be set up inside a tokio runtime".to_string())
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|_| "span export must be set up inside a tokio runtime".to_string())?;
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread {
+        return Err("span export needs a multi-thread tokio runtime".to_string());
+    }
+    Ok(handle)
 }
 
 impl SpanExporter for OtlpSpanExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let mut body = Vec::with_capacity(256 + batch.len() * 512);
+        let n = batch.len() as u64;
+        let mut body = Vec::with_capacity(256 + batch.len() * 384);
         self.encoder.encode(&batch, &mut body);
         drop(batch);
         let send = self.transport.clone().send(Bytes::from(body));
-        match self
+        let timeout = self.timeout;
+        let sent = match self
             .runtime
-            .spawn(async move { tokio::time::timeout(TIMEOUT, send).await })
+            .spawn(async move { tokio::time::timeout(timeout, send).await })
             .await
         {
             Ok(Ok(sent)) => sent,
-            Ok(Err(_)) => Err(OTelSdkError::Timeout(TIMEOUT)),
+            Ok(Err(_)) => Err(OTelSdkError::Timeout(timeout)),
             Err(e) => Err(OTelSdkError::InternalFailure(format!(
                 "span export task: {e}"
             ))),
+        };
+        let rejected = sent?;
+        let accepted = n.saturating_sub(rejected);
+        self.flow.exported.fetch_add(accepted, Ordering::Relaxed);
+        if rejected > 0 {
+            return Err(OTelSdkError::InternalFailure(format!(
+                "the collector rejected {rejected} of {n} spans"
+            )));
         }
+        Ok(())
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -107,35 +172,76 @@ impl SpanExporter for OtlpSpanExporter {
 }
 
 impl Transport {
-    async fn send(self, body: Bytes) -> OTelSdkResult {
-        let fail = |what: String| Err(OTelSdkError::InternalFailure(what));
+    /// Send one encoded request; the spans the collector rejected (a partial success).
+    async fn send(self, body: Bytes) -> Result<u64, OTelSdkError> {
+        let fail = |what: String| OTelSdkError::InternalFailure(what);
         match self {
-            Transport::Grpc(mut grpc) => {
-                if let Err(e) = grpc.ready().await {
-                    return fail(format!("OTLP/gRPC connection: {e}"));
-                }
+            Transport::Grpc {
+                mut client,
+                metadata,
+            } => {
+                client
+                    .ready()
+                    .await
+                    .map_err(|e| fail(format!("OTLP/gRPC connection: {e}")))?;
                 let path = http::uri::PathAndQuery::from_static(GRPC_EXPORT);
-                match grpc.unary(tonic::Request::new(body), path, RawCodec).await {
-                    Ok(_) => Ok(()),
-                    Err(status) => fail(format!("OTLP/gRPC export: {status}")),
-                }
+                let mut req = tonic::Request::new(body);
+                *req.metadata_mut() = metadata;
+                let resp = client
+                    .unary(req, path, RawCodec)
+                    .await
+                    .map_err(|status| fail(format!("OTLP/gRPC export: {status}")))?;
+                Ok(rejected_spans(resp.get_ref()))
             }
-            Transport::Http { client, uri } => {
-                let req = http::Request::post(uri)
+            Transport::Http {
+                client,
+                uri,
+                headers,
+                gzip,
+            } => {
+                let body = if gzip { gzipped(&body)? } else { body };
+                let mut req = http::Request::post(uri)
                     .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-                    .body(Full::new(body));
-                let req = match req {
-                    Ok(r) => r,
-                    Err(e) => return fail(format!("OTLP/HTTP request: {e}")),
-                };
-                match client.request(req).await {
-                    Ok(resp) if resp.status().is_success() => Ok(()),
-                    Ok(resp) => fail(format!("OTLP/HTTP export: HTTP {}", resp.status())),
-                    Err(e) => fail(format!("OTLP/HTTP export: {e}")),
+                    .body(Full::new(body))
+                    .map_err(|e| fail(format!("OTLP/HTTP request: {e}")))?;
+                req.headers_mut().extend(headers);
+                if gzip {
+                    req.headers_mut().insert(
+                        http::header::CONTENT_ENCODING,
+                        http::HeaderValue::from_static("gzip"),
+                    );
                 }
+                let resp = client
+                    .request(req)
+                    .await
+                    .map_err(|e| fail(format!("OTLP/HTTP export: {e}")))?;
+                let status = resp.status();
+                // Read the body whole: it may hold a partial success, and a connection
+                // whose response was left unread is not reused.
+                let answer = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| fail(format!("OTLP/HTTP response: {e}")))?
+                    .to_bytes();
+                if !status.is_success() {
+                    return Err(fail(format!("OTLP/HTTP export: HTTP {status}")));
+                }
+                Ok(rejected_spans(&answer))
             }
         }
     }
+}
+
+fn gzipped(body: &[u8]) -> Result<Bytes, OTelSdkError> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::default(),
+    );
+    enc.write_all(body)
+        .and_then(|()| enc.finish())
+        .map(Bytes::from)
+        .map_err(|e| OTelSdkError::InternalFailure(format!("gzip: {e}")))
 }
 
 /// A gRPC codec for bytes encoded beforehand: the request goes out as it is, the response

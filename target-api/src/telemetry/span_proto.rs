@@ -338,6 +338,71 @@ fn close(out: &mut Vec<u8>, body: usize) {
     out[body - 1..body + extra].copy_from_slice(&prefix[..=n]);
 }
 
+/// `ExportTraceServiceResponse.partial_success.rejected_spans`: 0 when absent (a full
+/// success) or when the answer cannot be read.
+pub fn rejected_spans(response: &[u8]) -> u64 {
+    fields(response)
+        .find(|(field, _)| *field == 1)
+        .and_then(|(_, v)| match v {
+            Field::Len(partial) => fields(partial).find_map(|(f, v)| match (f, v) {
+                (1, Field::Varint(n)) => Some(n.max(0)),
+                _ => None,
+            }),
+            Field::Varint(_) => None,
+        })
+        .map_or(0, |n| n as u64)
+}
+
+/// A read field's value: a varint (as `i64`) or a length-delimited body. Fixed-width
+/// fields are skipped by [`fields`].
+enum Field<'a> {
+    Varint(i64),
+    Len(&'a [u8]),
+}
+
+/// The fields of one protobuf message, until its end or the first malformed byte.
+fn fields(mut b: &[u8]) -> impl Iterator<Item = (u64, Field<'_>)> {
+    std::iter::from_fn(move || {
+        loop {
+            let key = read_varint(&mut b)?;
+            let value = match key & 7 {
+                0 => Some(Field::Varint(read_varint(&mut b)? as i64)),
+                1 => {
+                    b = b.get(8..)?;
+                    None
+                }
+                2 => {
+                    let len = usize::try_from(read_varint(&mut b)?).ok()?;
+                    let body = b.get(..len)?;
+                    b = &b[len..];
+                    Some(Field::Len(body))
+                }
+                5 => {
+                    b = b.get(4..)?;
+                    None
+                }
+                _ => return None,
+            };
+            if let Some(v) = value {
+                return Some((key >> 3, v));
+            }
+        }
+    })
+}
+
+fn read_varint(b: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,5 +596,35 @@ mod tests {
                 .collect();
             prop_assert_eq!(ours(&batch, &resource), reference(&batch, &resource));
         }
+    }
+
+    #[test]
+    fn a_partial_success_says_how_many_spans_were_rejected() {
+        use opentelemetry_proto::tonic::collector::trace::v1::{
+            ExportTracePartialSuccess, ExportTraceServiceResponse,
+        };
+        let answer = |rejected, message: &str| {
+            ExportTraceServiceResponse {
+                partial_success: Some(ExportTracePartialSuccess {
+                    rejected_spans: rejected,
+                    error_message: message.into(),
+                }),
+            }
+            .encode_to_vec()
+        };
+        assert_eq!(rejected_spans(&answer(17, "quota")), 17);
+        assert_eq!(rejected_spans(&answer(300, "")), 300);
+        assert_eq!(rejected_spans(&answer(0, "a warning only")), 0);
+        assert_eq!(
+            rejected_spans(&ExportTraceServiceResponse::default().encode_to_vec()),
+            0
+        );
+        assert_eq!(rejected_spans(&[]), 0);
+        // Malformed answers read as no rejection, never a panic.
+        let whole = answer(1 << 40, "x".repeat(200).as_str());
+        for cut in 0..whole.len() {
+            let _ = rejected_spans(&whole[..cut]);
+        }
+        assert_eq!(rejected_spans(&[0xff; 12]), 0);
     }
 }
