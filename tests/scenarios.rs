@@ -8,8 +8,9 @@
 //!
 //! Robustness: each scenario also runs with its key parameter changed
 //! (`scenarios/variants/*.toml`, not in the catalogue) and must keep its verdict. A run
-//! that misses while the lab flags a step as disturbed (other processes crowded the client
-//! or the server off their CPUs) runs once more, judged the same way.
+//! starts on a quiet machine (a bounded wait), and one that misses while the lab flags a
+//! step as disturbed (other processes or the hypervisor crowded the client or the server
+//! off their CPUs) runs again, at most three runs, each judged the same way.
 //!
 //! The observer binary is built by this test (`cargo build -p observer`, a no-op when it is
 //! up to date) in the profile of the test itself, so a stale binary is never run; set
@@ -27,6 +28,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+mod quiet;
 
 /// Largest relative error of the spike period.
 const PERIOD_TOLERANCE: f64 = 0.10;
@@ -109,7 +113,7 @@ impl Run {
             .steps
             .iter()
             .map(|s| {
-                format!(
+                let mut line = format!(
                     "  load {} rps {:.0} ok {:.0} mean {:.2} ms n_eff/N {:.2} cpu client {:.2} server {:.2} errors {:?} -> {}",
                     s.load,
                     s.rps,
@@ -120,7 +124,33 @@ impl Run {
                     s.server_cpu.unwrap_or(f64::NAN),
                     s.errors,
                     s.verdict.label,
-                )
+                );
+                if s.verdict.disturbed {
+                    line.push_str(" (disturbed)");
+                }
+                // What crowds the lab: the hypervisor, other processes, the run queues.
+                line.push_str(&format!(
+                    "\n    steal {:.0}% others {:.2} cores",
+                    s.steal.unwrap_or(f64::NAN) * 100.0,
+                    s.other_cores.unwrap_or(f64::NAN)
+                ));
+                for (side, p) in [("client", &s.client_process), ("server", &s.server_process)] {
+                    let Some(p) = p else { continue };
+                    let hot: Vec<String> = p
+                        .threads
+                        .iter()
+                        .take(2)
+                        .map(|t| format!("{} {:.2}", t.name, t.cores))
+                        .collect();
+                    line.push_str(&format!(
+                        "; {side} {:.2} of {:.1} cores, run-queue wait {:.2}, hottest [{}]",
+                        p.cores,
+                        p.capacity,
+                        p.run_queue_wait.unwrap_or(f64::NAN),
+                        hot.join(", ")
+                    ));
+                }
+                line
             })
             .collect();
         format!(
@@ -303,19 +333,35 @@ fn disturbed(d: &Diagnosis) -> bool {
     d.steps.iter().any(|s| s.verdict.disturbed)
 }
 
-/// Run `name` and assert its `[expect]`, once more if the lab found the run disturbed by
-/// other processes; returns the run for further checks.
+/// Runs of one scenario at most: the first, and reruns while the lab flags the run
+/// disturbed.
+const ATTEMPTS: u32 = 3;
+/// How long a scenario waits for a quiet machine before its first run...
+const SETTLE_FIRST: Duration = Duration::from_secs(10);
+/// ...and before a rerun.
+const SETTLE_RERUN: Duration = Duration::from_secs(30);
+
+/// Run `name` and assert its `[expect]`; returns the run for further checks. Each run starts
+/// on a quiet machine ([`quiet::settle`], bounded). A run that misses while the lab flags
+/// a step disturbed runs again, up to [`ATTEMPTS`] runs, each judged as strictly.
 fn check(name: &str) -> Option<Run> {
+    let mut machine = quiet::settle(SETTLE_FIRST);
+    println!("scenario {name}: {machine}");
     let (mut run, scenario) = run_scenario(name)?;
     let mut missed = misses(&run, &scenario);
-    if !missed.is_empty() && disturbed(&run.diagnosis) {
-        // The lab itself found other processes crowding the client or the server off
-        // their CPUs: the run measured the machine's other load as much as the scenario.
-        // Such a run is evidence of nothing, so it gets one rerun, judged as strictly.
+    let mut attempt = 1;
+    while !missed.is_empty() && disturbed(&run.diagnosis) && attempt < ATTEMPTS {
+        // The lab itself found other processes or the hypervisor crowding the client or
+        // the server off their CPUs: the run measured the machine's other load as much as
+        // the scenario. Such a run is evidence of nothing.
         println!(
-            "scenario {name}: a disturbed run missed ({}); running it again",
-            missed.join("; ")
+            "scenario {name}: run {attempt} was disturbed and missed ({}):\n{}",
+            missed.join("; "),
+            run.brief()
         );
+        machine = quiet::settle(SETTLE_RERUN);
+        println!("scenario {name}: {machine}");
+        attempt += 1;
         (run, _) = run_scenario(name)?;
         missed = misses(&run, &scenario);
     }
@@ -323,7 +369,7 @@ fn check(name: &str) -> Option<Run> {
         let brief = run.brief();
         let kept = run.keep();
         panic!(
-            "scenario {name} missed its expectation ({}): {}\n{brief}",
+            "scenario {name} missed its expectation in run {attempt} of at most {ATTEMPTS} ({}): {}\nbefore it: {machine}\n{brief}",
             kept.display(),
             missed.join("; ")
         );

@@ -10,6 +10,8 @@
 pub struct CpuTicks {
     /// `steal`.
     pub steal: u64,
+    /// idle + iowait: ticks no task ran.
+    pub idle: u64,
     /// user + nice + system + idle + iowait + irq + softirq + steal (guest time is already
     /// in user and nice).
     pub total: u64,
@@ -28,6 +30,7 @@ impl CpuTicks {
             .collect::<Option<_>>()?;
         (v.len() == 8).then(|| CpuTicks {
             steal: v[7],
+            idle: v[3] + v[4],
             total: v.iter().sum(),
         })
     }
@@ -46,6 +49,17 @@ impl CpuTicks {
         }
         (self.steal.saturating_sub(earlier.steal) as f64 / total as f64).clamp(0.0, 1.0)
     }
+
+    /// Share of the ticks between `earlier` and `self` in which something ran: tasks or
+    /// the hypervisor's other guests (steal), 0–1 (0 when no tick passed).
+    pub fn busy_since(&self, earlier: &CpuTicks) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        if total == 0 {
+            return 0.0;
+        }
+        let idle = self.idle.saturating_sub(earlier.idle);
+        (1.0 - idle as f64 / total as f64).clamp(0.0, 1.0)
+    }
 }
 
 #[cfg(test)]
@@ -62,14 +76,18 @@ mod tests {
             a,
             CpuTicks {
                 steal: 60,
+                idle: 810,
                 total: 1000
             }
         );
         let b = CpuTicks {
             steal: 90,
+            idle: 860,
             total: 1100,
         };
         assert!((b.steal_since(&a) - 0.3).abs() < 1e-12);
+        assert!((b.busy_since(&a) - 0.5).abs() < 1e-12);
+        assert_eq!(a.busy_since(&a), 0.0);
         assert_eq!(a.steal_since(&a), 0.0);
         assert_eq!(a.steal_since(&b), 0.0);
         assert_eq!(CpuTicks::parse("cpu  1 2 3 4\n"), None);

@@ -116,7 +116,9 @@ pub fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
         });
         // Steal alone fakes no ceiling: ceilings are read in delivered cores.
         let crowded = !Disturbed::only_steal(d);
-        let faked = (crowded && class.bound == Some(ServerBound::CoreCeiling))
+        let faked = (crowded
+            && class.bound == Some(ServerBound::CoreCeiling)
+            && ceiling_starved(Side::Server, row))
             || (class.bound == Some(ServerBound::PoolIo) && starved_server)
             || (crowded
                 && class.kind == VerdictKind::Client
@@ -124,6 +126,7 @@ pub fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
                     .evidence
                     .iter()
                     .any(|e| e.signal == "client_core_ceiling")
+                && ceiling_starved(Side::Client, row)
                 && !row.client_cpu.is_some_and(|c| c >= CPU_SATURATED))
             || (class.kind == VerdictKind::Inconclusive && NoSuccess.check(row, ctx).is_none());
         if faked {
@@ -142,6 +145,16 @@ pub fn classify(row: &StepRow, ctx: &Ctx) -> StepClass {
     }
     class.disturbance = disturbance;
     class
+}
+
+/// Whether crowding can have made `side`'s core ceiling: its threads waited for a CPU at
+/// least the ceiling's own [`CoreCeiling::TOLERANCE`] (thread-s/s), or the kernel gave no
+/// run-queue figure. Threads that got nearly every moment they were ready to run sit at
+/// their own ceiling, whatever else the machine ran.
+fn ceiling_starved(side: Side, row: &StepRow) -> bool {
+    side.process(row)
+        .and_then(|p| p.run_queue_wait)
+        .is_none_or(|w| w >= CoreCeiling::TOLERANCE)
 }
 
 fn decide(row: &StepRow, ctx: &Ctx) -> StepClass {
@@ -391,6 +404,34 @@ mod tests {
         let c = classify(&r, &ctx);
         assert_eq!((c.kind, c.bound), (VerdictKind::Disturbed, None));
         assert_eq!(c.evidence[0].signal, "server_run_queue_wait");
+    }
+
+    /// Other processes fill the machine but the hot thread hardly waits for a CPU: the
+    /// ceiling is its own and stands, with less confidence; once it waits, it is faked.
+    #[test]
+    fn a_core_ceiling_beside_a_busy_machine_stands_while_it_gets_its_cpu() {
+        let ctx = Ctx::at(Position::Saturated);
+        let mut r = row();
+        r.server_cpu = Some(0.47);
+        r.machine_cpus = Some(2);
+        r.system_cpu = Some(1.0);
+        r.other_cores = Some(0.95);
+        let mut p = process(0.94, 2.0, &[("tokio-rt-worker", 0.93)]);
+        p.run_queue_wait = Some(0.06);
+        r.server_process = Some(p.clone());
+        let c = classify(&r, &ctx);
+        assert_eq!(
+            (c.kind, c.bound),
+            (VerdictKind::Server, Some(ServerBound::CoreCeiling))
+        );
+        assert!(c.disturbance.is_some());
+        assert!(c.confidence < 0.8);
+        p.run_queue_wait = Some(CoreCeiling::TOLERANCE);
+        r.server_process = Some(p.clone());
+        assert_eq!(classify(&r, &ctx).kind, VerdictKind::Disturbed);
+        p.run_queue_wait = None;
+        r.server_process = Some(p);
+        assert_eq!(classify(&r, &ctx).kind, VerdictKind::Disturbed);
     }
 
     /// A disturbance leaves a pool verdict standing, with less confidence.
