@@ -168,6 +168,29 @@ impl Default for ExportSettings {
     }
 }
 
+/// How finished spans are batched for export: `OTEL_BSP_SCHEDULE_DELAY`,
+/// `OTEL_BSP_MAX_QUEUE_SIZE` and `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, with the
+/// specification's defaults (5000 ms, 2048, 512). A batch is at most the queue's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanBatching {
+    /// The longest a finished span waits before a partial batch is sent.
+    pub schedule_delay: Duration,
+    /// Spans held at most (queued and being filled); more are dropped and counted.
+    pub max_queue_size: usize,
+    /// Spans in one export request at most.
+    pub max_export_batch_size: usize,
+}
+
+impl Default for SpanBatching {
+    fn default() -> Self {
+        SpanBatching {
+            schedule_delay: Duration::from_millis(5000),
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+        }
+    }
+}
+
 /// An `OTEL_*` variable whose value cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{var}={value:?}: {message}")]
@@ -201,6 +224,8 @@ pub struct OtelEnv {
     pub metric_interval: Duration,
     /// Per-signal request settings: traces, metrics, logs (see [`Signal::index`]).
     pub exports: [ExportSettings; 3],
+    /// `OTEL_BSP_*`: how spans are batched.
+    pub span_batching: SpanBatching,
 }
 
 fn bad(var: &'static str, value: &str, message: &'static str) -> OtelEnvError {
@@ -290,6 +315,7 @@ impl OtelEnv {
         for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
             exports[signal.index()] = export_settings(signal, &val)?;
         }
+        let span_batching = span_batching(&val)?;
         Ok(OtelEnv {
             disabled,
             endpoint,
@@ -300,6 +326,7 @@ impl OtelEnv {
             sampler,
             metric_interval,
             exports,
+            span_batching,
         })
     }
 
@@ -405,6 +432,42 @@ fn export_settings(
             _ => return Err(bad(var, &c, "use gzip or none")),
         };
     }
+    Ok(out)
+}
+
+fn span_batching(val: &impl Fn(&str) -> Option<String>) -> Result<SpanBatching, OtelEnvError> {
+    let mut out = SpanBatching::default();
+    let count = |var: &'static str, example: &'static str| -> Result<Option<u64>, OtelEnvError> {
+        val(var)
+            .map(|text| {
+                text.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| bad(var, &text, example))
+            })
+            .transpose()
+    };
+    if let Some(ms) = count(
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "write milliseconds above 0, e.g. 5000",
+    )? {
+        out.schedule_delay = Duration::from_millis(ms);
+    }
+    let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    if let Some(n) = count(
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "write a span count above 0, e.g. 2048",
+    )? {
+        out.max_queue_size = size(n);
+    }
+    if let Some(n) = count(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "write a span count above 0, e.g. 512",
+    )? {
+        out.max_export_batch_size = size(n);
+    }
+    out.max_export_batch_size = out.max_export_batch_size.min(out.max_queue_size);
     Ok(out)
 }
 
@@ -622,6 +685,29 @@ mod tests {
             let err = env(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");
             assert_eq!(err.value, value);
+        }
+    }
+
+    #[test]
+    fn span_batching_reads_the_bsp_variables_and_names_a_bad_one() {
+        assert_eq!(env(&[]).unwrap().span_batching, SpanBatching::default());
+        let b = env(&[
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"),
+        ])
+        .unwrap()
+        .span_batching;
+        assert_eq!(b.schedule_delay, Duration::from_millis(200));
+        assert_eq!(b.max_queue_size, 100);
+        assert_eq!(b.max_export_batch_size, 100, "a batch is at most the queue");
+        for (var, value) in [
+            ("OTEL_BSP_SCHEDULE_DELAY", "5s"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-1"),
+        ] {
+            let err = env(&[(var, value)]).unwrap_err();
+            assert_eq!((err.var, err.value.as_str()), (var, value));
         }
     }
 }

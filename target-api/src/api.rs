@@ -4,13 +4,13 @@
 use crate::body::{is_json, json, read_body};
 use crate::decode::{add, decode, encode};
 use crate::error::ApiError;
-use crate::observe::RequestCx;
+use crate::observe::{PoolWaited, RequestCx};
 use crate::profile::Work;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use opentelemetry::Context;
+use opentelemetry::trace::SpanContext;
 use satlab_record::EventKind;
 use std::sync::Arc;
 
@@ -48,19 +48,25 @@ pub async fn vector_add(State(app): State<Arc<AppState>>, req: Request) -> Respo
     } else {
         app.gate.safepoint();
     }
-    let result = handle_add(&app, req, cx.as_ref()).await;
+    let mut pool_wait = None;
+    let result = handle_add(&app, req, cx.as_ref(), &mut pool_wait).await;
     app.gate.safepoint();
     drop(admitted);
-    match result {
+    let mut resp = match result {
         Ok(body) => json(StatusCode::OK, body),
         Err(e) => e.into_response(),
+    };
+    if let Some(wait) = pool_wait {
+        resp.extensions_mut().insert(PoolWaited(wait));
     }
+    resp
 }
 
 async fn handle_add(
     app: &AppState,
     req: Request,
-    cx: Option<&Context>,
+    cx: Option<&SpanContext>,
+    pool_wait: &mut Option<std::time::Duration>,
 ) -> Result<String, ApiError> {
     let (parts, body) = req.into_parts();
     if !is_json(&parts.headers) {
@@ -83,7 +89,8 @@ async fn handle_add(
                 app.gate.safepoint()
             })
             .await;
-        app.telemetry.pool_wait(used.wait, cx);
+        app.telemetry.pool_wait(used.wait);
+        *pool_wait = Some(used.wait);
     }
     Ok(encode(&add(&request)?))
 }

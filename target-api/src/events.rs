@@ -3,7 +3,7 @@
 //! and fans each out to telemetry (OTLP log record, histogram).
 
 use crate::telemetry::Telemetry;
-use opentelemetry::Context;
+use opentelemetry::trace::SpanContext;
 use satlab_record::{EventKind, ServerEvent};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,7 +58,7 @@ impl EventHub {
         start_unix_ns: u64,
         duration: Duration,
         request_index: Option<u64>,
-        cx: Option<&Context>,
+        cx: Option<&SpanContext>,
     ) -> ServerEvent {
         let seq = self.seqs[kind_slot(kind)].fetch_add(1, Ordering::Relaxed) + 1;
         let event = ServerEvent {

@@ -3,7 +3,7 @@
 
 use crate::events::EventHub;
 use crate::live::Live;
-use opentelemetry::Context;
+use opentelemetry::trace::SpanContext;
 use satlab_record::EventKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ impl Pool {
         live: &Live,
         hold: Duration,
         hub: &EventHub,
-        cx: Option<&Context>,
+        cx: Option<&SpanContext>,
         after_await: impl Fn(),
     ) -> PoolUse {
         let index = self.uses.fetch_add(1, Ordering::AcqRel) + 1;

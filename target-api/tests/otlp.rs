@@ -467,7 +467,7 @@ async fn span_export_sends_its_headers_gzipped_and_counts_what_the_collector_rej
     );
     for _ in 0..5 {
         let r = telemetry.start_request(&http::Method::GET, None, "/x", &headers, None);
-        telemetry.finish_request(r, 200, &[]);
+        telemetry.finish_request(r, 200, None, &[]);
     }
     let dropped = tokio::task::spawn_blocking(move || {
         telemetry.shutdown(Duration::from_secs(5));

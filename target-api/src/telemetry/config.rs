@@ -4,7 +4,7 @@
 use crate::error::TelemetryError;
 use opentelemetry_sdk::trace::Sampler;
 use satlab_common::otel_env::{
-    DEFAULT_METRIC_INTERVAL, ExportSettings, OtelEnv, Protocol, SamplerSpec, Signal,
+    DEFAULT_METRIC_INTERVAL, ExportSettings, OtelEnv, Protocol, SamplerSpec, Signal, SpanBatching,
 };
 use satlab_record::telemetry as names;
 use std::time::Duration;
@@ -31,6 +31,8 @@ pub struct TelemetryConfig {
     /// How span export requests are made (headers, timeout, gzip). Metrics and logs use
     /// opentelemetry-otlp's exporters, which read their own `OTEL_EXPORTER_OTLP_*`.
     pub trace_export: ExportSettings,
+    /// How spans are batched (`OTEL_BSP_*`).
+    pub span_batching: SpanBatching,
 }
 
 impl Default for TelemetryConfig {
@@ -45,6 +47,7 @@ impl Default for TelemetryConfig {
             sampler: SamplerSpec::ParentBasedAlwaysOn,
             metric_interval: DEFAULT_METRIC_INTERVAL,
             trace_export: ExportSettings::default(),
+            span_batching: SpanBatching::default(),
         }
     }
 }
@@ -66,6 +69,7 @@ impl From<OtelEnv> for TelemetryConfig {
             sampler: env.sampler,
             metric_interval: env.metric_interval,
             trace_export: env.exports[Signal::Traces.index()].clone(),
+            span_batching: env.span_batching,
         }
     }
 }

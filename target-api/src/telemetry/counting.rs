@@ -1,13 +1,11 @@
-//! Drop counting: wrappers that count items reaching the batch processors and items the
-//! exporters accepted, so `ended - exported` is what the bounded queues dropped (or a
-//! failed export lost, or the collector rejected). Spans are counted as exported by their
-//! exporter itself, which reads the collector's partial success.
+//! Drop counting: items reaching the bounded queues and items the exporters accepted, so
+//! `ended - exported` is what the queues dropped (or a failed export lost, or the
+//! collector rejected). Spans are counted by the span queue and their exporter itself
+//! (which reads the collector's partial success); log records by the wrapper here.
 
-use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,10 +13,14 @@ use std::time::Duration;
 /// Items that reached the processor vs. items handed to the exporter, for one signal.
 #[derive(Debug, Default)]
 pub(super) struct Flow {
-    /// Items that reached the processor (sampled spans ended, log records emitted).
+    /// Items that reached the queue (sampled spans ended, log records emitted).
     pub(super) ended: AtomicU64,
     /// Items the exporter accepted.
     pub(super) exported: AtomicU64,
+    /// Items known lost as they were lost: dropped by a full queue, sent in a failed
+    /// export, rejected by the collector. Counted by the span queue and its exporter
+    /// (log records are counted only as `ended - exported`).
+    pub(super) lost: AtomicU64,
 }
 
 impl Flow {
@@ -27,45 +29,6 @@ impl Flow {
         self.ended
             .load(Ordering::Relaxed)
             .saturating_sub(self.exported.load(Ordering::Relaxed))
-    }
-}
-
-/// A batch span processor that counts the sampled spans handed to it.
-#[derive(Debug)]
-pub(super) struct CountingSpanProcessor {
-    inner: BatchSpanProcessor,
-    flow: Arc<Flow>,
-}
-
-impl CountingSpanProcessor {
-    /// `exporter` counts what it exported into the same `flow`
-    /// ([`super::span_export::OtlpSpanExporter`] does).
-    pub(super) fn new<E: SpanExporter + 'static>(exporter: E, flow: Arc<Flow>) -> Self {
-        CountingSpanProcessor {
-            inner: BatchSpanProcessor::builder(exporter).build(),
-            flow,
-        }
-    }
-}
-
-impl SpanProcessor for CountingSpanProcessor {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.inner.on_start(span, cx)
-    }
-    fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() {
-            self.flow.ended.fetch_add(1, Ordering::Relaxed);
-        }
-        self.inner.on_end(span)
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource)
     }
 }
 

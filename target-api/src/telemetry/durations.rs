@@ -20,6 +20,18 @@ pub const BOUND_STATUSES: [u16; 13] = [
 /// Route slots: each of [`routes::ALL`], then "no route".
 const ROUTE_SLOTS: usize = routes::ALL.len() + 1;
 
+/// Slots for a method on a route ([`attribute_slot`]).
+pub(super) const ATTRIBUTE_SLOTS: usize = ROUTE_SLOTS * METHODS.len();
+
+/// The slot of `method` (an index into [`METHODS`]) on `route` (an index into
+/// [`routes::ALL`]), below [`ATTRIBUTE_SLOTS`].
+pub(super) fn attribute_slot(route: Option<usize>, method: usize) -> usize {
+    let route_slot = route
+        .filter(|&r| r < routes::ALL.len())
+        .unwrap_or(ROUTE_SLOTS - 1);
+    route_slot * METHODS.len() + method.min(METHODS.len() - 1)
+}
+
 /// The index of `m` in [`METHODS`].
 pub fn method_index(m: &http::Method) -> usize {
     use http::Method;
@@ -53,13 +65,10 @@ impl RequestDurations {
     /// Record `secs` for a request to `route` (an index into [`routes::ALL`]) with method
     /// `method` (an index into [`METHODS`]) answered with `status`.
     pub(super) fn record(&self, secs: f64, route: Option<usize>, method: usize, status: u16) {
-        let route_slot = route
-            .filter(|&r| r < routes::ALL.len())
-            .unwrap_or(ROUTE_SLOTS - 1);
         let method = method.min(METHODS.len() - 1);
         match BOUND_STATUSES.iter().position(|&s| s == status) {
             Some(s) => {
-                let i = (route_slot * METHODS.len() + method) * BOUND_STATUSES.len() + s;
+                let i = attribute_slot(route, method) * BOUND_STATUSES.len() + s;
                 self.bound[i]
                     .get_or_init(|| self.histogram.bind(&attributes(route, method, status)))
                     .record(secs);

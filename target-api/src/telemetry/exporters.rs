@@ -1,26 +1,26 @@
 //! Setting the pipelines up: one OTLP exporter per exported signal (each to
-//! [`TelemetryConfig::endpoint_for`] that signal; spans by satlab's own encoder,
-//! [`super::span_export`], metrics and logs by opentelemetry-otlp's), the providers around
-//! them, and the resource (`service.name` and `OTEL_RESOURCE_ATTRIBUTES` as
+//! [`TelemetryConfig::endpoint_for`] that signal; spans through satlab's own queue and
+//! encoder, [`super::span_queue`], metrics and logs by opentelemetry-otlp's exporters and
+//! the providers around them), and the resource (`service.name` and `OTEL_RESOURCE_ATTRIBUTES` as
 //! `satlab_common` parsed them).
 
 use super::config::{TelemetryConfig, sdk_sampler};
-use super::counting::{CountingLogExporter, CountingSpanProcessor};
+use super::counting::CountingLogExporter;
 use super::handle::Telemetry;
 use super::instruments::Instruments;
 use super::sampling::Shortcuts;
 use super::span_export::OtlpSpanExporter;
+use super::span_proto::SpanEncoder;
+use super::span_queue::SpanQueue;
 use crate::error::TelemetryError;
 use opentelemetry::KeyValue;
 use opentelemetry::logs::LoggerProvider as _;
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{ExporterBuildError, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use satlab_common::otel_env::{Protocol, Signal};
 
 /// The instrumentation scope of everything the service records.
@@ -57,24 +57,29 @@ impl Telemetry {
         let resource = resource(cfg);
 
         if let Some(url) = cfg.endpoint_for(Signal::Traces) {
+            let runtime =
+                tokio::runtime::Handle::try_current().map_err(|_| TelemetryError::Build {
+                    signal: "traces",
+                    message: "span export must be set up inside a tokio runtime".into(),
+                })?;
+            let encoder = SpanEncoder::new(&resource, SCOPE);
+            let (export, flow) = (&cfg.trace_export, t.spans.clone());
             let exporter = match cfg.protocol {
-                Protocol::Grpc => OtlpSpanExporter::grpc(&url, &cfg.trace_export, t.spans.clone()),
-                Protocol::HttpProtobuf => {
-                    OtlpSpanExporter::http(&url, &cfg.trace_export, t.spans.clone())
-                }
+                Protocol::Grpc => OtlpSpanExporter::grpc(&url, encoder, export, flow),
+                Protocol::HttpProtobuf => OtlpSpanExporter::http(&url, encoder, export, flow),
             }
             .map_err(|message| TelemetryError::Build {
                 signal: "traces",
                 message,
             })?;
-            let provider = SdkTracerProvider::builder()
-                .with_span_processor(CountingSpanProcessor::new(exporter, t.spans.clone()))
-                .with_sampler(sdk_sampler(cfg.sampler))
-                .with_resource(resource.clone())
-                .build();
-            t.tracer = Some(provider.tracer(SCOPE));
+            t.span_queue = Some(SpanQueue::start(
+                exporter,
+                cfg.span_batching,
+                t.spans.clone(),
+                &runtime,
+            ));
+            t.sampler = sdk_sampler(cfg.sampler);
             t.sampling = Shortcuts::of(cfg.sampler);
-            t.tracer_provider = Some(provider);
         }
 
         // Logs (server events).

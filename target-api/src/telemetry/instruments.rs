@@ -23,7 +23,7 @@ pub const DURATION_BUCKETS: [f64; 22] = [
 /// Methods `http.server.active_requests` is split by (`_OTHER` for the rest).
 const ACTIVE_METHODS: [&str; 5] = ["GET", "POST", "PUT", "HEAD", "_OTHER"];
 
-/// The batch queues' default size: items beyond it in flight are lost, not queued.
+/// The log batch queue's default size: records beyond it in flight are lost, not queued.
 const QUEUE_SIZE: u64 = 2048;
 
 /// The slot of `m` in [`ACTIVE_METHODS`].
@@ -75,9 +75,12 @@ impl Instruments {
             .with_unit("{item}")
             .with_description("Spans and log records not exported (queue full or export failed), lower bound while running")
             .with_callback(move |obs| {
-                for (signal, flow) in [("spans", &spans), ("logs", &logs)] {
-                    // Items still queued are not lost yet: count only what cannot be in the queue.
-                    obs.observe(flow.unexported().saturating_sub(QUEUE_SIZE), &[KeyValue::new("signal", signal)]);
+                // Spans are counted as they are lost. Log records still queued are not
+                // lost yet: count only what cannot be in the queue.
+                let spans_lost = spans.lost.load(std::sync::atomic::Ordering::Relaxed);
+                let logs_lost = logs.unexported().saturating_sub(QUEUE_SIZE);
+                for (signal, lost) in [("spans", spans_lost), ("logs", logs_lost)] {
+                    obs.observe(lost, &[KeyValue::new("signal", signal)]);
                 }
             })
             .build();

@@ -1,8 +1,8 @@
-//! What the configured sampler decides before the SDK is asked: the samplers target-api
+//! What the configured sampler decides before it is asked: the samplers target-api
 //! configures read neither a span's attributes nor its name, so for some parents their
-//! answer is known from the sampler alone. A request known to be dropped skips the SDK's
-//! span machinery; one known to be recorded hands its attributes to the span builder in
-//! one allocation, instead of growing the span's list one `set_attribute` at a time.
+//! answer is known from the sampler alone. A request known to be dropped costs nothing
+//! more; one known to be recorded skips the sampler's call (and, for a remote parent, the
+//! `Context` the call needs).
 
 use super::traceparent::Parent;
 use satlab_common::otel_env::SamplerSpec;
@@ -14,7 +14,7 @@ pub enum Decision {
     Record,
     /// Dropped.
     Drop,
-    /// Only the SDK's sampler can say (a ratio, or a parent the SDK's propagator reads).
+    /// Only the sampler can say (a ratio, or a parent the SDK's propagator reads).
     Ask,
 }
 

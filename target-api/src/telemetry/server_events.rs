@@ -1,10 +1,11 @@
 //! Server-event export: each event as an OTLP log record in the trace of the request that
 //! triggered it, and in the `satlab.event.duration` histogram.
 
+use super::event_attributes::event_attributes;
 use super::handle::Telemetry;
+use opentelemetry::KeyValue;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
-use opentelemetry::trace::TraceContextExt;
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::trace::SpanContext;
 use satlab_record::ServerEvent;
 use satlab_record::telemetry as names;
 use std::sync::atomic::Ordering;
@@ -13,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 impl Telemetry {
     /// Export one server event: an OTLP log record (event name `satlab.gc_pause`, ...) in the
     /// trace of the request that triggered it, and the `satlab.event.duration` histogram.
-    pub fn server_event(&self, e: &ServerEvent, cx: Option<&Context>) {
+    pub fn server_event(&self, e: &ServerEvent, cx: Option<&SpanContext>) {
         if let Some(inst) = &self.inst {
             inst.event_duration.record(
                 e.duration_ns as f64 / 1e9,
@@ -38,32 +39,13 @@ impl Telemetry {
                     .into_iter()
                     .map(|kv| (kv.key, kv_any(kv.value))),
             );
-            if let Some(cx) = cx {
-                let sc = cx.span().span_context().clone();
-                if sc.is_valid() {
-                    rec.set_trace_context(sc.trace_id(), sc.span_id(), Some(sc.trace_flags()));
-                }
+            if let Some(sc) = cx.filter(|sc| sc.is_valid()) {
+                rec.set_trace_context(sc.trace_id(), sc.span_id(), Some(sc.trace_flags()));
             }
             self.logs.ended.fetch_add(1, Ordering::Relaxed);
             logger.emit(rec);
         }
     }
-}
-
-/// An event's attributes, shared by its log record and the span events of the requests
-/// it overlapped.
-pub(super) fn event_attributes(e: &ServerEvent) -> Vec<KeyValue> {
-    let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let mut attrs = vec![
-        KeyValue::new(names::ATTR_EVENT_NAME, e.kind.name()),
-        KeyValue::new(names::ATTR_EVENT_SEQ, i(e.seq)),
-        KeyValue::new(names::ATTR_EVENT_START, i(e.start_unix_ns)),
-        KeyValue::new(names::ATTR_EVENT_DURATION_NS, i(e.duration_ns)),
-    ];
-    if let Some(idx) = e.request_index {
-        attrs.push(KeyValue::new(names::ATTR_EVENT_REQUEST_INDEX, i(idx)));
-    }
-    attrs
 }
 
 fn kv_any(v: opentelemetry::Value) -> AnyValue {

@@ -11,8 +11,10 @@ impl Telemetry {
     pub fn shutdown(&self, limit: Duration) -> bool {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let mut jobs: Vec<Box<dyn FnOnce() + Send>> = Vec::new();
-        if let Some(p) = self.tracer_provider.clone() {
-            jobs.push(Box::new(move || drop(p.shutdown_with_timeout(limit))));
+        if let Some(q) = self.span_queue.clone() {
+            jobs.push(Box::new(move || {
+                q.shutdown(limit);
+            }));
         }
         if let Some(p) = self.logger_provider.clone() {
             jobs.push(Box::new(move || drop(p.shutdown_with_timeout(limit))));

@@ -1,9 +1,9 @@
-//! The span exporter: each batch encoded by [`SpanEncoder`] into one buffer and sent as one
-//! OTLP call, over gRPC (tonic, the bytes passed through as they are) or HTTP/protobuf
-//! (hyper), with the headers, timeout and compression of `OTEL_EXPORTER_OTLP_*`. The batch
-//! processor calls `export` on its own thread; the call itself runs on the service's
-//! multi-thread tokio runtime, where its connection lives. Spans the collector accepted
-//! (the batch less a partial success's `rejected_spans`) are counted as exported.
+//! The span exporter: a batch of spans encoded beforehand ([`super::span_queue`]) is
+//! wrapped by [`SpanEncoder`] into one request and sent as one OTLP call, over gRPC (tonic,
+//! the bytes passed through as they are) or HTTP/protobuf (hyper), with the headers,
+//! timeout and compression of `OTEL_EXPORTER_OTLP_*`. It runs on the service's tokio
+//! runtime, where its connection lives. Spans the collector accepted (the batch less a
+//! partial success's `rejected_spans`) are counted as exported.
 
 use super::counting::Flow;
 use super::span_proto::{SpanEncoder, rejected_spans};
@@ -12,9 +12,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use satlab_common::otel_env::ExportSettings;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -27,12 +24,11 @@ use tonic::transport::Channel;
 /// The OTLP trace service's export method.
 const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-/// Exports spans as OTLP/protobuf, encoded straight from `SpanData`.
+/// Exports encoded spans as OTLP/protobuf.
 #[derive(Debug)]
 pub(super) struct OtlpSpanExporter {
     encoder: SpanEncoder,
     transport: Transport,
-    runtime: tokio::runtime::Handle,
     timeout: Duration,
     flow: Arc<Flow>,
 }
@@ -52,15 +48,14 @@ enum Transport {
 }
 
 impl OtlpSpanExporter {
-    /// Export over gRPC to `endpoint` (`http://host:port`), counting what the collector
-    /// accepted into `flow`. Connects on first use; must be called inside the tokio
-    /// runtime the calls will run on.
+    /// Export spans wrapped by `encoder` over gRPC to `endpoint` (`http://host:port`),
+    /// counting what the collector accepted into `flow`. Connects on first use.
     pub(super) fn grpc(
         endpoint: &str,
+        encoder: SpanEncoder,
         settings: &ExportSettings,
         flow: Arc<Flow>,
     ) -> Result<Self, String> {
-        let runtime = runtime()?;
         let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
             .map_err(|e| format!("'{endpoint}' is not a gRPC endpoint: {e}"))?
             .connect_lazy();
@@ -77,23 +72,21 @@ impl OtlpSpanExporter {
             metadata.append(key, value);
         }
         Ok(OtlpSpanExporter {
-            encoder: SpanEncoder::default(),
+            encoder,
             transport: Transport::Grpc { client, metadata },
-            runtime,
             timeout: settings.timeout,
             flow,
         })
     }
 
-    /// Export over HTTP/protobuf, POSTing to `url` (`http://host:port/v1/traces`),
-    /// counting what the collector accepted into `flow`. Must be called inside the tokio
-    /// runtime the calls will run on.
+    /// Export spans wrapped by `encoder` over HTTP/protobuf, POSTing to `url`
+    /// (`http://host:port/v1/traces`), counting what the collector accepted into `flow`.
     pub(super) fn http(
         url: &str,
+        encoder: SpanEncoder,
         settings: &ExportSettings,
         flow: Arc<Flow>,
     ) -> Result<Self, String> {
-        let runtime = runtime()?;
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("'{url}' is not an HTTP URL: {e}"))?;
@@ -111,70 +104,47 @@ impl OtlpSpanExporter {
             headers.append(name, value);
         }
         Ok(OtlpSpanExporter {
-            encoder: SpanEncoder::default(),
+            encoder,
             transport: Transport::Http {
                 client: Box::new(Client::builder(TokioExecutor::new()).build_http()),
                 uri,
                 headers,
                 gzip: settings.gzip,
             },
-            runtime,
             timeout: settings.timeout,
             flow,
         })
     }
 }
 
-/// The current multi-thread runtime: a current-thread one would have to be running to
-/// drive an export that its only thread may be waiting on (at shutdown).
-fn runtime() -> Result<tokio::runtime::Handle, String> {
-    let handle = tokio::runtime::Handle::try_current()
-        .map_err(|_| "span export must be set up inside a tokio runtime".to_string())?;
-    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread {
-        return Err("span export needs a multi-thread tokio runtime".to_string());
-    }
-    Ok(handle)
-}
-
-impl SpanExporter for OtlpSpanExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let n = batch.len() as u64;
-        let mut body = Vec::with_capacity(256 + batch.len() * 384);
-        self.encoder.encode(&batch, &mut body);
-        drop(batch);
-        let send = self.transport.clone().send(Bytes::from(body));
-        let timeout = self.timeout;
-        let sent = match self
-            .runtime
-            .spawn(async move { tokio::time::timeout(timeout, send).await })
-            .await
-        {
-            Ok(Ok(sent)) => sent,
-            Ok(Err(_)) => Err(OTelSdkError::Timeout(timeout)),
-            Err(e) => Err(OTelSdkError::InternalFailure(format!(
-                "span export task: {e}"
-            ))),
+impl OtlpSpanExporter {
+    /// Send `n` spans encoded back to back in `spans` as one export request, within the
+    /// export timeout.
+    pub(super) async fn export(&self, spans: &[u8], n: u64) -> Result<(), String> {
+        let body = Bytes::from(self.encoder.request(spans));
+        let send = self.transport.clone().send(body);
+        let sent = match tokio::time::timeout(self.timeout, send).await {
+            Ok(sent) => sent,
+            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
         };
-        let rejected = sent?;
-        let accepted = n.saturating_sub(rejected);
-        self.flow.exported.fetch_add(accepted, Ordering::Relaxed);
+        let rejected = sent.inspect_err(|_| {
+            self.flow.lost.fetch_add(n, Ordering::Relaxed);
+        })?;
+        let rejected = rejected.min(n);
+        self.flow
+            .exported
+            .fetch_add(n - rejected, Ordering::Relaxed);
+        self.flow.lost.fetch_add(rejected, Ordering::Relaxed);
         if rejected > 0 {
-            return Err(OTelSdkError::InternalFailure(format!(
-                "the collector rejected {rejected} of {n} spans"
-            )));
+            return Err(format!("the collector rejected {rejected} of {n} spans"));
         }
         Ok(())
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.encoder = SpanEncoder::new(resource);
     }
 }
 
 impl Transport {
     /// Send one encoded request; the spans the collector rejected (a partial success).
-    async fn send(self, body: Bytes) -> Result<u64, OTelSdkError> {
-        let fail = |what: String| OTelSdkError::InternalFailure(what);
+    async fn send(self, body: Bytes) -> Result<u64, String> {
         match self {
             Transport::Grpc {
                 mut client,
@@ -183,14 +153,14 @@ impl Transport {
                 client
                     .ready()
                     .await
-                    .map_err(|e| fail(format!("OTLP/gRPC connection: {e}")))?;
+                    .map_err(|e| format!("OTLP/gRPC connection: {e}"))?;
                 let path = http::uri::PathAndQuery::from_static(GRPC_EXPORT);
                 let mut req = tonic::Request::new(body);
                 *req.metadata_mut() = metadata;
                 let resp = client
                     .unary(req, path, RawCodec)
                     .await
-                    .map_err(|status| fail(format!("OTLP/gRPC export: {status}")))?;
+                    .map_err(|status| format!("OTLP/gRPC export: {status}"))?;
                 Ok(rejected_spans(resp.get_ref()))
             }
             Transport::Http {
@@ -203,7 +173,7 @@ impl Transport {
                 let mut req = http::Request::post(uri)
                     .header(http::header::CONTENT_TYPE, "application/x-protobuf")
                     .body(Full::new(body))
-                    .map_err(|e| fail(format!("OTLP/HTTP request: {e}")))?;
+                    .map_err(|e| format!("OTLP/HTTP request: {e}"))?;
                 req.headers_mut().extend(headers);
                 if gzip {
                     req.headers_mut().insert(
@@ -214,7 +184,7 @@ impl Transport {
                 let resp = client
                     .request(req)
                     .await
-                    .map_err(|e| fail(format!("OTLP/HTTP export: {e}")))?;
+                    .map_err(|e| format!("OTLP/HTTP export: {e}"))?;
                 let status = resp.status();
                 // Read the body whole: it may hold a partial success, and a connection
                 // whose response was left unread is not reused.
@@ -222,10 +192,10 @@ impl Transport {
                     .into_body()
                     .collect()
                     .await
-                    .map_err(|e| fail(format!("OTLP/HTTP response: {e}")))?
+                    .map_err(|e| format!("OTLP/HTTP response: {e}"))?
                     .to_bytes();
                 if !status.is_success() {
-                    return Err(fail(format!("OTLP/HTTP export: HTTP {status}")));
+                    return Err(format!("OTLP/HTTP export: HTTP {status}"));
                 }
                 Ok(rejected_spans(&answer))
             }
@@ -233,7 +203,7 @@ impl Transport {
     }
 }
 
-fn gzipped(body: &[u8]) -> Result<Bytes, OTelSdkError> {
+fn gzipped(body: &[u8]) -> Result<Bytes, String> {
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4),
         flate2::Compression::default(),
@@ -241,7 +211,7 @@ fn gzipped(body: &[u8]) -> Result<Bytes, OTelSdkError> {
     enc.write_all(body)
         .and_then(|()| enc.finish())
         .map(Bytes::from)
-        .map_err(|e| OTelSdkError::InternalFailure(format!("gzip: {e}")))
+        .map_err(|e| format!("gzip: {e}"))
 }
 
 /// A gRPC codec for bytes encoded beforehand: the request goes out as it is, the response

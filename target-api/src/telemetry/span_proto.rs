@@ -1,14 +1,17 @@
-//! OTLP/protobuf encoding of finished spans, from the SDK's `SpanData` straight into one
-//! buffer: an `ExportTraceServiceRequest` with no proto structs in between (the SDK's
-//! exporter first copies every string of every span into one, then encodes and drops
-//! them: two thirds of its export cost). The bytes are exactly those prost writes for
-//! opentelemetry-proto's `group_spans_by_resource_and_scope` of the same batch (tested).
+//! OTLP/protobuf encoding of finished server spans, from the service's own record
+//! ([`ServerSpan`], [`SpanEnd`]) straight into bytes: each span is encoded once, on the
+//! request's thread, as one `ScopeSpans.spans` field, and a batch of them is wrapped in an
+//! `ExportTraceServiceRequest` by [`SpanEncoder::request`]. No SDK span, no `SpanData`,
+//! no proto structs in between. The bytes are exactly those prost writes for
+//! opentelemetry-proto's conversion of the `SpanData` the SDK would have made for the same
+//! request (tested).
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
-use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+use super::event_attributes::event_attributes;
+use super::server_span::{ServerSpan, SpanEnd};
+use opentelemetry::trace::TraceState;
+use opentelemetry::{Array, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SpanData;
-use std::time::{SystemTime, UNIX_EPOCH};
+use satlab_record::telemetry::ATTR_POOL_WAIT_NS;
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
@@ -19,152 +22,204 @@ const FIXED32: u32 = 5;
 const HAS_IS_REMOTE: u32 = 0x100;
 const IS_REMOTE: u32 = 0x200;
 
-/// Encodes batches for one resource.
+/// `Span.SpanKind.SPAN_KIND_SERVER`.
+const KIND_SERVER: u64 = 2;
+/// `Status.StatusCode.STATUS_CODE_ERROR`.
+const STATUS_ERROR: u64 = 2;
+
+/// Wraps encoded spans of one resource and one instrumentation scope into export requests.
 #[derive(Debug, Clone, Default)]
 pub struct SpanEncoder {
     /// `ResourceSpans.resource`, tag and length included: encoded once.
     resource: Vec<u8>,
     /// `ResourceSpans.schema_url`.
     schema_url: String,
+    /// `ScopeSpans.scope`, tag and length included.
+    scope: Vec<u8>,
 }
 
 impl SpanEncoder {
-    /// An encoder for spans of `resource`.
-    pub fn new(resource: &Resource) -> Self {
+    /// An encoder for spans of `resource`, recorded by the instrumentation scope `scope`
+    /// (a name, no version).
+    pub fn new(resource: &Resource, scope: &str) -> Self {
         let mut buf = Vec::new();
         let at = open(&mut buf, 1);
         for (k, v) in resource.iter() {
             key_value(&mut buf, 1, k.as_str(), v);
         }
         close(&mut buf, at);
+        let mut scope_buf = Vec::new();
+        let at = open(&mut scope_buf, 1);
+        string(&mut scope_buf, 1, scope);
+        close(&mut scope_buf, at);
         SpanEncoder {
             resource: buf,
             schema_url: resource.schema_url().unwrap_or_default().to_string(),
+            scope: scope_buf,
         }
     }
 
-    /// Append `batch` to `out` as one `ExportTraceServiceRequest`: one `ResourceSpans`,
-    /// one `ScopeSpans` per instrumentation scope in the order each first appears.
-    pub fn encode(&self, batch: &[SpanData], out: &mut Vec<u8>) {
-        let rs = open(out, 1);
+    /// One `ExportTraceServiceRequest` holding `spans` (spans as [`span`] appends them):
+    /// one `ResourceSpans`, one `ScopeSpans`. Lengths are computed first, so the spans
+    /// are copied once.
+    pub fn request(&self, spans: &[u8]) -> Vec<u8> {
+        let scope_spans = (self.scope.len() + spans.len()) as u64;
+        let schema = self.schema_url.len() as u64;
+        let schema_field = if schema == 0 {
+            0
+        } else {
+            1 + varint_len(schema) + schema
+        };
+        let resource_spans =
+            self.resource.len() as u64 + 1 + varint_len(scope_spans) + scope_spans + schema_field;
+        let mut out = Vec::with_capacity(resource_spans as usize + 12);
+        tag(&mut out, 1, LEN);
+        varint(&mut out, resource_spans);
         out.extend_from_slice(&self.resource);
-        // Nearly always one scope: a linear scan beats hashing.
-        let mut scopes: Vec<&InstrumentationScope> = Vec::with_capacity(1);
-        for span in batch {
-            if !scopes.contains(&&span.instrumentation_scope) {
-                scopes.push(&span.instrumentation_scope);
-            }
-        }
-        let one_scope = scopes.len() == 1;
-        for scope in scopes {
-            let ss = open(out, 2);
-            instrumentation_scope(out, scope);
-            if one_scope {
-                batch.iter().for_each(|s| self::span(out, s));
-            } else {
-                batch
-                    .iter()
-                    .filter(|s| s.instrumentation_scope == *scope)
-                    .for_each(|s| self::span(out, s));
-            }
-            string(out, 3, scope.schema_url().unwrap_or_default());
-            close(out, ss);
-        }
-        string(out, 3, &self.schema_url);
-        close(out, rs);
+        tag(&mut out, 2, LEN);
+        varint(&mut out, scope_spans);
+        out.extend_from_slice(&self.scope);
+        out.extend_from_slice(spans);
+        string(&mut out, 3, &self.schema_url);
+        out
     }
 }
 
-fn instrumentation_scope(out: &mut Vec<u8>, scope: &InstrumentationScope) {
-    let at = open(out, 1);
-    string(out, 1, scope.name());
-    string(out, 2, scope.version().unwrap_or_default());
-    for kv in scope.attributes() {
-        key_value(out, 3, kv.key.as_str(), &kv.value);
-    }
-    close(out, at);
-}
-
-fn span(out: &mut Vec<u8>, s: &SpanData) {
+/// Append the span `s`, ended as `end` says, to `out` as one `ScopeSpans.spans` field.
+pub fn span(out: &mut Vec<u8>, s: &ServerSpan, end: &SpanEnd<'_>) {
     let at = open(out, 2);
-    let cx = &s.span_context;
+    let cx = &s.context;
     bytes(out, 1, &cx.trace_id().to_bytes());
     bytes(out, 2, &cx.span_id().to_bytes());
-    trace_state(out, 3, cx);
-    if s.parent_span_id != SpanId::INVALID {
-        bytes(out, 4, &s.parent_span_id.to_bytes());
+    trace_state(out, 3, cx.trace_state());
+    if let Some(parent) = s.parent {
+        bytes(out, 4, &parent.to_bytes());
     }
-    string(out, 5, &s.name);
-    uint(out, 6, kind(&s.span_kind));
-    fixed64(out, 7, unix_nanos(s.start_time));
-    fixed64(out, 8, unix_nanos(s.end_time));
-    attributes(out, 9, &s.attributes);
-    uint(out, 10, s.dropped_attributes_count.into());
-    for e in s.events.iter() {
+    let (method, route) = s.name();
+    match route {
+        Some(r) => {
+            tag(out, 5, LEN);
+            varint(out, (method.len() + 1 + r.len()) as u64);
+            out.extend_from_slice(method.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(r.as_bytes());
+        }
+        None => string(out, 5, method),
+    }
+    uint(out, 6, KIND_SERVER);
+    fixed64(out, 7, s.start_unix_ns);
+    fixed64(out, 8, end.end_unix_ns);
+    match &s.encoded {
+        Some(attributes) => out.extend_from_slice(attributes),
+        None => request_attributes(out, s),
+    }
+    if let Some(ns) = end.pool_wait_ns {
+        kv_int(out, 9, ATTR_POOL_WAIT_NS, ns);
+    }
+    kv_int(out, 9, "http.response.status_code", i64::from(end.status));
+    let error = end.status >= 500;
+    if error {
+        let mut digits = [0u8; 5];
+        kv_str(out, 9, "error.type", decimal(end.status, &mut digits));
+    }
+    for e in end.events {
         let ev = open(out, 11);
-        fixed64(out, 1, unix_nanos(e.timestamp));
-        string(out, 2, &e.name);
-        attributes(out, 3, &e.attributes);
-        uint(out, 4, e.dropped_attributes_count.into());
+        fixed64(out, 1, e.start_unix_ns);
+        string(out, 2, e.kind.event_name());
+        for kv in event_attributes(e) {
+            key_value(out, 3, kv.key.as_str(), &kv.value);
+        }
         close(out, ev);
     }
-    uint(out, 12, s.events.dropped_count.into());
-    for l in s.links.iter() {
-        let lk = open(out, 13);
-        let lcx = &l.span_context;
-        bytes(out, 1, &lcx.trace_id().to_bytes());
-        bytes(out, 2, &lcx.span_id().to_bytes());
-        trace_state(out, 3, lcx);
-        attributes(out, 4, &l.attributes);
-        uint(out, 5, l.dropped_attributes_count.into());
-        fixed32(out, 6, flags(lcx.is_remote(), lcx));
-        close(out, lk);
-    }
-    uint(out, 14, s.links.dropped_count.into());
     let st = open(out, 15);
-    let (code, message) = match &s.status {
-        Status::Unset => (0, ""),
-        Status::Ok => (1, ""),
-        Status::Error { description } => (2, description.as_ref()),
-    };
-    string(out, 2, message);
-    uint(out, 3, code);
+    if error {
+        uint(out, 3, STATUS_ERROR);
+    }
     close(out, st);
-    fixed32(out, 16, flags(s.parent_span_is_remote, cx));
+    let remote = if s.parent.is_some() { IS_REMOTE } else { 0 };
+    fixed32(
+        out,
+        16,
+        u32::from(cx.trace_flags().to_u8()) | HAS_IS_REMOTE | remote,
+    );
     close(out, at);
 }
 
-/// `Span.SpanKind` (never unspecified: the SDK has no such kind).
-fn kind(k: &SpanKind) -> u64 {
-    match k {
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
+/// The attributes a server span has from its start (`Span.attributes` fields): the
+/// method, the route, `url.path`, `url.scheme` and the server's address and port. The
+/// same for every request to one route on one address, so encoded once for them.
+pub fn request_attributes(out: &mut Vec<u8>, s: &ServerSpan) {
+    kv_str(out, 9, "http.request.method", s.method_attribute());
+    if let Some(r) = s.route {
+        kv_str(out, 9, "http.route", r);
+    }
+    kv_str(
+        out,
+        9,
+        "url.path",
+        s.path.as_deref().or(s.route).unwrap_or(""),
+    );
+    kv_str(out, 9, "url.scheme", "http");
+    if let Some((address, port)) = &s.server {
+        kv_str(out, 9, "server.address", address);
+        kv_int(out, 9, "server.port", i64::from(*port));
     }
 }
 
-fn flags(remote: bool, cx: &SpanContext) -> u32 {
-    u32::from(cx.trace_flags().to_u8()) | HAS_IS_REMOTE | if remote { IS_REMOTE } else { 0 }
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
-fn trace_state(out: &mut Vec<u8>, field: u32, cx: &SpanContext) {
-    let ts = cx.trace_state();
-    if *ts != Default::default() {
+fn trace_state(out: &mut Vec<u8>, field: u32, ts: &TraceState) {
+    if *ts != TraceState::default() {
         string(out, field, &ts.header());
     }
 }
 
-fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+/// A `KeyValue` with a string value.
+fn kv_str(out: &mut Vec<u8>, field: u32, key: &str, value: &str) {
+    let n = value.len() as u64;
+    kv_scalar(out, field, key, 1 + varint_len(n) + n, |out| {
+        any_str(out, value)
+    });
 }
 
-fn attributes(out: &mut Vec<u8>, field: u32, kvs: &[KeyValue]) {
-    for kv in kvs {
-        key_value(out, field, kv.key.as_str(), &kv.value);
-    }
+/// A `KeyValue` with an integer value.
+fn kv_int(out: &mut Vec<u8>, field: u32, key: &str, value: i64) {
+    kv_scalar(out, field, key, 1 + varint_len(value as u64), |out| {
+        any_i64(out, value)
+    });
+}
+
+/// A `KeyValue` whose `AnyValue` body is `value_len` bytes, written by `value`.
+fn kv_scalar(
+    out: &mut Vec<u8>,
+    field: u32,
+    key: &str,
+    value_len: u64,
+    value: impl FnOnce(&mut Vec<u8>),
+) {
+    let key_len = if key.is_empty() {
+        0
+    } else {
+        1 + varint_len(key.len() as u64) + key.len() as u64
+    };
+    tag(out, field, LEN);
+    varint(out, key_len + 1 + varint_len(value_len) + value_len);
+    string(out, 1, key);
+    tag(out, 2, LEN);
+    varint(out, value_len);
+    value(out);
 }
 
 fn key_value(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
@@ -178,17 +233,7 @@ fn key_value(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
         close(out, at);
         return;
     };
-    let key_len = if key.is_empty() {
-        0
-    } else {
-        1 + varint_len(key.len() as u64) + key.len() as u64
-    };
-    tag(out, field, LEN);
-    varint(out, key_len + 1 + varint_len(value_len) + value_len);
-    string(out, 1, key);
-    tag(out, 2, LEN);
-    varint(out, value_len);
-    any_value(out, value);
+    kv_scalar(out, field, key, value_len, |out| any_value(out, value));
 }
 
 /// The encoded length of a scalar `AnyValue`; `None` for an array.
@@ -406,195 +451,285 @@ fn read_varint(b: &mut &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{Event, Link, SpanContext, TraceFlags, TraceId, TraceState};
-    use opentelemetry::{KeyValue, StringValue};
+    use crate::telemetry::durations::METHODS;
+    use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
+    use opentelemetry::{InstrumentationScope, KeyValue};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
-    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
     use proptest::prelude::*;
     use prost::Message;
+    use satlab_record::{EventKind, ServerEvent};
     use std::borrow::Cow;
     use std::str::FromStr;
-    use std::time::Duration;
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
 
-    /// What prost writes for the SDK exporter's conversion of the same batch.
-    fn reference(batch: &[SpanData], resource: &Resource) -> Vec<u8> {
+    const SCOPE: &str = "target-api";
+
+    /// The `SpanData` the SDK's tracer made for the same request (before this encoder):
+    /// the builder's attributes, then the pool wait, the status code and the error type
+    /// as the request set them, the overlapped events, an error status for a 5xx.
+    fn sdk_span(s: &ServerSpan, end: &SpanEnd<'_>) -> SpanData {
+        let at = |ns: u64| UNIX_EPOCH + Duration::from_nanos(ns);
+        let (method, route) = s.name();
+        let mut attributes = vec![KeyValue::new("http.request.method", s.method_attribute())];
+        if let Some(r) = s.route {
+            attributes.push(KeyValue::new("http.route", r));
+        }
+        let path = s.path.as_deref().or(s.route).unwrap_or("").to_string();
+        attributes.push(KeyValue::new("url.path", path));
+        attributes.push(KeyValue::new("url.scheme", "http"));
+        if let Some((address, port)) = &s.server {
+            attributes.push(KeyValue::new("server.address", address.to_string()));
+            attributes.push(KeyValue::new("server.port", i64::from(*port)));
+        }
+        if let Some(ns) = end.pool_wait_ns {
+            attributes.push(KeyValue::new(ATTR_POOL_WAIT_NS, ns));
+        }
+        attributes.push(KeyValue::new(
+            "http.response.status_code",
+            i64::from(end.status),
+        ));
+        if end.status >= 500 {
+            attributes.push(KeyValue::new("error.type", end.status.to_string()));
+        }
+        let mut events = SpanEvents::default();
+        events.events = end
+            .events
+            .iter()
+            .map(|e| {
+                Event::new(
+                    e.kind.event_name(),
+                    at(e.start_unix_ns),
+                    event_attributes(e),
+                    0,
+                )
+            })
+            .collect();
+        SpanData {
+            span_context: s.context.clone(),
+            parent_span_id: s.parent.unwrap_or(SpanId::INVALID),
+            parent_span_is_remote: s.parent.is_some(),
+            span_kind: SpanKind::Server,
+            name: Cow::Owned(match route {
+                Some(r) => format!("{method} {r}"),
+                None => method.to_string(),
+            }),
+            start_time: at(s.start_unix_ns),
+            end_time: at(end.end_unix_ns),
+            attributes,
+            dropped_attributes_count: 0,
+            events,
+            links: SpanLinks::default(),
+            status: if end.status >= 500 {
+                Status::error("")
+            } else {
+                Status::Unset
+            },
+            instrumentation_scope: InstrumentationScope::builder(SCOPE).build(),
+        }
+    }
+
+    /// What prost writes for the SDK exporter's conversion of the same spans.
+    fn reference(spans: &[(ServerSpan, SpanEnd<'_>)], resource: &Resource) -> Vec<u8> {
         ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(
-                batch.to_vec(),
+                spans.iter().map(|(s, e)| sdk_span(s, e)).collect(),
                 &ResourceAttributesWithSchema::from(resource),
             ),
         }
         .encode_to_vec()
     }
 
-    fn ours(batch: &[SpanData], resource: &Resource) -> Vec<u8> {
-        let mut out = Vec::new();
-        SpanEncoder::new(resource).encode(batch, &mut out);
-        out
-    }
-
-    fn cx(trace: u128, span: u64, sampled: bool, remote: bool, state: &str) -> SpanContext {
-        let flags = if sampled {
-            TraceFlags::SAMPLED
-        } else {
-            TraceFlags::default()
-        };
-        SpanContext::new(
-            TraceId::from(trace),
-            SpanId::from(span),
-            flags,
-            remote,
-            TraceState::from_str(state).unwrap(),
-        )
-    }
-
-    fn server_span(i: u64, scope: &InstrumentationScope) -> SpanData {
-        let t0 = UNIX_EPOCH + Duration::from_nanos(1_764_000_000_123_456_789 + i);
-        SpanData {
-            span_context: cx(
-                0x0af7651916cd43dd8448eb211c80319c + u128::from(i),
-                0xb7ad6b71 + i,
-                true,
-                false,
-                "",
-            ),
-            parent_span_id: SpanId::from(0x00f067aa0ba902b7),
-            parent_span_is_remote: true,
-            span_kind: SpanKind::Server,
-            name: Cow::Borrowed("POST /api/vector/add"),
-            start_time: t0,
-            end_time: t0 + Duration::from_micros(87),
-            attributes: vec![
-                KeyValue::new("http.request.method", "POST"),
-                KeyValue::new("http.route", "/api/vector/add"),
-                KeyValue::new("server.port", 8080_i64),
-                KeyValue::new("http.response.status_code", 200_i64),
-            ],
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::Unset,
-            instrumentation_scope: scope.clone(),
+    fn ours(spans: &[(ServerSpan, SpanEnd<'_>)], resource: &Resource) -> Vec<u8> {
+        let mut encoded = Vec::new();
+        for (s, e) in spans {
+            span(&mut encoded, s, e);
         }
+        SpanEncoder::new(resource, SCOPE).request(&encoded)
+    }
+
+    fn server_span(i: u64) -> ServerSpan {
+        ServerSpan {
+            context: SpanContext::new(
+                TraceId::from(0x0af7651916cd43dd8448eb211c80319c + u128::from(i)),
+                SpanId::from(0xb7ad6b71 + i),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent: Some(SpanId::from(0x00f067aa0ba902b7)),
+            method: 1,
+            route: Some("/api/vector/add"),
+            path: None,
+            server: Some((Arc::from("127.0.0.1"), 8080)),
+            start_unix_ns: 1_764_000_000_123_456_789 + i,
+            encoded: None,
+        }
+    }
+
+    /// `s` with its start attributes encoded beforehand, as the request path caches them.
+    fn pre_encoded(mut s: ServerSpan) -> ServerSpan {
+        let mut attributes = Vec::new();
+        request_attributes(&mut attributes, &s);
+        s.encoded = Some(attributes.into());
+        s
+    }
+
+    fn ended(status: u16, events: &[ServerEvent]) -> SpanEnd<'_> {
+        SpanEnd {
+            end_unix_ns: 1_764_000_000_123_543_210,
+            status,
+            pool_wait_ns: None,
+            events,
+        }
+    }
+
+    fn event(kind: EventKind, seq: u64, request_index: Option<u64>) -> ServerEvent {
+        ServerEvent {
+            kind,
+            seq,
+            start_unix_ns: 1_764_000_000_000_000_000 + seq,
+            duration_ns: 12_000_000,
+            request_index,
+            service: "target-api".into(),
+            attributes: Default::default(),
+        }
+    }
+
+    fn lab_resource() -> Resource {
+        Resource::builder_empty()
+            .with_service_name("target-api")
+            .with_attribute(KeyValue::new("deployment.environment.name", "lab"))
+            .build()
     }
 
     #[test]
     fn a_batch_of_server_spans_is_what_prost_writes() {
-        let resource = Resource::builder_empty()
-            .with_service_name("target-api")
-            .with_attribute(KeyValue::new("deployment.environment.name", "lab"))
-            .build();
-        let scope = InstrumentationScope::builder("target-api").build();
-        let batch: Vec<_> = (0..600).map(|i| server_span(i, &scope)).collect();
-        assert_eq!(ours(&batch, &resource), reference(&batch, &resource));
+        let spans: Vec<_> = (0..600)
+            .map(|i| (pre_encoded(server_span(i)), ended(200, &[])))
+            .collect();
+        let resource = lab_resource(); // one value: a resource's attributes are unordered
+        assert_eq!(ours(&spans, &resource), reference(&spans, &resource));
     }
 
     #[test]
-    fn every_field_and_value_kind_is_what_prost_writes() {
+    fn every_field_a_server_span_sets_is_what_prost_writes() {
         let resource = Resource::builder_empty()
             .with_schema_url(
                 [KeyValue::new("service.name", "svc")],
                 "https://opentelemetry.io/schemas/1.26.0",
             )
             .build();
-        let a = InstrumentationScope::builder("a")
-            .with_version("1.2.3")
-            .with_schema_url("https://example.com/s")
-            .with_attributes([KeyValue::new("scope.k", true)])
-            .build();
-        let b = InstrumentationScope::builder("b").build();
-        let long = "x".repeat(20_000); // lengths of three varint bytes
-        let mut span = server_span(7, &a);
-        span.span_context = cx(1, 2, false, true, "vendor=v1,other=o2");
-        span.parent_span_id = SpanId::INVALID;
-        span.parent_span_is_remote = false;
-        span.span_kind = SpanKind::Client;
-        span.name = Cow::Owned(long.clone());
-        span.start_time = UNIX_EPOCH;
-        span.attributes = vec![
-            KeyValue::new("neg", -5_i64),
-            KeyValue::new("zero", 0_i64),
-            KeyValue::new("f", -0.25_f64),
-            KeyValue::new("b", false),
-            KeyValue::new("empty", ""),
-            KeyValue::new("", "empty key"),
-            KeyValue::new("long", long.clone()),
-            KeyValue::new("ab", Value::Array(Array::Bool(vec![true, false]))),
-            KeyValue::new("ai", Value::Array(Array::I64(vec![i64::MIN, 0, 300]))),
-            KeyValue::new("af", Value::Array(Array::F64(vec![1.5]))),
-            KeyValue::new(
-                "as",
-                Value::Array(Array::String(vec![
-                    StringValue::from("s"),
-                    StringValue::from(long.clone()),
-                ])),
-            ),
-            KeyValue::new("a0", Value::Array(Array::I64(vec![]))),
+        let events = [
+            event(EventKind::GcPause, 3, Some(3000)),
+            event(EventKind::CpuBurst, 1, None),
         ];
-        span.dropped_attributes_count = 3;
-        span.events.events = vec![
-            Event::new(
-                "gc_pause",
-                UNIX_EPOCH + Duration::from_secs(5),
-                vec![KeyValue::new("ms", 12_i64)],
-                1,
-            ),
-            Event::new("", UNIX_EPOCH, vec![], 0),
+        let mut root = server_span(1);
+        root.parent = None;
+        root.context = SpanContext::new(
+            TraceId::from(7),
+            SpanId::from(8),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::from_str("vendor=v1,other=o2").unwrap(),
+        );
+        root.method = 7; // _OTHER: named HTTP
+        root.route = None;
+        root.path = Some("/x".repeat(10_000).into()); // a length of three varint bytes
+        root.server = None;
+        let mut pooled = ended(503, &events);
+        pooled.pool_wait_ns = Some(1_500_000);
+        let mut zero_wait = ended(200, &[]);
+        zero_wait.pool_wait_ns = Some(0);
+        let mut get = server_span(2);
+        get.method = 0;
+        get.path = Some("/api/vector/add/".into());
+        let spans = vec![
+            (server_span(0), ended(200, &events)),
+            (root, pooled),
+            (get, ended(404, &[])),
+            (server_span(3), zero_wait),
+            (server_span(4), ended(500, &[])),
+            (pre_encoded(server_span(5)), ended(503, &events)),
         ];
-        span.events.dropped_count = 4;
-        span.links.links = vec![Link::new(
-            cx(9, 8, true, true, "k=v"),
-            vec![KeyValue::new("l", 1.0_f64)],
-            2,
-        )];
-        span.links.dropped_count = 5;
-        span.status = Status::error("boom");
-        let mut ok = server_span(8, &b);
-        ok.status = Status::Ok;
-        let mut unset_error = server_span(9, &a);
-        unset_error.status = Status::error("");
-        let batch = vec![
-            server_span(1, &a),
-            span,
-            ok,
-            unset_error,
-            server_span(2, &b),
-            server_span(3, &a),
-        ];
-        assert_eq!(ours(&batch, &resource), reference(&batch, &resource));
-        // An empty batch: an empty ResourceSpans, as the SDK exporter would send.
-        assert_eq!(ours(&[], &resource), reference(&[], &resource));
+        assert_eq!(ours(&spans, &resource), reference(&spans, &resource));
+        // No span at all: an empty ScopeSpans.
+        let request = ours(&[], &resource);
+        let decoded = ExportTraceServiceRequest::decode(request.as_slice()).unwrap();
+        assert_eq!(decoded.resource_spans[0].scope_spans[0].spans.len(), 0);
+        assert_eq!(
+            decoded.resource_spans[0].scope_spans[0]
+                .scope
+                .as_ref()
+                .unwrap()
+                .name,
+            SCOPE
+        );
     }
 
-    fn value() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::I64),
-            any::<f64>().prop_map(Value::F64),
-            ".{0,300}".prop_map(|s| Value::String(s.into())),
-            prop::collection::vec(any::<i64>(), 0..40).prop_map(|v| Value::Array(Array::I64(v))),
-        ]
+    fn any_span() -> impl Strategy<Value = (ServerSpan, u64, u16, Option<i64>, usize)> {
+        (
+            (any::<u128>(), any::<u64>(), any::<bool>(), any::<bool>()),
+            (0..METHODS.len(), prop::option::of(Just("/api/vector/add"))),
+            prop::option::of(".{0,300}"),
+            prop::option::of(("[0-9a-f:.]{1,39}", any::<u16>())),
+            (
+                any::<u64>(),
+                any::<u64>(),
+                100u16..600,
+                prop::option::of(0..i64::MAX),
+            ),
+            (0usize..3, any::<bool>()),
+        )
+            .prop_map(
+                |((trace, id, parent, state), (method, route), path, server, times, (n, pre))| {
+                    let (start, end, status, wait) = times;
+                    let span = ServerSpan {
+                        context: SpanContext::new(
+                            TraceId::from(trace | 1),
+                            SpanId::from(id | 1),
+                            TraceFlags::SAMPLED,
+                            false,
+                            if state {
+                                TraceState::from_str("k=v").unwrap()
+                            } else {
+                                TraceState::default()
+                            },
+                        ),
+                        parent: parent.then(|| SpanId::from(id.rotate_left(7) | 1)),
+                        method,
+                        route,
+                        path: path.map(Into::into),
+                        server: server.map(|(a, p)| (Arc::from(a.as_str()), p)),
+                        start_unix_ns: start,
+                        encoded: None,
+                    };
+                    let span = if pre { pre_encoded(span) } else { span };
+                    (span, end, status, wait, n)
+                },
+            )
     }
 
     proptest! {
         #[test]
-        fn any_attributes_encode_as_prost_does(
-            attrs in prop::collection::vec(("[a-z.]{0,20}", value()), 0..30),
-            n in 1usize..20,
+        fn any_server_span_encodes_as_prost_does(
+            spans in prop::collection::vec(any_span(), 1..12),
         ) {
-            let resource = Resource::builder_empty().with_service_name("p").build();
-            let scope = InstrumentationScope::builder("p").build();
-            let kvs: Vec<KeyValue> = attrs.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
-            let batch: Vec<_> = (0..n as u64)
-                .map(|i| {
-                    let mut s = server_span(i, &scope);
-                    s.attributes = kvs.clone();
-                    s
+            let events = [
+                event(EventKind::PoolRecycle, 9, Some(90)),
+                event(EventKind::GcPause, 1, None),
+            ];
+            let spans: Vec<_> = spans
+                .into_iter()
+                .map(|(s, end, status, wait, n)| {
+                    (s, SpanEnd { end_unix_ns: end, status, pool_wait_ns: wait, events: &events[..n] })
                 })
                 .collect();
-            prop_assert_eq!(ours(&batch, &resource), reference(&batch, &resource));
+            let resource = lab_resource();
+            prop_assert_eq!(ours(&spans, &resource), reference(&spans, &resource));
         }
     }
 

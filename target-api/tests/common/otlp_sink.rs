@@ -1,5 +1,7 @@
 //! A minimal OTLP/gRPC receiver (traces, logs, metrics) that keeps what it receives:
-//! used by the integration tests and by `examples/otlp_sink.rs` for the benchmark.
+//! used by the integration tests and by `examples/otlp_sink.rs` for the benchmark. When it
+//! only counts (the benchmark), spans are counted without being decoded, so the sink's
+//! own cost stays small beside the load generator it shares a CPU with.
 
 #![allow(dead_code)]
 
@@ -120,6 +122,77 @@ impl MetricsService for Sink {
     }
 }
 
+/// `ExportTraceServiceRequest` read only as far as counting its spans needs: each span
+/// is skipped as bytes, not decoded.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SpanCount {
+    #[prost(message, repeated, tag = "1")]
+    resource_spans: Vec<ResourceSpanCount>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ResourceSpanCount {
+    #[prost(message, repeated, tag = "2")]
+    scope_spans: Vec<ScopeSpanCount>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ScopeSpanCount {
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    spans: Vec<prost::bytes::Bytes>,
+}
+
+/// The trace service, counting only.
+#[derive(Clone)]
+struct CountingTraces(Arc<Received>);
+
+impl tonic::server::NamedService for CountingTraces {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+}
+
+impl tonic::server::UnaryService<SpanCount> for CountingTraces {
+    type Response = ExportTraceServiceResponse;
+    type Future = std::future::Ready<Result<Response<Self::Response>, Status>>;
+    fn call(&mut self, req: Request<SpanCount>) -> Self::Future {
+        let spans: usize = req
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum();
+        self.0.span_count.fetch_add(spans as u64, Ordering::Relaxed);
+        std::future::ready(Ok(Response::new(ExportTraceServiceResponse::default())))
+    }
+}
+
+impl<B> tonic::codegen::Service<http::Request<B>> for CountingTraces
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = self.clone();
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default())
+                .apply_compression_config(
+                    tonic::codec::EnabledCompressionEncodings::default(),
+                    tonic::codec::EnabledCompressionEncodings::default(),
+                );
+            Ok(grpc.unary(method, req).await)
+        })
+    }
+}
+
 /// Start a sink on `addr` (port 0 for any) in the current tokio runtime.
 pub async fn start(addr: SocketAddr, keep: bool) -> (SocketAddr, Arc<Received>) {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -132,11 +205,16 @@ pub async fn start(addr: SocketAddr, keep: bool) -> (SocketAddr, Arc<Received>) 
     });
     let sink = Sink(received.clone());
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let traces = (!keep).then(|| CountingTraces(received.clone()));
     tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
-            .add_service(
+        let mut server = tonic::transport::Server::builder();
+        let router = match traces {
+            Some(counting) => server.add_service(counting),
+            None => server.add_service(
                 TraceServiceServer::new(sink.clone()).accept_compressed(CompressionEncoding::Gzip),
-            )
+            ),
+        };
+        let _ = router
             .add_service(
                 LogsServiceServer::new(sink.clone()).accept_compressed(CompressionEncoding::Gzip),
             )
