@@ -486,3 +486,75 @@ async fn span_export_sends_its_headers_gzipped_and_counts_what_the_collector_rej
     // The collector took 5 spans and rejected 2 of them: those count as not exported.
     assert_eq!(dropped.0, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampled_spans_are_those_the_configured_sampler_chooses() {
+    use opentelemetry::trace::{SpanKind, TraceId};
+    use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
+    use satlab_common::otel_env::SamplerSpec;
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let parent = |flags: &str| {
+        let mut h = http::HeaderMap::new();
+        let value = format!("00-{trace}-b7ad6b7169203331-{flags}");
+        h.insert("traceparent", value.parse().unwrap());
+        h
+    };
+    // The ratio sampler on this parent's trace id, as the SDK decides it.
+    let ratio_takes_it = target_api::telemetry::sdk_sampler(SamplerSpec::TraceIdRatio(0.5))
+        .should_sample(
+            None,
+            TraceId::from_hex(trace).unwrap(),
+            "POST",
+            &SpanKind::Server,
+            &[],
+            &[],
+        )
+        .decision
+        == SamplingDecision::RecordAndSample;
+    let all_or_none = if ratio_takes_it { 400..=400 } else { 0..=0 };
+    let cases = [
+        // Asked: a new trace id each root, about half kept.
+        (
+            SamplerSpec::TraceIdRatio(0.5),
+            http::HeaderMap::new(),
+            140..=260,
+        ),
+        (SamplerSpec::TraceIdRatio(0.5), parent("00"), all_or_none),
+        (SamplerSpec::AlwaysOff, parent("01"), 0..=0),
+        // Known beforehand: a parent-based sampler follows the parent.
+        (SamplerSpec::ParentBasedAlwaysOff, parent("01"), 400..=400),
+        (SamplerSpec::ParentBasedAlwaysOn, parent("00"), 0..=0),
+        (
+            SamplerSpec::ParentBasedTraceIdRatio(0.5),
+            http::HeaderMap::new(),
+            140..=260,
+        ),
+    ];
+    for (sampler, headers, want) in cases {
+        let cfg = TelemetryConfig {
+            sampler,
+            ..telemetry_to(format!("http://{refused}"))
+        };
+        let telemetry = target_api::Telemetry::init(&cfg).unwrap();
+        let mut sampled = 0;
+        for _ in 0..400 {
+            let r = telemetry.start_request(&http::Method::POST, Some(0), "/x", &headers, None);
+            if let Some(sc) = r.span_context() {
+                sampled += 1;
+                assert!(sc.is_sampled() && sc.is_valid(), "{sampler:?}: {sc:?}");
+                if headers.contains_key("traceparent") {
+                    assert_eq!(format!("{}", sc.trace_id()), trace, "{sampler:?}");
+                }
+            }
+            telemetry.finish_request(r, 200, None, &[]);
+        }
+        assert!(
+            want.contains(&sampled),
+            "{sampler:?}: {sampled} of 400 sampled"
+        );
+    }
+}
