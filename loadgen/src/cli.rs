@@ -3,6 +3,7 @@
 
 use crate::client::{ClientConfig, RequestSpec, TargetError};
 use crate::error::LoadgenError;
+use crate::io_driver::IoDriver;
 use crate::otel::config::OtelConfig;
 use crate::plan::{self, Load, Plan};
 use crate::runner::{Options, run as run_plan};
@@ -202,7 +203,11 @@ pub struct Cli {
     /// HTTP/2: connections shared by the workers.
     #[arg(long, value_name = "N", default_value = "1", value_parser = threads_arg)]
     pub h2_connections: usize,
-    /// Tokio worker threads (default: the CPUs this process may use).
+    /// The closed loop's I/O driver for HTTP/1.1 keep-alive: auto (io-uring where the
+    /// kernel offers it, else tokio), io-uring, or tokio.
+    #[arg(long, value_name = "DRIVER", default_value = "auto", value_parser = IoDriver::parse)]
+    pub io: IoDriver,
+    /// Runtime threads, and io_uring threads (default: the CPUs this process may use).
     #[arg(long, value_name = "N", value_parser = threads_arg)]
     pub threads: Option<usize>,
     /// CPU time spent per request in the client before sending, e.g. 200us (simulates an
@@ -320,6 +325,7 @@ impl Cli {
             http2: self.http2,
             h2_connections: self.h2_connections,
         };
+        o.io = self.io;
         o.client_work = self.client_work.unwrap_or(Duration::ZERO);
         o.trace_sample = self.trace_sample;
         o.out = self.out.clone();

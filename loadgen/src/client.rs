@@ -150,7 +150,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn err(error: ErrorKind) -> Self {
+    /// No response, for this reason.
+    pub fn err(error: ErrorKind) -> Self {
         Outcome { status: 0, error }
     }
 }
@@ -240,6 +241,11 @@ impl Client {
     /// The configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.cfg
+    }
+
+    /// HTTP/1.1: the preformatted request each worker copies.
+    pub fn template(&self) -> Option<&RequestTemplate> {
+        self.template.as_ref()
     }
 
     fn build(&self, traceparent: HeaderValue) -> Request<Full<Bytes>> {

@@ -9,17 +9,20 @@ use tokio::task::JoinSet;
 /// Spawn the workers of a closed-loop plan; they stop at the end of the schedule or when
 /// `ctx.stop` fires.
 pub fn spawn(ctx: &Arc<Ctx>, set: &mut JoinSet<()>) {
-    let max = ctx
-        .schedule
+    for index in 0..workers(ctx) {
+        let ctx = ctx.clone();
+        set.spawn(async move { worker(ctx, index).await });
+    }
+}
+
+/// How many workers the plan needs: its largest step's concurrency.
+pub fn workers(ctx: &Ctx) -> usize {
+    ctx.schedule
         .steps
         .iter()
         .filter_map(|s| s.concurrency)
         .max()
-        .unwrap_or(0) as usize;
-    for index in 0..max {
-        let ctx = ctx.clone();
-        set.spawn(async move { worker(ctx, index).await });
-    }
+        .unwrap_or(0) as usize
 }
 
 async fn worker(ctx: Arc<Ctx>, index: usize) {

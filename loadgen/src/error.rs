@@ -2,6 +2,7 @@
 //! module graph so no module imports its parent for it.
 
 use crate::client::TargetError;
+use crate::io_driver::IoDriverError;
 use crate::limits::FdLimitError;
 use crate::plan::PlanError;
 
@@ -17,6 +18,9 @@ pub enum LoadgenError {
     /// The plan does not fit the file-descriptor limit.
     #[error(transparent)]
     FdLimit(#[from] FdLimitError),
+    /// `--io` asked for a driver that cannot run here.
+    #[error(transparent)]
+    IoDriver(#[from] IoDriverError),
     /// The run record could not be written.
     #[error("writing the run record: {0}")]
     Record(#[from] satlab_record::RecordError),
@@ -35,7 +39,7 @@ impl LoadgenError {
     /// True when the command line asked for something impossible (exit code 2).
     pub fn is_usage(&self) -> bool {
         match self {
-            LoadgenError::Plan(_) | LoadgenError::FdLimit(_) => true,
+            LoadgenError::Plan(_) | LoadgenError::FdLimit(_) | LoadgenError::IoDriver(_) => true,
             LoadgenError::Target(t) => !matches!(t, TargetError::Resolve { .. }),
             _ => false,
         }

@@ -1,12 +1,12 @@
 //! What every executor shares: the run context and the code that sends one request,
 //! places it in its step (once, here) and hands it to the recorder.
 
-use crate::client::{Client, Session};
+use crate::client::{Client, Outcome, Session};
 use crate::client_work::client_work;
 use crate::otel::spans::{SpanRecord, SpanSink};
-use crate::plan::Schedule;
+use crate::plan::{Placement, Schedule};
 use crate::record::recorder::{Recorder, Shard};
-use crate::trace::{TraceGen, os_seeded};
+use crate::trace::{TraceContext, TraceGen, os_seeded};
 use satlab_record::RequestRecord;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,52 +78,85 @@ impl Worker {
 
     /// Do the client work, send one request and record it. Latency is measured from
     /// `intended` (open loop) or from the actual send (closed loop, `intended = None`).
-    /// An open-loop send's lateness (its start, before any client work, after its
-    /// intended time: when a k6 iteration starts) is recorded, and it counts as late
-    /// beyond [`LATE_US`]. The request's step is found here, once, and handed to the
-    /// recorder.
     pub async fn exchange(&mut self, ctx: &Ctx, shard: &Shard, intended: Option<Instant>) {
-        let lateness_us = intended.map(|i| i.elapsed().as_micros() as u64);
-        client_work(ctx.client_work);
-        let tc = self.trace.next_context();
-        let sent = Instant::now();
-        let from = intended.unwrap_or(sent);
-        let start_us = ctx.offset_us(from);
-        let at = ctx.schedule.place(start_us);
-        if lateness_us.is_some_and(|us| us > LATE_US) {
-            ctx.recorder.count_late(at);
-        }
-        shard.begin();
-        let out = self.session.request(&tc, sent).await;
-        shard.end();
-        let end = Instant::now();
-        let latency_us = end.saturating_duration_since(from).as_micros() as u64;
-        ctx.recorder.record(
-            shard,
-            RequestRecord {
-                start_us,
-                latency_us: latency_us.min(u32::MAX as u64) as u32,
-                status: out.status,
-                error: out.error,
-                step: at.step.min(255) as u8,
-            },
-            at,
-            lateness_us,
-        );
-        if tc.sampled
-            && let Some(sink) = &ctx.spans
-        {
-            let unix_ns = |t: Instant| ctx.started_unix_ns + ctx.offset_us(t) * 1000;
-            sink.offer(SpanRecord {
-                trace_id: tc.trace_id,
-                span_id: tc.span_id,
-                start_unix_ns: unix_ns(sent),
-                end_unix_ns: unix_ns(end),
-                intended_unix_ns: intended.map(unix_ns),
-                status: out.status,
-                error: out.error,
-                step: at.step as u32,
-            });
-        }
+        let begun = begin(ctx, shard, &mut self.trace, intended);
+        let out = self.session.request(&begun.trace, begun.sent).await;
+        finish(ctx, shard, &begun, out, Instant::now());
+    }
+}
+
+/// A request about to be sent: its trace context, clock readings and step.
+pub struct Begun {
+    /// Its `traceparent`.
+    pub trace: TraceContext,
+    /// When it is sent.
+    pub sent: Instant,
+    /// When it was due (open loop), or `None`.
+    pub intended: Option<Instant>,
+    /// How late its send started after `intended`, µs, before the client work.
+    pub lateness_us: Option<u64>,
+    /// Its start, µs from the run's zero: `intended` or `sent`.
+    pub start_us: u64,
+    /// Its step.
+    pub at: Placement,
+}
+
+/// Everything before a request's bytes go out, on any I/O driver: the client work, the
+/// trace context, the step (found here, once) and the in-flight count. An open-loop
+/// send's lateness (its start, before any client work, after its intended time: when a
+/// k6 iteration starts) counts as late beyond [`LATE_US`].
+pub fn begin(ctx: &Ctx, shard: &Shard, trace: &mut TraceGen, intended: Option<Instant>) -> Begun {
+    let lateness_us = intended.map(|i| i.elapsed().as_micros() as u64);
+    client_work(ctx.client_work);
+    let tc = trace.next_context();
+    let sent = Instant::now();
+    let start_us = ctx.offset_us(intended.unwrap_or(sent));
+    let at = ctx.schedule.place(start_us);
+    if lateness_us.is_some_and(|us| us > LATE_US) {
+        ctx.recorder.count_late(at);
+    }
+    shard.begin();
+    Begun {
+        trace: tc,
+        sent,
+        intended,
+        lateness_us,
+        start_us,
+        at,
+    }
+}
+
+/// Everything after a request's outcome is known at `end`: the in-flight count, the
+/// recorder, and the client span when the request is sampled and spans are exported.
+pub fn finish(ctx: &Ctx, shard: &Shard, begun: &Begun, out: Outcome, end: Instant) {
+    shard.end();
+    let from = begun.intended.unwrap_or(begun.sent);
+    let latency_us = end.saturating_duration_since(from).as_micros() as u64;
+    ctx.recorder.record(
+        shard,
+        RequestRecord {
+            start_us: begun.start_us,
+            latency_us: latency_us.min(u32::MAX as u64) as u32,
+            status: out.status,
+            error: out.error,
+            step: begun.at.step.min(255) as u8,
+        },
+        begun.at,
+        begun.lateness_us,
+    );
+    if begun.trace.sampled
+        && let Some(sink) = &ctx.spans
+    {
+        let unix_ns = |t: Instant| ctx.started_unix_ns + ctx.offset_us(t) * 1000;
+        sink.offer(SpanRecord {
+            trace_id: begun.trace.trace_id,
+            span_id: begun.trace.span_id,
+            start_unix_ns: unix_ns(begun.sent),
+            end_unix_ns: unix_ns(end),
+            intended_unix_ns: begun.intended.map(unix_ns),
+            status: out.status,
+            error: out.error,
+            step: begun.at.step as u32,
+        });
     }
 }

@@ -19,6 +19,7 @@ pub mod cpu;
 pub mod error;
 pub mod exec;
 pub mod http1;
+pub mod io_driver;
 pub mod join;
 pub mod lag;
 pub mod limits;
@@ -34,6 +35,8 @@ pub mod share;
 pub mod table;
 pub mod threshold;
 pub mod trace;
+#[cfg(target_os = "linux")]
+pub mod uring;
 
 pub use client::{ClientConfig, RequestSpec};
 pub use error::LoadgenError;

@@ -6,6 +6,7 @@ use crate::client::{Client, ClientConfig, RequestSpec};
 use crate::closed;
 use crate::error::LoadgenError;
 use crate::exec::Ctx;
+use crate::io_driver::IoDriver;
 use crate::lag::LagMonitor;
 use crate::limits;
 use crate::open;
@@ -39,6 +40,8 @@ pub struct Options {
     pub request: RequestSpec,
     /// How to connect.
     pub client: ClientConfig,
+    /// The closed loop's I/O driver for HTTP/1.1 keep-alive.
+    pub io: IoDriver,
     /// CPU time spent before each request, on the sending thread's CPU clock (simulates
     /// e.g. payload signing).
     pub client_work: Duration,
@@ -75,6 +78,7 @@ impl Options {
                 http2: false,
                 h2_connections: 1,
             },
+            io: IoDriver::Auto,
             client_work: Duration::ZERO,
             trace_sample: 1.0,
             out: None,
@@ -123,6 +127,8 @@ pub async fn run(
         plan.max_concurrency() as u64
     };
     limits::check_fits(needed, limit)?;
+    let on_uring =
+        matches!(plan.load, Load::Closed(_)) && opts.io.closed_loop_on_uring(&opts.client)?;
     let client = Arc::new(Client::new(&opts.request, opts.client.clone()).await?);
     let schedule = plan.schedule();
 
@@ -236,7 +242,7 @@ pub async fn run(
     let mut set = JoinSet::new();
     match &plan.load {
         Load::Closed(_) => {
-            closed::spawn(&ctx, &mut set);
+            spawn_closed(&ctx, &mut set, on_uring, threads, opts.drain_timeout);
             let end = start + Duration::from_micros(schedule.end_us());
             tokio::select! {
                 _ = stop.cancelled() => {}
@@ -347,4 +353,21 @@ pub async fn run(
         seconds: std::mem::take(&mut ticker.seconds),
         files,
     })
+}
+
+/// The closed loop's workers: on io_uring threads, one per runtime thread, or as tokio
+/// tasks.
+fn spawn_closed(
+    ctx: &Arc<Ctx>,
+    set: &mut JoinSet<()>,
+    on_uring: bool,
+    threads: usize,
+    drain: Duration,
+) {
+    #[cfg(target_os = "linux")]
+    if on_uring {
+        return crate::uring::spawn(ctx, set, threads, drain);
+    }
+    let _ = (on_uring, threads, drain);
+    closed::spawn(ctx, set);
 }

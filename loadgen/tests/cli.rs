@@ -111,6 +111,11 @@ fn usage_errors_name_the_flag_and_exit_2() {
             "--trace-sample",
         ),
         (&["--stages", "10:1s", "-H", "nocolon"], "Name: value"),
+        (&["--stages", "1:1s", "--io", "fast"], "use auto (io-uring"),
+        (
+            &["--stages", "1:1s", "--io", "io-uring", "--http2"],
+            "--io io-uring: drives HTTP/1.1 keep-alive only",
+        ),
         (&[], "--stages"),
     ];
     for (args, want) in cases {

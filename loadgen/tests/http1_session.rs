@@ -2,7 +2,10 @@
 //! the connection, which make the next request reconnect, and how failures are
 //! classified, for keep-alive and `--new-connection` alike.
 
+mod common;
+
 use bytes::Bytes;
+use common::scripted::{OK, closing, open, server};
 use loadgen::client::{Client, ClientConfig, RequestSpec, Session};
 use loadgen::trace::{TraceGen, os_seeded};
 use satlab_record::ErrorKind;
@@ -11,66 +14,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-
-/// What the server does on its n-th connection: these responses, one per request, then
-/// close the connection (`close`) or wait for the client to close it.
-struct Script {
-    responses: &'static [&'static [u8]],
-    close: bool,
-}
-
-/// These responses, then the server closes the connection.
-fn closing(responses: &'static [&'static [u8]]) -> Script {
-    Script {
-        responses,
-        close: true,
-    }
-}
-
-/// These responses, then the server waits for the client to close the connection.
-fn open(responses: &'static [&'static [u8]]) -> Script {
-    Script {
-        responses,
-        close: false,
-    }
-}
-
-/// Serve `scripts` on successive connections, one at a time; returns the URL and the
-/// count of connections accepted. The thread ends after the last script.
-fn server(scripts: Vec<Script>) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    std::thread::spawn(move || {
-        for script in scripts {
-            let Ok((mut s, _)) = listener.accept() else {
-                return;
-            };
-            count.fetch_add(1, Ordering::Relaxed);
-            let mut chunk = [0u8; 4096];
-            let mut head = Vec::new();
-            let mut answered = 0;
-            while let Ok(n @ 1..) = s.read(&mut chunk) {
-                head.extend_from_slice(&chunk[..n]);
-                if !head.ends_with(b"\r\n\r\n") {
-                    continue;
-                }
-                head.clear();
-                if let Some(r) = script.responses.get(answered) {
-                    let _ = s.write_all(r);
-                    answered += 1;
-                }
-                if script.close && answered == script.responses.len() {
-                    break;
-                }
-            }
-        }
-    });
-    (url, accepted)
-}
 
 /// Send `n` requests through one session; their (status, error).
 async fn session(url: &str, new_connection: bool) -> Session {

@@ -1,6 +1,7 @@
 //! Library-level tests of measurement: latency accuracy, error classification, the
 //! open-loop correction for coordinated omission, HTTP/2 and trace propagation.
 
+use loadgen::io_driver::IoDriver;
 use loadgen::plan::{Load, Plan, parse_rate_stages, parse_stages};
 use loadgen::{CancellationToken, Options, RequestSpec, run};
 use satlab_record::{ErrorKind, Failure};
@@ -30,6 +31,9 @@ fn open(spec: &str, settle_ms: u64) -> Plan {
 
 /// Timing-sensitive tests run one at a time so a CPU-heavy neighbour cannot skew them.
 static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The closed loop's I/O drivers: io_uring where the kernel offers it, and tokio.
+const DRIVERS: [IoDriver; 2] = [IoDriver::Auto, IoDriver::Tokio];
 
 fn opts(url: &str) -> Options {
     Options::new(RequestSpec::new(url, "GET", &[], bytes::Bytes::new()).unwrap())
@@ -68,22 +72,22 @@ async fn nothing_listening_is_connect_refused() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let out = run(
-        closed("2:1s", 0),
-        opts(&format!("http://127.0.0.1:{port}/")),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let s = &out.summary.overall;
-    assert!(s.requests > 0);
-    assert_eq!(s.ok, 0);
-    assert_eq!(
-        s.errors.get(&ErrorKind::ConnectRefused),
-        Some(&s.requests),
-        "{:?}",
-        s.errors
-    );
+    for io in DRIVERS {
+        let mut o = opts(&format!("http://127.0.0.1:{port}/"));
+        o.io = io;
+        let out = run(closed("2:1s", 0), o, CancellationToken::new())
+            .await
+            .unwrap();
+        let s = &out.summary.overall;
+        assert!(s.requests > 0, "{io:?}");
+        assert_eq!(s.ok, 0, "{io:?}");
+        assert_eq!(
+            s.errors.get(&ErrorKind::ConnectRefused),
+            Some(&s.requests),
+            "{io:?}: {:?}",
+            s.errors
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,25 +98,28 @@ async fn slow_responses_are_request_timeouts() {
     })
     .await
     .unwrap();
-    let mut o = opts(&server.url("/"));
-    o.client.request_timeout = Duration::from_millis(200);
-    let out = run(closed("3:1s", 0), o, CancellationToken::new())
-        .await
-        .unwrap();
-    let s = &out.summary.overall;
-    assert!(s.requests >= 9, "{s:?}");
-    assert_eq!(
-        s.errors.get(&ErrorKind::RequestTimeout),
-        Some(&s.requests),
-        "{:?}",
-        s.errors
-    );
-    // A timed-out request's latency is the timeout.
-    assert!(
-        s.latency.p50_us >= 200_000 && s.latency.p50_us < 400_000,
-        "{:?}",
-        s.latency
-    );
+    for io in DRIVERS {
+        let mut o = opts(&server.url("/"));
+        o.io = io;
+        o.client.request_timeout = Duration::from_millis(200);
+        let out = run(closed("3:1s", 0), o, CancellationToken::new())
+            .await
+            .unwrap();
+        let s = &out.summary.overall;
+        assert!(s.requests >= 9, "{io:?}: {s:?}");
+        assert_eq!(
+            s.errors.get(&ErrorKind::RequestTimeout),
+            Some(&s.requests),
+            "{io:?}: {:?}",
+            s.errors
+        );
+        // A timed-out request's latency is the timeout.
+        assert!(
+            s.latency.p50_us >= 200_000 && s.latency.p50_us < 400_000,
+            "{io:?}: {:?}",
+            s.latency
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,24 +259,32 @@ async fn cancel_stops_early_and_marks_interrupted() {
     })
     .await
     .unwrap();
-    let cancel = CancellationToken::new();
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        c2.cancel();
-    });
-    let t = std::time::Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = opts(&server.url("/"));
-    o.out = Some(dir.path().to_path_buf());
-    let out = run(closed("4:30s", 200), o, cancel).await.unwrap();
-    assert!(t.elapsed() < Duration::from_secs(5));
-    assert!(out.summary.interrupted);
-    assert!(out.summary.overall.requests > 0);
-    let back: satlab_record::summary::LoadgenSummary =
-        satlab_record::fsio::read_json(&dir.path().join("summary.json")).unwrap();
-    assert!(back.interrupted);
-    assert!(back.steps[0].end_us < 2_000_000, "{:?}", back.steps[0]);
+    for io in DRIVERS {
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            c2.cancel();
+        });
+        let t = std::time::Instant::now();
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = opts(&server.url("/"));
+        o.io = io;
+        o.out = Some(dir.path().to_path_buf());
+        let out = run(closed("4:30s", 200), o, cancel).await.unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5), "{io:?}");
+        assert!(out.summary.interrupted, "{io:?}");
+        assert!(out.summary.overall.requests > 0, "{io:?}");
+        assert_eq!(out.summary.abandoned_in_flight, 0, "{io:?}");
+        let back: satlab_record::summary::LoadgenSummary =
+            satlab_record::fsio::read_json(&dir.path().join("summary.json")).unwrap();
+        assert!(back.interrupted);
+        assert!(
+            back.steps[0].end_us < 2_000_000,
+            "{io:?}: {:?}",
+            back.steps[0]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,19 +324,22 @@ async fn a_full_listen_queue_gives_connect_timeouts() {
     .unwrap();
     sock.listen(0).unwrap();
     let addr = sock.local_addr().unwrap().as_socket().unwrap();
-    let mut o = opts(&format!("http://{addr}/"));
-    o.client.connect_timeout = Duration::from_millis(200);
-    o.client.request_timeout = Duration::from_millis(300);
-    o.drain_timeout = Duration::from_secs(1);
-    let out = run(closed("4:1s", 0), o, CancellationToken::new())
-        .await
-        .unwrap();
-    let e = &out.summary.overall.errors;
-    assert!(
-        e.get(&ErrorKind::ConnectTimeout).copied().unwrap_or(0) >= 4,
-        "{e:?}"
-    );
-    assert_eq!(out.summary.overall.ok, 0);
+    for io in DRIVERS {
+        let mut o = opts(&format!("http://{addr}/"));
+        o.io = io;
+        o.client.connect_timeout = Duration::from_millis(200);
+        o.client.request_timeout = Duration::from_millis(300);
+        o.drain_timeout = Duration::from_secs(1);
+        let out = run(closed("4:1s", 0), o, CancellationToken::new())
+            .await
+            .unwrap();
+        let e = &out.summary.overall.errors;
+        assert!(
+            e.get(&ErrorKind::ConnectTimeout).copied().unwrap_or(0) >= 4,
+            "{io:?}: {e:?}"
+        );
+        assert_eq!(out.summary.overall.ok, 0, "{io:?}");
+    }
     drop(sock);
 }
 

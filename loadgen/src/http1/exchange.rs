@@ -1,6 +1,8 @@
 //! One HTTP/1.1 request/response over an open connection: one `write_all` of the request,
 //! then reads into a buffer reused across requests and connections until the response is
-//! complete. No pipelining: the next request waits for this response.
+//! complete. No pipelining: the next request waits for this response. The reads are
+//! also offered without I/O ([`Exchange::begin`], [`Exchange::spare`],
+//! [`Exchange::filled`]) for a driver that submits its own, as [`crate::uring`] does.
 
 use super::response::{MAX_HEAD, ParseError, Response, ResponseParser};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -30,6 +32,9 @@ pub enum ExchangeError {
 pub struct Exchange {
     buf: Vec<u8>,
     parser: ResponseParser,
+    /// Unconsumed bytes are `buf[start..end]`: a partial head line, or nothing.
+    start: usize,
+    end: usize,
 }
 
 impl Default for Exchange {
@@ -44,6 +49,8 @@ impl Exchange {
         Exchange {
             buf: vec![0; INITIAL_BUFFER],
             parser: ResponseParser::new(),
+            start: 0,
+            end: 0,
         }
     }
 
@@ -60,37 +67,57 @@ impl Exchange {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         io.write_all(request).await?;
-        self.parser.start(head_request);
-        // Unconsumed bytes are buf[start..end]: a partial head line, or nothing.
-        let (mut start, mut end) = (0, 0);
+        self.begin(head_request);
         loop {
-            if start == end {
-                (start, end) = (0, 0);
-            } else if end == self.buf.len() {
-                if start > 0 {
-                    self.buf.copy_within(start..end, 0);
-                    (start, end) = (0, end - start);
-                } else {
-                    self.grow();
-                }
-            }
-            let room = self.buf.len() - end;
-            let n = io.read(&mut self.buf[end..]).await?;
-            if n == 0 {
-                return self.parser.eof().ok_or(ExchangeError::Closed);
-            }
-            end += n;
-            let (used, done) = self.parser.feed(&self.buf[start..end])?;
-            start += used;
-            if let Some(mut r) = done {
-                r.keep_alive &= start == end;
+            let n = io.read(self.spare()).await?;
+            if let Some(r) = self.filled(n)? {
                 return Ok(r);
             }
-            if n == room && start == end {
-                // A body that fills the buffer: fewer reads with a larger one.
+        }
+    }
+
+    /// Wait for the response to a request just sent (the I/O-free half of [`Self::run`],
+    /// for a driver that does its own reads).
+    pub fn begin(&mut self, head_request: bool) {
+        self.parser.start(head_request);
+        (self.start, self.end) = (0, 0);
+    }
+
+    /// Where the next read goes: free space after the unconsumed bytes (moved to the
+    /// front, or the buffer grown, when none is left). Valid until the next call here.
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            } else {
                 self.grow();
             }
         }
+        &mut self.buf[self.end..]
+    }
+
+    /// `n` bytes were read into [`Self::spare`] (0: the peer closed). The response once it
+    /// is complete; `None` while more bytes are needed.
+    pub fn filled(&mut self, n: usize) -> Result<Option<Response>, ExchangeError> {
+        if n == 0 {
+            return self.parser.eof().map(Some).ok_or(ExchangeError::Closed);
+        }
+        let room = self.buf.len() - self.end;
+        self.end += n;
+        let (used, done) = self.parser.feed(&self.buf[self.start..self.end])?;
+        self.start += used;
+        if let Some(mut r) = done {
+            r.keep_alive &= self.start == self.end;
+            return Ok(Some(r));
+        }
+        if n == room && self.start == self.end {
+            // A body that fills the buffer: fewer reads with a larger one.
+            self.grow();
+        }
+        Ok(None)
     }
 
     fn grow(&mut self) {
