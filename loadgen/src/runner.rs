@@ -316,6 +316,7 @@ pub async fn run(
             ConnectionMode::KeepAlive
         },
         http_version: if opts.client.http2 { "http2" } else { "http1" }.into(),
+        io_driver: if on_uring { "io_uring" } else { "tokio" }.into(),
         plan: plan.spec.clone(),
         settle_ms: plan.settle.as_millis() as u64,
         started_unix_ns,

@@ -63,7 +63,7 @@ pub fn table(s: &LoadgenSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} {} — {}, {}, {}{}",
+        "{} {} — {}, {}, {} on {}{}",
         s.method,
         s.url,
         match s.mode {
@@ -75,6 +75,7 @@ pub fn table(s: &LoadgenSummary) -> String {
             ConnectionMode::NewConnection => "new connection per request",
         },
         s.http_version,
+        s.io_driver,
         if s.interrupted {
             " — INTERRUPTED"
         } else {

@@ -79,6 +79,9 @@ async fn nothing_listening_is_connect_refused() {
             .await
             .unwrap();
         let s = &out.summary.overall;
+        if io == IoDriver::Tokio {
+            assert_eq!(out.summary.io_driver, "tokio");
+        }
         assert!(s.requests > 0, "{io:?}");
         assert_eq!(s.ok, 0, "{io:?}");
         assert_eq!(

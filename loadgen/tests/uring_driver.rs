@@ -45,6 +45,7 @@ async fn first_outcomes(url: &str, n: usize) -> Vec<(u16, ErrorKind)> {
     .unwrap();
     let out = run(plan, o, CancellationToken::new()).await.unwrap();
     assert_eq!(out.summary.request_log_dropped, 0);
+    assert_eq!(out.summary.io_driver, "io_uring");
     RequestLogReader::open(&dir.path().join("requests.bin"))
         .unwrap()
         .take(n)

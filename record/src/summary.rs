@@ -192,6 +192,11 @@ pub struct LoadgenSummary {
     pub connection: ConnectionMode,
     /// `"http1"` or `"http2"`.
     pub http_version: String,
+    /// The I/O driver of the requests: `"io_uring"` (the closed loop's HTTP/1.1 keep-alive
+    /// workers, where the kernel offers it) or `"tokio"`; records from before the choice
+    /// existed were all tokio.
+    #[serde(default = "tokio_driver")]
+    pub io_driver: String,
     /// The plan as given on the command line (e.g. `10:30s,100:30s`).
     pub plan: String,
     /// Settle time excluded at the start of each step, ms.
@@ -245,4 +250,8 @@ pub struct LoadgenSummary {
 impl LoadgenSummary {
     /// Schema id of this version.
     pub const SCHEMA: &'static str = "satlab.loadgen.summary/1";
+}
+
+fn tokio_driver() -> String {
+    "tokio".into()
 }

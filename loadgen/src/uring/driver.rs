@@ -51,6 +51,8 @@ struct Driver {
     addr: SockAddr,
     /// Workers to start or park.
     ready: Vec<usize>,
+    /// The workers being started or parked this turn.
+    starting: Vec<usize>,
     /// Workers whose request the last completions ended.
     done: Vec<usize>,
     /// Workers with a request in flight.
@@ -78,6 +80,7 @@ impl Driver {
             ring: ring::build(slots.len())?,
             addr: SockAddr::from(ctx.client.addr()),
             ready: Vec::with_capacity(slots.len()),
+            starting: Vec::with_capacity(slots.len()),
             done: Vec::with_capacity(slots.len()),
             busy: 0,
             entries: Vec::with_capacity(8),
@@ -114,7 +117,11 @@ impl Driver {
                 Some(k) if !stopping => self.ctx.schedule.steps[k].concurrency.unwrap_or(0),
                 _ => 0,
             } as usize;
-            while let Some(i) = self.ready.pop() {
+            // Those ready now; a request that ends as it starts (no socket) queues its
+            // worker again for the next turn, after the wait.
+            std::mem::swap(&mut self.ready, &mut self.starting);
+            for k in 0..self.starting.len() {
+                let i = self.starting[k];
                 self.slots[i].queued = false;
                 if self.slots[i].index < concurrency {
                     self.start(i, now)?;
@@ -123,6 +130,7 @@ impl Driver {
                     self.slots[i].close();
                 }
             }
+            self.starting.clear();
             if stopping && self.busy == 0 {
                 return Ok(());
             }
@@ -134,8 +142,7 @@ impl Driver {
                 }
             }
             if cancelled_at.is_some_and(|t| now >= t + CANCEL_WAIT) {
-                // The kernel still holds buffers of these: leak them rather than free them.
-                std::mem::forget(std::mem::take(&mut self.slots));
+                // What is still in flight is left to the kernel (see `Drop`).
                 return Ok(());
             }
             if now >= next_scan {
@@ -226,6 +233,16 @@ impl Driver {
         if !slot.queued {
             slot.queued = true;
             self.ready.push(i);
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// Slots the kernel may still write into (operations in flight at an early exit) are
+    /// leaked rather than freed under it.
+    fn drop(&mut self) {
+        if self.slots.iter().any(|s| s.ops > 0) {
+            std::mem::forget(std::mem::take(&mut self.slots));
         }
     }
 }

@@ -11,9 +11,13 @@ use crate::http1::response::Response;
 use crate::trace::TraceGen;
 use io_uring::{opcode, squeue, types};
 use satlab_record::ErrorKind;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Protocol, SockAddr, Socket, Type};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Instant;
+
+/// A read's `ioprio` flag: arm the readiness wait first instead of trying the read at once
+/// (`IORING_RECVSEND_POLL_FIRST`, Linux 5.19).
+const RECVSEND_POLL_FIRST: u16 = 1;
 
 /// Where a slot's request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +78,11 @@ impl Slot {
         }
     }
 
+    /// Its connection's descriptor, for an operation (only while connected).
+    fn connected(&self) -> types::Fd {
+        types::Fd(self.fd().expect("connected"))
+    }
+
     /// Its socket's descriptor, when connected or connecting.
     pub fn fd(&self) -> Option<RawFd> {
         self.socket.as_ref().map(AsRawFd::as_raw_fd)
@@ -126,19 +135,15 @@ impl Slot {
         match self.fd() {
             Some(_) => self.exchange_entries(slot, out),
             None => {
-                let sock = Socket::new(
-                    Domain::for_address(addr.as_socket().expect("an IP address")),
-                    Type::STREAM,
-                    Some(Protocol::TCP),
-                )
-                .map_err(|e| classify::connect_io(&e))?;
+                let sock = Socket::new(addr.domain(), Type::STREAM, Some(Protocol::TCP))
+                    .map_err(|e| classify::connect_io(&e))?;
                 let _ = sock.set_tcp_nodelay(true);
-                let fd = sock.as_raw_fd();
+                let fd = types::Fd(sock.as_raw_fd());
                 self.socket = Some(sock.into());
                 self.phase = Phase::Connecting;
                 self.ops = 1;
                 out.push(
-                    opcode::Connect::new(types::Fd(fd), addr.as_ptr().cast(), addr.len())
+                    opcode::Connect::new(fd, addr.as_ptr().cast(), addr.len())
                         .build()
                         .user_data(tag(slot, Op::Connect)),
                 );
@@ -149,7 +154,7 @@ impl Slot {
 
     /// The send of the request (its `traceparent` rewritten) linked to the first read.
     fn exchange_entries(&mut self, slot: usize, out: &mut Vec<squeue::Entry>) {
-        let fd = types::Fd(self.fd().expect("connected"));
+        let fd = self.connected();
         let begun = self.begun.as_ref().expect("a request in flight");
         let request = self.template.with_trace(&begun.trace);
         out.push(
@@ -160,15 +165,18 @@ impl Slot {
                 .user_data(tag(slot, Op::Send)),
         );
         self.exchange.begin(self.template.is_head());
-        out.push(self.recv_entry(slot));
+        // The response cannot be there yet: wait for it before the first read, rather
+        // than try one that fails and then wait.
+        out.push(self.recv_entry(slot, RECVSEND_POLL_FIRST));
         self.phase = Phase::Exchanging;
         self.ops = 2;
     }
 
-    fn recv_entry(&mut self, slot: usize) -> squeue::Entry {
-        let fd = types::Fd(self.fd().expect("connected"));
+    fn recv_entry(&mut self, slot: usize, ioprio: u16) -> squeue::Entry {
+        let fd = self.connected();
         let spare = self.exchange.spare();
         opcode::Recv::new(fd, spare.as_mut_ptr(), spare.len() as u32)
+            .ioprio(ioprio)
             .build()
             .user_data(tag(slot, Op::Recv))
     }
@@ -224,7 +232,7 @@ impl Slot {
                 Ok(None) if self.timed_out => self.fail(ErrorKind::RequestTimeout),
                 Ok(None) => {
                     self.ops += 1;
-                    out.push(self.recv_entry(slot));
+                    out.push(self.recv_entry(slot, 0));
                 }
                 Err(e) => self.fail(classify::exchange_error(&e)),
             },
