@@ -30,17 +30,19 @@ fn uring_here() -> bool {
     }
 }
 
-/// One worker's requests, in order, for a second on io_uring; the first `n` outcomes.
+/// One worker's requests, in order, for three seconds on io_uring; the first `n` outcomes.
+/// The scripts end well within that (a few hundred milliseconds even on a loaded machine),
+/// and a request the server leaves unanswered times out after two seconds.
 async fn first_outcomes(url: &str, n: usize) -> Vec<(u16, ErrorKind)> {
     let dir = tempfile::tempdir().unwrap();
     let mut o = Options::new(RequestSpec::new(url, "GET", &[], bytes::Bytes::new()).unwrap());
     o.io = IoDriver::IoUring;
-    o.client.request_timeout = Duration::from_millis(300);
+    o.client.request_timeout = Duration::from_secs(2);
     o.out = Some(dir.path().to_path_buf());
     let plan = Plan::new(
-        Load::Closed(loadgen::plan::parse_stages("1:1s").unwrap()),
+        Load::Closed(loadgen::plan::parse_stages("1:3s").unwrap()),
         Duration::ZERO,
-        "1:1s",
+        "1:3s",
     )
     .unwrap();
     let out = run(plan, o, CancellationToken::new()).await.unwrap();

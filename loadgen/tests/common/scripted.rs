@@ -64,7 +64,7 @@ pub fn server(scripts: Vec<Script>) -> (String, Arc<AtomicUsize>) {
                         let _ = s.set_nodelay(true);
                         for b in r.chunks(1) {
                             let _ = s.write_all(b);
-                            std::thread::sleep(Duration::from_micros(200));
+                            std::thread::sleep(Duration::from_micros(50));
                         }
                     } else {
                         let _ = s.write_all(r);
