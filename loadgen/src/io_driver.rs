@@ -33,15 +33,15 @@ impl IoDriver {
         }
     }
 
-    /// Whether a closed loop with this client runs on io_uring: an error when io-uring
-    /// was asked for and cannot run.
-    pub fn closed_loop_on_uring(self, client: &ClientConfig) -> Result<bool, IoDriverError> {
-        let fits = !client.http2 && !client.new_connection;
+    /// Whether a run (a closed loop or not) with this client runs on io_uring: an error
+    /// when io-uring was asked for and cannot run.
+    pub fn on_uring(self, closed_loop: bool, client: &ClientConfig) -> Result<bool, IoDriverError> {
+        let fits = closed_loop && !client.http2 && !client.new_connection;
         match self {
             IoDriver::Tokio => Ok(false),
             IoDriver::Auto => Ok(fits && kernel_offers_uring().is_ok()),
             IoDriver::IoUring if !fits => Err(IoDriverError(
-                "drives HTTP/1.1 keep-alive only; drop --http2 and --new-connection, or use --io auto".into(),
+                "drives a closed loop (--stages) over HTTP/1.1 keep-alive only; drop --rate, --http2 and --new-connection, or use --io auto".into(),
             )),
             IoDriver::IoUring => kernel_offers_uring().map(|()| true),
         }
@@ -95,23 +95,23 @@ mod tests {
 
     #[test]
     fn io_uring_is_refused_where_it_cannot_drive_the_run_and_auto_falls_back() {
-        for (h2, nc) in [(true, false), (false, true)] {
+        for (closed, h2, nc) in [
+            (true, true, false),
+            (true, false, true),
+            (false, false, false),
+        ] {
             let e = IoDriver::IoUring
-                .closed_loop_on_uring(&client(h2, nc))
+                .on_uring(closed, &client(h2, nc))
                 .unwrap_err();
             assert!(
                 e.to_string().contains("--io io-uring") && e.to_string().contains("--io auto"),
                 "{e}"
             );
-            assert!(
-                !IoDriver::Auto
-                    .closed_loop_on_uring(&client(h2, nc))
-                    .unwrap()
-            );
+            assert!(!IoDriver::Auto.on_uring(closed, &client(h2, nc)).unwrap());
         }
         assert!(
             !IoDriver::Tokio
-                .closed_loop_on_uring(&client(false, false))
+                .on_uring(true, &client(false, false))
                 .unwrap()
         );
     }

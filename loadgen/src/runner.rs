@@ -127,8 +127,9 @@ pub async fn run(
         plan.max_concurrency() as u64
     };
     limits::check_fits(needed, limit)?;
-    let on_uring =
-        matches!(plan.load, Load::Closed(_)) && opts.io.closed_loop_on_uring(&opts.client)?;
+    let on_uring = opts
+        .io
+        .on_uring(matches!(plan.load, Load::Closed(_)), &opts.client)?;
     let client = Arc::new(Client::new(&opts.request, opts.client.clone()).await?);
     let schedule = plan.schedule();
 

@@ -114,7 +114,11 @@ fn usage_errors_name_the_flag_and_exit_2() {
         (&["--stages", "1:1s", "--io", "fast"], "use auto (io-uring"),
         (
             &["--stages", "1:1s", "--io", "io-uring", "--http2"],
-            "--io io-uring: drives HTTP/1.1 keep-alive only",
+            "--io io-uring: drives a closed loop (--stages) over HTTP/1.1 keep-alive only",
+        ),
+        (
+            &["--rate", "10/s", "--duration", "1s", "--io", "io-uring"],
+            "drop --rate",
         ),
         (&[], "--stages"),
     ];

@@ -5,7 +5,10 @@
 mod common;
 
 use bytes::Bytes;
-use common::scripted::{OK, closing, open, server};
+use common::scripted::{
+    FAILURE_OUTCOMES, KEEP_ALIVE_OUTCOMES, OK, closing, failing_scripts, keep_alive_scripts, open,
+    server,
+};
 use loadgen::client::{Client, ClientConfig, RequestSpec, Session};
 use loadgen::trace::{TraceGen, os_seeded};
 use satlab_record::ErrorKind;
@@ -46,48 +49,17 @@ const NONE: ErrorKind = ErrorKind::None;
 
 #[tokio::test]
 async fn keep_alive_reuses_the_connection_until_the_server_closes_it() {
-    let (url, accepted) = server(vec![
-        closing(&[
-            OK,
-            OK,
-            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-        ]),
-        // A close-delimited body: complete at EOF, then the client reconnects.
-        closing(&[b"HTTP/1.0 201 Created\r\n\r\nuntil EOF"]),
-        open(&[OK]),
-    ]);
-    let got = requests(&url, false, 5).await;
-    assert_eq!(
-        got,
-        [
-            (200, NONE),
-            (200, NONE),
-            (200, NONE),
-            (201, NONE),
-            (200, NONE)
-        ]
-    );
+    let (url, accepted) = server(keep_alive_scripts());
+    let got = requests(&url, false, KEEP_ALIVE_OUTCOMES.len()).await;
+    assert_eq!(got, KEEP_ALIVE_OUTCOMES);
     assert_eq!(accepted.load(Ordering::Relaxed), 3);
 }
 
 #[tokio::test]
 async fn failures_are_classified_and_the_next_request_reconnects() {
-    let (url, accepted) = server(vec![
-        closing(&[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]),
-        open(&[b"HTTX/1.1 200 OK\r\n\r\n"]),
-        open(&[b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"]),
-        open(&[OK]),
-    ]);
+    let (url, accepted) = server(failing_scripts());
     let got = requests(&url, false, 4).await;
-    assert_eq!(
-        got,
-        [
-            (0, ErrorKind::ConnectionReset),
-            (0, ErrorKind::Protocol),
-            (0, ErrorKind::Protocol),
-            (200, NONE),
-        ]
-    );
+    assert_eq!(got, FAILURE_OUTCOMES);
     assert_eq!(accepted.load(Ordering::Relaxed), 4);
 }
 

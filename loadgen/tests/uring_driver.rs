@@ -7,15 +7,15 @@
 
 mod common;
 
-use common::scripted::{OK, byte_by_byte, closing, open, server};
+use common::scripted::{
+    FAILURE_OUTCOMES, KEEP_ALIVE_OUTCOMES, failing_scripts, keep_alive_scripts, server,
+};
 use loadgen::io_driver::IoDriver;
 use loadgen::plan::{Load, Plan};
 use loadgen::{CancellationToken, Options, RequestSpec, run};
 use satlab_record::{ErrorKind, RequestLogReader};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-const NONE: ErrorKind = ErrorKind::None;
 
 fn uring_here() -> bool {
     match loadgen::uring::available() {
@@ -60,37 +60,13 @@ async fn keep_alive_reuses_the_connection_until_the_server_closes_it() {
     if !uring_here() {
         return;
     }
-    let (url, accepted) = server(vec![
-        closing(&[
-            OK,
-            OK,
-            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-        ]),
-        // A close-delimited body: complete at EOF, then the client reconnects.
-        closing(&[b"HTTP/1.0 201 Created\r\n\r\nuntil EOF"]),
-        // Every response read a byte at a time: chunked, content-length, a 1xx, a 204.
-        byte_by_byte(open(&[
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4;x=1\r\nabcd\r\n0\r\nt: 1\r\n\r\n",
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\ncontent-length: 3\r\n\r\nabc",
-            b"HTTP/1.1 204 No Content\r\ncontent-length: 9\r\n\r\n",
-            OK,
-        ])),
-    ]);
-    let got = first_outcomes(&url, 9).await;
+    let (url, accepted) = server(keep_alive_scripts());
+    let got = first_outcomes(&url, KEEP_ALIVE_OUTCOMES.len() + 1).await;
+    assert_eq!(got[..KEEP_ALIVE_OUTCOMES.len()], KEEP_ALIVE_OUTCOMES);
+    // The server answers no more: the next request times out.
     assert_eq!(
-        got,
-        [
-            (200, NONE),
-            (200, NONE),
-            (200, NONE),
-            (201, NONE),
-            (200, NONE),
-            (202, NONE),
-            (204, NONE),
-            (200, NONE),
-            // The server answers no more: the request times out.
-            (0, ErrorKind::RequestTimeout),
-        ]
+        got[KEEP_ALIVE_OUTCOMES.len()],
+        (0, ErrorKind::RequestTimeout)
     );
     assert_eq!(accepted.load(Ordering::Relaxed), 3);
 }
@@ -100,23 +76,8 @@ async fn failures_are_classified_and_the_next_request_reconnects() {
     if !uring_here() {
         return;
     }
-    let (url, accepted) = server(vec![
-        closing(&[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]),
-        open(&[b"HTTX/1.1 200 OK\r\n\r\n"]),
-        byte_by_byte(open(&[
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
-        ])),
-        open(&[OK]),
-    ]);
+    let (url, accepted) = server(failing_scripts());
     let got = first_outcomes(&url, 4).await;
-    assert_eq!(
-        got,
-        [
-            (0, ErrorKind::ConnectionReset),
-            (0, ErrorKind::Protocol),
-            (0, ErrorKind::Protocol),
-            (200, NONE),
-        ]
-    );
+    assert_eq!(got, FAILURE_OUTCOMES);
     assert_eq!(accepted.load(Ordering::Relaxed), 4);
 }

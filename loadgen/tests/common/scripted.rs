@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use satlab_record::ErrorKind;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -87,3 +88,58 @@ pub fn byte_by_byte(script: Script) -> Script {
         ..script
     }
 }
+
+/// Four connections, each failing its request another way and then replaced: a body cut
+/// short by a close, a bad status line, a bad chunk size (read a byte at a time), then a
+/// good response. The outcomes every driver must give are [`FAILURE_OUTCOMES`].
+pub fn failing_scripts() -> Vec<Script> {
+    vec![
+        closing(&[b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"]),
+        open(&[b"HTTX/1.1 200 OK\r\n\r\n"]),
+        byte_by_byte(open(&[
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+        ])),
+        open(&[OK]),
+    ]
+}
+
+/// The (status, error) of [`failing_scripts`]' four requests.
+pub const FAILURE_OUTCOMES: [(u16, ErrorKind); 4] = [
+    (0, ErrorKind::ConnectionReset),
+    (0, ErrorKind::Protocol),
+    (0, ErrorKind::Protocol),
+    (200, ErrorKind::None),
+];
+
+/// Three connections: reused until the server answers `connection: close`; a
+/// close-delimited HTTP/1.0 body; then chunked, 1xx, 204 and `content-length` responses
+/// read a byte at a time, after which the server waits. Every driver must give
+/// [`KEEP_ALIVE_OUTCOMES`].
+pub fn keep_alive_scripts() -> Vec<Script> {
+    vec![
+        closing(&[
+            OK,
+            OK,
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        ]),
+        closing(&[b"HTTP/1.0 201 Created\r\n\r\nuntil EOF"]),
+        byte_by_byte(open(&[
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4;x=1\r\nabcd\r\n0\r\nt: 1\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\ncontent-length: 3\r\n\r\nabc",
+            b"HTTP/1.1 204 No Content\r\ncontent-length: 9\r\n\r\n",
+            OK,
+        ])),
+    ]
+}
+
+/// The (status, error) of [`keep_alive_scripts`]' eight answered requests.
+pub const KEEP_ALIVE_OUTCOMES: [(u16, ErrorKind); 8] = [
+    (200, ErrorKind::None),
+    (200, ErrorKind::None),
+    (200, ErrorKind::None),
+    (201, ErrorKind::None),
+    (200, ErrorKind::None),
+    (202, ErrorKind::None),
+    (204, ErrorKind::None),
+    (200, ErrorKind::None),
+];
